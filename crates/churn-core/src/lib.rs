@@ -1,0 +1,32 @@
+//! The pure heart of the churn platform.
+//!
+//! `churn-core` owns what every scorer must agree on, whether it runs in the batch
+//! pipeline, a Lambda or a browser: the feature-row schema ([`FeatureSpec`]) and the
+//! normalisation of categorical values ([`normalize_category`]).
+//!
+//! It must stay pure: no polars, no tokio, no AWS, no clocks and no OS randomness, so that
+//! it builds for `wasm32-unknown-unknown` (the test command checks this).
+//!
+//! ```
+//! use churn_core::{FeatureDef, FeatureKind, FeatureSpec, normalize_category};
+//!
+//! let spec = FeatureSpec::new(
+//!     "customer_id",
+//!     Some("churned"),
+//!     vec![
+//!         FeatureDef::new("tenure_days", FeatureKind::Numeric, "Days since the first account started"),
+//!         FeatureDef::new("contract_type", FeatureKind::Categorical, "Contract of the active account"),
+//!     ],
+//! );
+//! assert_eq!(spec.features.len(), 2);
+//! assert_eq!(spec.hash.len(), 16);
+//! assert_eq!(normalize_category("  Month-to-Month "), "month-to-month");
+//! ```
+
+mod category;
+mod feature_spec;
+mod hash;
+
+pub use category::normalize_category;
+pub use feature_spec::{FEATURE_SPEC_VERSION, FeatureDef, FeatureKind, FeatureSpec};
+pub use hash::{Fnv64, fnv64_hex};

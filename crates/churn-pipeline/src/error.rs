@@ -1,0 +1,92 @@
+//! The one error type of the pipeline. Messages name the file, line and column involved
+//! and say what to do next.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the pipeline.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// Reading or writing a file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A whole input file cannot be used (as opposed to a bad row, which is quarantined).
+    #[error("{}{}{}: {message}", file.display(), line.map(|l| format!(" line {l}")).unwrap_or_default(), column.as_ref().map(|c| format!(", column '{c}'")).unwrap_or_default())]
+    BadFile {
+        /// The file.
+        file: PathBuf,
+        /// The 1-based line, when one is to blame.
+        line: Option<u64>,
+        /// The column, when one is to blame.
+        column: Option<String>,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// A required input is absent.
+    #[error("{0}")]
+    Missing(String),
+    /// A flag or parameter is unusable.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// Polars failed while doing `context`.
+    #[error("{context}: {source}")]
+    Polars {
+        /// What we were doing.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: polars::error::PolarsError,
+    },
+    /// A JSON document could not be written or read.
+    #[error("{context}: {source}")]
+    Json {
+        /// What we were doing.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = PipelineError> = std::result::Result<T, E>;
+
+impl PipelineError {
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// A whole-file problem.
+    pub fn bad_file(file: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Self::BadFile {
+            file: file.into(),
+            line: None,
+            column: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// Adds context to polars results.
+pub trait PolarsContext<T> {
+    /// Wraps a polars error with what we were doing.
+    fn context(self, context: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T> PolarsContext<T> for polars::error::PolarsResult<T> {
+    fn context(self, context: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|source| PipelineError::Polars {
+            context: context(),
+            source,
+        })
+    }
+}

@@ -1,0 +1,351 @@
+//! Writers of generated lines in the three raw formats.
+
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+use super::dirt::{Line, Shape};
+use super::value::Value;
+use crate::contract::{ColumnType, SourceContract};
+use crate::dates::from_days;
+use crate::error::{PipelineError, PolarsContext, Result};
+use crate::store::{AtomicFile, RawFormat};
+
+/// Writes one raw file of one source.
+// Six of these exist at a time; their size does not matter.
+#[allow(clippy::large_enum_variant)]
+pub enum PartWriter {
+    /// CSV with a header.
+    Csv(TextPart<csv::Writer<BufWriter<File>>>),
+    /// JSON Lines.
+    JsonLines(TextPart<BufWriter<File>>),
+    /// Parquet, one row group per batch of lines.
+    Parquet(ParquetPart),
+}
+
+impl std::fmt::Debug for PartWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PartWriter")
+    }
+}
+
+/// A text file being written.
+pub struct TextPart<W> {
+    file: AtomicFile,
+    out: W,
+    contract: &'static SourceContract,
+    cell: String,
+    line: Vec<u8>,
+}
+
+/// A Parquet file being written.
+pub struct ParquetPart {
+    file: AtomicFile,
+    writer: polars::io::parquet::write::BatchedWriter<BufWriter<File>>,
+    contract: &'static SourceContract,
+}
+
+impl PartWriter {
+    /// Starts writing `path`.
+    pub fn create(
+        path: PathBuf,
+        format: RawFormat,
+        contract: &'static SourceContract,
+    ) -> Result<Self> {
+        let file = AtomicFile::new(path)?;
+        let out = file.create_writer()?;
+        Ok(match format {
+            RawFormat::Csv => {
+                let mut out = csv::WriterBuilder::new().flexible(true).from_writer(out);
+                out.write_record(contract.columns.iter().map(|c| c.name))
+                    .map_err(|e| csv_error(file.temp_path(), e))?;
+                Self::Csv(TextPart::new(file, out, contract))
+            }
+            RawFormat::JsonLines => Self::JsonLines(TextPart::new(file, out, contract)),
+            RawFormat::Parquet => {
+                let schema = parquet_schema(contract);
+                let writer = ParquetWriter::new(out)
+                    .batched(&schema)
+                    .context(|| format!("starting {}", file.temp_path().display()))?;
+                Self::Parquet(ParquetPart {
+                    file,
+                    writer,
+                    contract,
+                })
+            }
+        })
+    }
+
+    /// Appends lines.
+    pub fn write(&mut self, lines: &[Line]) -> Result<()> {
+        match self {
+            Self::Csv(part) => lines.iter().try_for_each(|line| part.write_csv(line)),
+            Self::JsonLines(part) => lines.iter().try_for_each(|line| part.write_json(line)),
+            Self::Parquet(part) => part.write(lines),
+        }
+    }
+
+    /// Finishes the file and moves it into place.
+    pub fn finish(self) -> Result<PathBuf> {
+        match self {
+            Self::Csv(part) => {
+                let out = part
+                    .out
+                    .into_inner()
+                    .map_err(|e| PipelineError::io(part.file.temp_path(), e.into_error()))?;
+                part.file.commit_writer(out)
+            }
+            Self::JsonLines(part) => part.file.commit_writer(part.out),
+            Self::Parquet(part) => {
+                part.writer
+                    .finish()
+                    .context(|| format!("finishing {}", part.file.temp_path().display()))?;
+                // The batched writer owns the buffered file; dropping it flushes and
+                // closes it before the rename.
+                drop(part.writer);
+                part.file.commit()
+            }
+        }
+    }
+}
+
+fn csv_error(path: &Path, error: csv::Error) -> PipelineError {
+    PipelineError::io(path, std::io::Error::other(error))
+}
+
+impl<W> TextPart<W> {
+    fn new(file: AtomicFile, out: W, contract: &'static SourceContract) -> Self {
+        Self {
+            file,
+            out,
+            contract,
+            cell: String::new(),
+            line: Vec::new(),
+        }
+    }
+}
+
+impl TextPart<csv::Writer<BufWriter<File>>> {
+    fn write_csv(&mut self, line: &Line) -> Result<()> {
+        let mut cells = line.cells.len();
+        if line.shape == Shape::Short {
+            cells -= 1;
+        }
+        for value in &line.cells[..cells] {
+            match value {
+                Value::Raw(bytes) => self.out.write_field(bytes),
+                Value::Str(text) => self.out.write_field(text),
+                other => {
+                    self.cell.clear();
+                    format_value(other, &mut self.cell);
+                    self.out.write_field(&self.cell)
+                }
+            }
+            .map_err(|e| csv_error(self.file.temp_path(), e))?;
+        }
+        if line.shape == Shape::Long {
+            self.out
+                .write_field("extra")
+                .map_err(|e| csv_error(self.file.temp_path(), e))?;
+        }
+        self.out
+            .write_record(None::<&[u8]>)
+            .map_err(|e| csv_error(self.file.temp_path(), e))
+    }
+}
+
+impl TextPart<BufWriter<File>> {
+    fn write_json(&mut self, line: &Line) -> Result<()> {
+        self.line.clear();
+        self.line.push(b'{');
+        for (index, (column, value)) in self.contract.columns.iter().zip(&line.cells).enumerate() {
+            if index > 0 {
+                self.line.push(b',');
+            }
+            self.line.push(b'"');
+            self.line.extend_from_slice(column.name.as_bytes());
+            self.line.extend_from_slice(b"\":");
+            match value {
+                Value::Null => self.line.extend_from_slice(b"null"),
+                Value::Int(n) => self.line.extend_from_slice(n.to_string().as_bytes()),
+                Value::Float(x) => self.line.extend_from_slice(x.to_string().as_bytes()),
+                Value::Bool(b) => self
+                    .line
+                    .extend_from_slice(if *b { b"true" } else { b"false" }),
+                Value::Raw(bytes) => {
+                    // Verbatim, so invalid UTF-8 stays invalid.
+                    self.line.push(b'"');
+                    self.line.extend_from_slice(bytes);
+                    self.line.push(b'"');
+                }
+                Value::Str(text) => json_string(text, &mut self.line),
+                other => {
+                    self.cell.clear();
+                    format_value(other, &mut self.cell);
+                    json_string(&self.cell, &mut self.line);
+                }
+            }
+        }
+        self.line.push(b'}');
+        if line.shape != Shape::Whole {
+            self.line.truncate(self.line.len() / 2);
+        }
+        self.line.push(b'\n');
+        self.out
+            .write_all(&self.line)
+            .map_err(|e| PipelineError::io(self.file.temp_path(), e))
+    }
+}
+
+fn json_string(text: &str, out: &mut Vec<u8>) {
+    // Writing a &str to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, text);
+}
+
+/// Formats a typed value as raw text (dates as `YYYY-MM-DD`, timestamps as UTC ISO 8601).
+fn format_value(value: &Value, out: &mut String) {
+    match value {
+        Value::Null => {}
+        Value::Str(text) => out.push_str(text),
+        Value::Int(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::Float(x) => {
+            let _ = write!(out, "{x}");
+        }
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Date(days) => {
+            let _ = write!(out, "{}", from_days(*days).format("%Y-%m-%d"));
+        }
+        Value::Timestamp(seconds) => {
+            let days = seconds.div_euclid(86_400) as i32;
+            let rest = seconds.rem_euclid(86_400);
+            let _ = write!(
+                out,
+                "{}T{:02}:{:02}:{:02}Z",
+                from_days(days).format("%Y-%m-%d"),
+                rest / 3600,
+                rest / 60 % 60,
+                rest % 60
+            );
+        }
+        Value::Raw(bytes) => out.push_str(&String::from_utf8_lossy(bytes)),
+    }
+}
+
+fn parquet_dtype(ty: &ColumnType) -> DataType {
+    match ty {
+        ColumnType::Int { .. } => DataType::Int64,
+        ColumnType::Float { .. } => DataType::Float64,
+        ColumnType::Bool => DataType::Boolean,
+        ColumnType::Date => DataType::Date,
+        ColumnType::Timestamp => DataType::Datetime(TimeUnit::Microseconds, None),
+        ColumnType::Id | ColumnType::Text | ColumnType::Category { .. } => DataType::String,
+    }
+}
+
+fn parquet_schema(contract: &SourceContract) -> Schema {
+    contract
+        .columns
+        .iter()
+        .map(|column| Field::new(column.name.into(), parquet_dtype(&column.ty)))
+        .collect()
+}
+
+impl ParquetPart {
+    fn write(&mut self, lines: &[Line]) -> Result<()> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let mut columns = Vec::with_capacity(self.contract.columns.len());
+        for (index, column) in self.contract.columns.iter().enumerate() {
+            let values = lines.iter().map(|line| &line.cells[index]);
+            let name: PlSmallStr = column.name.into();
+            let series = match column.ty {
+                ColumnType::Int { .. } => Series::new(
+                    name,
+                    values
+                        .map(|v| match v {
+                            Value::Int(n) => Some(*n),
+                            _ => None,
+                        })
+                        .collect::<Vec<_>>(),
+                ),
+                ColumnType::Float { .. } => Series::new(
+                    name,
+                    values
+                        .map(|v| match v {
+                            Value::Float(x) => Some(*x),
+                            _ => None,
+                        })
+                        .collect::<Vec<_>>(),
+                ),
+                ColumnType::Bool => Series::new(
+                    name,
+                    values
+                        .map(|v| match v {
+                            Value::Bool(b) => Some(*b),
+                            _ => None,
+                        })
+                        .collect::<Vec<_>>(),
+                ),
+                ColumnType::Date => Series::new(
+                    name,
+                    values
+                        .map(|v| match v {
+                            Value::Date(d) => Some(*d),
+                            _ => None,
+                        })
+                        .collect::<Vec<_>>(),
+                )
+                .cast(&DataType::Date)
+                .context(|| "building a date column".into())?,
+                ColumnType::Timestamp => Series::new(
+                    name,
+                    values
+                        .map(|v| match v {
+                            Value::Timestamp(t) => Some(t * 1_000_000),
+                            _ => None,
+                        })
+                        .collect::<Vec<_>>(),
+                )
+                .cast(&DataType::Datetime(TimeUnit::Microseconds, None))
+                .context(|| "building a timestamp column".into())?,
+                ColumnType::Id | ColumnType::Text | ColumnType::Category { .. } => Series::new(
+                    name,
+                    values
+                        .map(|v| match v {
+                            Value::Str(text) => Some(text.clone()),
+                            Value::Raw(bytes) => Some(String::from_utf8_lossy(bytes).into_owned()),
+                            _ => None,
+                        })
+                        .collect::<Vec<_>>(),
+                ),
+            };
+            columns.push(series.into_column());
+        }
+        let frame =
+            DataFrame::new(lines.len(), columns).context(|| "building a row group".into())?;
+        self.writer
+            .write_batch(&frame)
+            .context(|| format!("writing {}", self.file.temp_path().display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_and_dates_are_iso() {
+        let mut out = String::new();
+        format_value(&Value::Timestamp(1_700_000_000), &mut out);
+        assert_eq!(out, "2023-11-14T22:13:20Z");
+        out.clear();
+        format_value(&Value::Date(20_000), &mut out);
+        assert_eq!(out, "2024-10-04");
+    }
+}

@@ -1,0 +1,20 @@
+//! The batch engine of the churn platform.
+//!
+//! `churn-pipeline` turns raw customer data into feature tables (and, later, models):
+//! the raw-data [`contract`], the synthetic data [`generate`]or, [`ingest`] (validation,
+//! cleaning, quarantine) and [`features`] as of a date. The `churn` CLI and the Lambda
+//! functions are thin shells over the use cases here.
+//!
+//! It knows nothing of Lambda events, environment variables or terminals: progress goes
+//! through the [`progress::Progress`] trait and storage through [`store::Store`].
+
+pub mod contract;
+pub mod dates;
+pub mod error;
+pub mod generate;
+pub mod ingest;
+pub mod progress;
+pub mod rng;
+pub mod store;
+
+pub use error::{PipelineError, Result};

@@ -1,0 +1,277 @@
+//! The local store: one directory holding the same key layout the S3 bucket will
+//! (`raw/`, `curated/`, `quarantine/`, `features/`, `reports/`, ...).
+//!
+//! Every file is written whole: to a temporary name beside its target, then renamed, so a
+//! crash never leaves a half-written file that a reader would take as complete.
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::contract::Source;
+use crate::error::{PipelineError, Result};
+
+/// A data directory laid out by key prefix.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    /// The store rooted at `root` (created on first write).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The path of a key such as `curated/accounts/data.parquet`.
+    pub fn path(&self, key: &str) -> PathBuf {
+        self.root.join(key)
+    }
+
+    /// `raw/<source>/`.
+    pub fn raw_dir(&self, source: Source) -> PathBuf {
+        self.root.join("raw").join(source.name())
+    }
+
+    /// `curated/<source>/data.parquet`.
+    pub fn curated_file(&self, source: Source) -> PathBuf {
+        self.root
+            .join("curated")
+            .join(source.name())
+            .join("data.parquet")
+    }
+
+    /// `quarantine/<source>.jsonl`.
+    pub fn quarantine_file(&self, source: Source) -> PathBuf {
+        self.root
+            .join("quarantine")
+            .join(format!("{}.jsonl", source.name()))
+    }
+
+    /// `reports/<name>`.
+    pub fn report_file(&self, name: &str) -> PathBuf {
+        self.root.join("reports").join(name)
+    }
+
+    /// The raw files of a source, sorted by name, with their format. Hidden files and
+    /// files of other extensions are skipped.
+    pub fn raw_files(&self, source: Source) -> Result<Vec<(PathBuf, RawFormat)>> {
+        let dir = self.raw_dir(source);
+        if !dir.exists() {
+            return Ok(Vec::new());
+        }
+        let mut files = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(|e| PipelineError::io(&dir, e))? {
+            let path = entry.map_err(|e| PipelineError::io(&dir, e))?.path();
+            let hidden = path
+                .file_name()
+                .and_then(|name| name.to_str())
+                .is_none_or(|name| name.starts_with('.'));
+            if path.is_file()
+                && !hidden
+                && let Some(format) = RawFormat::from_path(&path)
+            {
+                files.push((path, format));
+            }
+        }
+        files.sort();
+        Ok(files)
+    }
+}
+
+/// The file formats raw data may come in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RawFormat {
+    /// Comma-separated values with a header.
+    Csv,
+    /// One JSON object per line.
+    JsonLines,
+    /// Apache Parquet.
+    Parquet,
+}
+
+impl RawFormat {
+    /// The format of a file, by extension.
+    pub fn from_path(path: &Path) -> Option<Self> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "csv" => Some(Self::Csv),
+            "jsonl" | "ndjson" => Some(Self::JsonLines),
+            "parquet" => Some(Self::Parquet),
+            _ => None,
+        }
+    }
+
+    /// The extension written by the generator.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Csv => "csv",
+            Self::JsonLines => "jsonl",
+            Self::Parquet => "parquet",
+        }
+    }
+
+    /// Parses a `--format` value.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.to_ascii_lowercase().as_str() {
+            "csv" => Some(Self::Csv),
+            "jsonl" | "ndjson" | "json" => Some(Self::JsonLines),
+            "parquet" => Some(Self::Parquet),
+            _ => None,
+        }
+    }
+}
+
+/// A file being written under a temporary name beside its target; [`AtomicFile::commit`]
+/// renames it into place. Dropped without a commit, the temporary file is removed.
+#[derive(Debug)]
+pub struct AtomicFile {
+    target: PathBuf,
+    temp: PathBuf,
+    committed: bool,
+}
+
+impl AtomicFile {
+    /// Prepares to write `target`, creating its folder.
+    pub fn new(target: impl Into<PathBuf>) -> Result<Self> {
+        let target = target.into();
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent).map_err(|e| PipelineError::io(parent, e))?;
+        }
+        let file_name = target
+            .file_name()
+            .and_then(|name| name.to_str())
+            .unwrap_or("output");
+        let temp = target.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
+        Ok(Self {
+            target,
+            temp,
+            committed: false,
+        })
+    }
+
+    /// Where to write the content.
+    pub fn temp_path(&self) -> &Path {
+        &self.temp
+    }
+
+    /// The final path.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Creates the temporary file for buffered writing.
+    pub fn create_writer(&self) -> Result<BufWriter<File>> {
+        let file = File::create(&self.temp).map_err(|e| PipelineError::io(&self.temp, e))?;
+        Ok(BufWriter::with_capacity(1 << 20, file))
+    }
+
+    /// Flushes `writer`, syncs it and renames the file into place.
+    pub fn commit_writer(self, writer: BufWriter<File>) -> Result<PathBuf> {
+        let file = writer
+            .into_inner()
+            .map_err(|e| PipelineError::io(&self.temp, e.into_error()))?;
+        file.sync_all()
+            .map_err(|e| PipelineError::io(&self.temp, e))?;
+        drop(file);
+        self.commit()
+    }
+
+    /// Renames the (already closed) temporary file into place.
+    pub fn commit(mut self) -> Result<PathBuf> {
+        fs::rename(&self.temp, &self.target).map_err(|e| PipelineError::io(&self.target, e))?;
+        self.committed = true;
+        Ok(self.target.clone())
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// Writes `bytes` to `target` atomically.
+pub fn write_atomic(target: impl Into<PathBuf>, bytes: &[u8]) -> Result<PathBuf> {
+    let file = AtomicFile::new(target)?;
+    let mut writer = file.create_writer()?;
+    writer
+        .write_all(bytes)
+        .map_err(|e| PipelineError::io(file.temp_path(), e))?;
+    file.commit_writer(writer)
+}
+
+/// Writes `value` as pretty JSON to `target` atomically.
+pub fn write_json<T: serde::Serialize>(target: impl Into<PathBuf>, value: &T) -> Result<PathBuf> {
+    let target = target.into();
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(|source| PipelineError::Json {
+        context: format!("encoding {}", target.display()),
+        source,
+    })?;
+    bytes.push(b'\n');
+    write_atomic(target, &bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uncommitted_files_leave_nothing_behind() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = dir.path().join("a/b/out.txt");
+        {
+            let file = AtomicFile::new(&target).expect("create");
+            let mut writer = file.create_writer().expect("writer");
+            writer.write_all(b"half").expect("write");
+            writer.flush().expect("flush");
+        }
+        assert!(!target.exists());
+        assert_eq!(
+            fs::read_dir(dir.path().join("a/b")).expect("dir").count(),
+            0
+        );
+
+        write_atomic(&target, b"whole").expect("write");
+        assert_eq!(fs::read(&target).expect("read"), b"whole");
+        assert_eq!(
+            fs::read_dir(dir.path().join("a/b")).expect("dir").count(),
+            1
+        );
+    }
+
+    #[test]
+    fn raw_files_are_sorted_and_filtered() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::new(dir.path());
+        let raw = store.raw_dir(Source::Sessions);
+        fs::create_dir_all(&raw).expect("mkdir");
+        for name in ["b.csv", "a.parquet", "c.JSONL", "notes.txt", ".hidden.csv"] {
+            fs::write(raw.join(name), b"").expect("write");
+        }
+        let files = store.raw_files(Source::Sessions).expect("list");
+        let names: Vec<_> = files
+            .iter()
+            .map(|(path, format)| {
+                (
+                    path.file_name().and_then(|n| n.to_str()).unwrap_or(""),
+                    *format,
+                )
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("a.parquet", RawFormat::Parquet),
+                ("b.csv", RawFormat::Csv),
+                ("c.JSONL", RawFormat::JsonLines)
+            ]
+        );
+    }
+}
