@@ -54,6 +54,92 @@ pub fn days_in_month(year: i32, month: u32) -> u32 {
         .map_or(28, |last| last.day())
 }
 
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+/// `days_from_civil`), without validation.
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month = i64::from(month);
+    let day_of_year =
+        (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+fn digits(bytes: &[u8]) -> Option<u32> {
+    bytes.iter().try_fold(0u32, |value, &byte| {
+        byte.is_ascii_digit()
+            .then(|| value * 10 + u32::from(byte - b'0'))
+    })
+}
+
+fn is_leap(year: i64) -> bool {
+    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+}
+
+fn valid_day(year: i64, month: u32, day: u32) -> bool {
+    let last = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if is_leap(year) => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=last).contains(&day)
+}
+
+/// Parses exactly `YYYY-MM-DD` into days since 1970-01-01; `None` for anything else,
+/// impossible dates (`2025-02-30`) included. The hot path of ingest: no allocation.
+pub fn parse_iso_date(text: &str) -> Option<i32> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+        return None;
+    }
+    let year = i64::from(digits(&bytes[0..4])?);
+    let month = digits(&bytes[5..7])?;
+    let day = digits(&bytes[8..10])?;
+    valid_day(year, month, day).then(|| days_from_civil(year, month, day) as i32)
+}
+
+/// Parses a UTC timestamp `YYYY-MM-DDTHH:MM:SS` into microseconds since the epoch. A space
+/// may replace the `T`; fractional seconds (1 to 9 digits, kept to the microsecond) and a
+/// trailing `Z` or `+00:00` are accepted. `None` for anything else.
+pub fn parse_iso_timestamp(text: &str) -> Option<i64> {
+    let bytes = text.as_bytes();
+    if bytes.len() < 19 || !matches!(bytes[10], b'T' | b' ') {
+        return None;
+    }
+    let days = i64::from(parse_iso_date(&text[..10])?);
+    if bytes[13] != b':' || bytes[16] != b':' {
+        return None;
+    }
+    let (hour, minute, second) = (
+        digits(&bytes[11..13])?,
+        digits(&bytes[14..16])?,
+        digits(&bytes[17..19])?,
+    );
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let mut rest = &bytes[19..];
+    let mut micros = 0i64;
+    if let Some(fraction) = rest.strip_prefix(b".") {
+        let length = fraction.iter().take_while(|b| b.is_ascii_digit()).count();
+        if length == 0 || length > 9 {
+            return None;
+        }
+        let kept = &fraction[..length.min(6)];
+        micros = i64::from(digits(kept)?) * 10i64.pow(6 - kept.len() as u32);
+        rest = &fraction[length..];
+    }
+    if !matches!(rest, b"" | b"Z" | b"+00:00") {
+        return None;
+    }
+    let seconds = i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second);
+    Some(days * MICROS_PER_DAY + seconds * 1_000_000 + micros)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +163,65 @@ mod tests {
         assert_eq!(add_months(date("2024-01-31"), 1), date("2024-02-29"));
         assert_eq!(add_months(date("2025-03-15"), -18), date("2023-09-15"));
         assert_eq!(days_in_month(2025, 12), 31);
+    }
+
+    #[test]
+    fn iso_dates_parse_like_chrono() {
+        for text in [
+            "1970-01-01",
+            "2000-02-29",
+            "2026-12-31",
+            "1969-07-20",
+            "2100-12-31",
+        ] {
+            assert_eq!(parse_iso_date(text), Some(to_days(date(text))), "{text}");
+        }
+        for bad in [
+            "2025-02-29",
+            "2025-13-01",
+            "2025-00-10",
+            "2025-1-01",
+            "31/01/2025",
+            "2025-01-01x",
+            "",
+            "２０２５-01-01",
+        ] {
+            assert_eq!(parse_iso_date(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn iso_timestamps_accept_the_documented_variants() {
+        let base = i64::from(to_days(date("2025-05-24"))) * MICROS_PER_DAY
+            + (8 * 3600 + 21 * 60 + 21) * 1_000_000;
+        for text in [
+            "2025-05-24T08:21:21",
+            "2025-05-24 08:21:21",
+            "2025-05-24T08:21:21Z",
+            "2025-05-24T08:21:21+00:00",
+            "2025-05-24 08:21:21.000000",
+        ] {
+            assert_eq!(parse_iso_timestamp(text), Some(base), "{text}");
+        }
+        assert_eq!(
+            parse_iso_timestamp("2025-05-24T08:21:21.25Z"),
+            Some(base + 250_000)
+        );
+        assert_eq!(
+            parse_iso_timestamp("2025-05-24T08:21:21.123456789"),
+            Some(base + 123_456)
+        );
+        for bad in [
+            "2025-05-24",
+            "2025-05-24T24:00:00",
+            "2025-05-24T08:21",
+            "2025-05-24T08:21:21+02:00",
+            "2025-05-24T08:21:21.",
+            "2025-13-01T10:00:00",
+            "10:00 01.02.2025",
+        ] {
+            assert_eq!(parse_iso_timestamp(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@
 pub mod contract;
 pub mod dates;
 pub mod error;
+pub mod features;
 pub mod generate;
 pub mod ingest;
 pub mod progress;

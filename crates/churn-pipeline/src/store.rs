@@ -170,6 +170,22 @@ impl AtomicFile {
         Ok(BufWriter::with_capacity(1 << 20, file))
     }
 
+    /// Creates the temporary file for unbuffered writing: for writers that buffer
+    /// themselves and would otherwise lose a flush error in a `BufWriter`'s drop
+    /// (Parquet).
+    pub fn create_file(&self) -> Result<File> {
+        File::create(&self.temp).map_err(|e| PipelineError::io(&self.temp, e))
+    }
+
+    /// Syncs the file written through a handle from [`AtomicFile::create_file`] and
+    /// renames it into place.
+    pub fn commit_file(self) -> Result<PathBuf> {
+        File::open(&self.temp)
+            .and_then(|file| file.sync_all())
+            .map_err(|e| PipelineError::io(&self.temp, e))?;
+        self.commit()
+    }
+
     /// Flushes `writer`, syncs it and renames the file into place.
     pub fn commit_writer(self, writer: BufWriter<File>) -> Result<PathBuf> {
         let file = writer
@@ -216,6 +232,20 @@ pub fn write_json<T: serde::Serialize>(target: impl Into<PathBuf>, value: &T) ->
     })?;
     bytes.push(b'\n');
     write_atomic(target, &bytes)
+}
+
+/// Scans one Parquet file lazily. Hive partitioning is off: our folders such as
+/// `features/as_of=2026-01-31/` name a build, not a column to add.
+pub fn scan_parquet_file(path: &Path) -> Result<polars::prelude::LazyFrame> {
+    use polars::prelude::{LazyFrame, PlRefPath, ScanArgsParquet};
+    let text = path
+        .to_str()
+        .ok_or_else(|| PipelineError::bad_file(path, "the path is not valid UTF-8; rename it"))?;
+    let mut args = ScanArgsParquet::default();
+    args.hive_options.enabled = Some(false);
+    LazyFrame::scan_parquet(PlRefPath::new(text), args).map_err(|error| {
+        PipelineError::bad_file(path, format!("not a readable Parquet file: {error}"))
+    })
 }
 
 #[cfg(test)]

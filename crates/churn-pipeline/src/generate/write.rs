@@ -44,7 +44,7 @@ pub struct TextPart<W> {
 /// A Parquet file being written.
 pub struct ParquetPart {
     file: AtomicFile,
-    writer: polars::io::parquet::write::BatchedWriter<BufWriter<File>>,
+    writer: polars::io::parquet::write::BatchedWriter<File>,
     contract: &'static SourceContract,
 }
 
@@ -56,18 +56,22 @@ impl PartWriter {
         contract: &'static SourceContract,
     ) -> Result<Self> {
         let file = AtomicFile::new(path)?;
-        let out = file.create_writer()?;
         Ok(match format {
             RawFormat::Csv => {
-                let mut out = csv::WriterBuilder::new().flexible(true).from_writer(out);
+                let mut out = csv::WriterBuilder::new()
+                    .flexible(true)
+                    .from_writer(file.create_writer()?);
                 out.write_record(contract.columns.iter().map(|c| c.name))
                     .map_err(|e| csv_error(file.temp_path(), e))?;
                 Self::Csv(TextPart::new(file, out, contract))
             }
-            RawFormat::JsonLines => Self::JsonLines(TextPart::new(file, out, contract)),
+            RawFormat::JsonLines => {
+                let out = file.create_writer()?;
+                Self::JsonLines(TextPart::new(file, out, contract))
+            }
             RawFormat::Parquet => {
                 let schema = parquet_schema(contract);
-                let writer = ParquetWriter::new(out)
+                let writer = ParquetWriter::new(file.create_file()?)
                     .batched(&schema)
                     .context(|| format!("starting {}", file.temp_path().display()))?;
                 Self::Parquet(ParquetPart {
@@ -103,10 +107,8 @@ impl PartWriter {
                 part.writer
                     .finish()
                     .context(|| format!("finishing {}", part.file.temp_path().display()))?;
-                // The batched writer owns the buffered file; dropping it flushes and
-                // closes it before the rename.
                 drop(part.writer);
-                part.file.commit()
+                part.file.commit_file()
             }
         }
     }
@@ -236,22 +238,11 @@ fn format_value(value: &Value, out: &mut String) {
     }
 }
 
-fn parquet_dtype(ty: &ColumnType) -> DataType {
-    match ty {
-        ColumnType::Int { .. } => DataType::Int64,
-        ColumnType::Float { .. } => DataType::Float64,
-        ColumnType::Bool => DataType::Boolean,
-        ColumnType::Date => DataType::Date,
-        ColumnType::Timestamp => DataType::Datetime(TimeUnit::Microseconds, None),
-        ColumnType::Id | ColumnType::Text | ColumnType::Category { .. } => DataType::String,
-    }
-}
-
 fn parquet_schema(contract: &SourceContract) -> Schema {
     contract
         .columns
         .iter()
-        .map(|column| Field::new(column.name.into(), parquet_dtype(&column.ty)))
+        .map(|column| Field::new(column.name.into(), column.ty.dtype()))
         .collect()
 }
 

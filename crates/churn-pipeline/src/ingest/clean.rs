@@ -1,9 +1,16 @@
 //! Source-wide cleaning after validation: duplicates and key conflicts, rows that refer to
 //! unknown customers, and outliers. These need the whole source at once, unlike the
 //! row-by-row checks of validation.
+//!
+//! Memory matters here (a million customers have tens of millions of sessions), so the
+//! validated rows are never copied whole: the checks produce one flag per row, the few
+//! rejected rows are looked at on their own, and the curated file is written slice by
+//! slice from the validated chunks.
 
 use std::collections::BTreeMap;
+use std::fs::File;
 
+use polars::io::parquet::write::BatchedWriter;
 use polars::prelude::*;
 use serde::Serialize;
 
@@ -15,6 +22,9 @@ use crate::error::{PolarsContext, Result};
 /// Column with the index of the file a row came from.
 pub const FILE: &str = "__file";
 
+/// Rows written per batch of the curated file.
+const WRITE_SLICE: usize = 1 << 20;
+
 /// Outliers found in one column.
 #[derive(Debug, Clone, Serialize)]
 pub struct OutlierReport {
@@ -24,15 +34,15 @@ pub struct OutlierReport {
     pub upper_fence: f64,
 }
 
-/// Rows with a repeated key: exact copies are counted and dropped; the others returned.
+/// What the source-wide checks decided for every row.
 #[derive(Debug)]
-pub struct Deduped {
-    /// First occurrence of every key.
-    pub kept: DataFrame,
-    /// Later rows with the same key and other values, with kind, column and reason.
-    pub conflicts: DataFrame,
-    /// Exact copies of an earlier row.
+pub struct Marks {
+    /// Rows to curate.
+    pub keep: BooleanChunked,
+    /// Exact copies of earlier rows.
     pub duplicates: u64,
+    /// Rows rejected here (key conflicts, unknown customers) with kind, column, reason.
+    pub rejected: Vec<DataFrame>,
 }
 
 fn struct_or_single(names: &[&str]) -> Expr {
@@ -42,60 +52,153 @@ fn struct_or_single(names: &[&str]) -> Expr {
     }
 }
 
-/// Splits exact duplicates and key conflicts off `frame` (rows in file and line order).
-pub fn dedupe(
-    frame: DataFrame,
+fn flags(frame: &DataFrame, name: &str) -> Result<BooleanChunked> {
+    frame
+        .column(name)
+        .and_then(|column| column.bool().cloned())
+        .context(|| format!("reading {name}"))
+}
+
+/// Decides which validated rows (in file and line order) are curated: the first row of
+/// every key whose customer is known. Later rows with the same key are exact duplicates
+/// (counted) or conflicts (rejected); rows of unknown customers are rejected.
+pub fn mark(
+    all: &DataFrame,
     contract: &SourceContract,
+    known_customers: Option<&Series>,
     file_names: &[String],
-) -> Result<Deduped> {
-    let names = contract.column_names();
-    let marked = frame
+) -> Result<Marks> {
+    let known = match known_customers {
+        Some(ids) if contract.references_customers => {
+            col("customer_id").is_in(lit(ids.clone()).implode(false), false)
+        }
+        _ => lit(true),
+    };
+    let marked = all
+        .clone()
         .lazy()
-        .with_columns([
-            struct_or_single(&names)
-                .is_first_distinct()
-                .alias("__first_exact"),
+        .select([
             struct_or_single(contract.primary_key)
                 .is_first_distinct()
                 .alias("__first_key"),
+            known.alias("__known"),
         ])
         .collect()
-        .context(|| format!("finding duplicate {} rows", contract.source))?;
-    let flag = |name: &str| -> Result<BooleanChunked> {
-        marked
-            .column(name)
-            .and_then(|column| column.bool().cloned())
-            .context(|| "reading duplicate flags".into())
-    };
-    let first_exact = flag("__first_exact")?;
-    let first_key = flag("__first_key")?;
-    let duplicates = (first_exact.len() - first_exact.sum().unwrap_or(0) as usize) as u64;
-    let drop_flags = |df: DataFrame| df.drop_many(["__first_exact", "__first_key"]);
-    let kept = drop_flags(
-        marked
-            .filter(&first_key)
-            .context(|| "keeping first rows".into())?,
-    );
-    let conflicting = drop_flags(
-        marked
-            .filter(&(&first_exact & &!&first_key))
-            .context(|| "finding key conflicts".into())?,
-    );
-    let key_list = contract.primary_key.join(", ");
-    let keys: Vec<Expr> = contract.primary_key.iter().map(|key| col(*key)).collect();
-    let earlier = kept.clone().lazy().select(
-        keys.iter()
-            .cloned()
-            .chain([
-                col(FILE).alias("__first_file"),
-                col(LINE).alias("__first_line"),
+        .context(|| format!("checking keys of {}", contract.source))?;
+    let first_key = flags(&marked, "__first_key")?;
+    let known = flags(&marked, "__known")?;
+    drop(marked);
+
+    let mut rejected = Vec::new();
+    let repeated = all
+        .filter(&!&first_key)
+        .context(|| "finding repeated keys".into())?;
+    let mut duplicates = 0;
+    if repeated.height() > 0 {
+        let (count, conflicts) = split_repeats(all, &first_key, repeated, contract, file_names)?;
+        duplicates = count;
+        rejected.push(conflicts);
+    }
+    let orphans_mask = &first_key & &!&known;
+    if orphans_mask.any() {
+        let orphans = all
+            .filter(&orphans_mask)
+            .context(|| "finding unknown customers".into())?
+            .lazy()
+            .with_columns([
+                lit("unknown customer").alias(KIND),
+                lit("customer_id").alias(COLUMN),
+                concat_str(
+                    [
+                        lit("customer_id '"),
+                        col("customer_id"),
+                        lit("' has no row in customers"),
+                    ],
+                    "",
+                    true,
+                )
+                .alias(REASON),
             ])
-            .collect::<Vec<_>>(),
-    );
-    let file_name = file_name_expr(col("__first_file"), file_names);
-    let conflicts = conflicting
+            .collect()
+            .context(|| "describing unknown customers".into())?;
+        rejected.push(orphans);
+    }
+    Ok(Marks {
+        keep: &first_key & &known,
+        duplicates,
+        rejected,
+    })
+}
+
+/// Splits the rows that repeat an earlier key into exact copies (counted) and conflicts.
+fn split_repeats(
+    all: &DataFrame,
+    first_key: &BooleanChunked,
+    repeated: DataFrame,
+    contract: &SourceContract,
+    file_names: &[String],
+) -> Result<(u64, DataFrame)> {
+    let keys: Vec<Expr> = contract.primary_key.iter().map(|key| col(*key)).collect();
+    let names = contract.column_names();
+    let earlier = all
+        .filter(first_key)
+        .context(|| "finding first rows".into())?
+        .lazy()
+        .join(
+            repeated
+                .clone()
+                .lazy()
+                .select(keys.clone())
+                .unique(None, UniqueKeepStrategy::Any),
+            keys.clone(),
+            keys.clone(),
+            JoinArgs::new(JoinType::Semi),
+        )
+        .select(
+            names
+                .iter()
+                .map(|name| {
+                    if contract.primary_key.contains(name) {
+                        col(*name)
+                    } else {
+                        col(*name).alias(format!("{name}__first"))
+                    }
+                })
+                .chain([
+                    col(FILE).alias("__first_file"),
+                    col(LINE).alias("__first_line"),
+                ])
+                .collect::<Vec<_>>(),
+        );
+    let same = names
+        .iter()
+        .filter(|name| !contract.primary_key.contains(name))
+        .fold(lit(true), |same, name| {
+            same.and(col(*name).eq_missing(col(format!("{name}__first"))))
+        });
+    let compared = repeated
         .lazy()
         .join(earlier, keys.clone(), keys, JoinArgs::new(JoinType::Left))
+        .with_column(same.alias("__same"))
+        .collect()
+        .context(|| "comparing repeated keys".into())?;
+    let same = flags(&compared, "__same")?;
+    let duplicates = same.sum().unwrap_or(0) as u64;
+    let key_list = contract.primary_key.join(", ");
+    let drop_first: Vec<String> = names
+        .iter()
+        .filter(|name| !contract.primary_key.contains(name))
+        .map(|name| format!("{name}__first"))
+        .chain([
+            "__first_file".into(),
+            "__first_line".into(),
+            "__same".into(),
+        ])
+        .collect();
+    let conflicts = compared
+        .filter(&!&same)
+        .context(|| "finding key conflicts".into())?
+        .lazy()
         .with_columns([
             lit("key conflict").alias(KIND),
             lit(contract.primary_key[0]).alias(COLUMN),
@@ -104,7 +207,7 @@ pub fn dedupe(
                     lit(format!("same key ({key_list}) as line ")),
                     col("__first_line").cast(DataType::String),
                     lit(" of "),
-                    file_name,
+                    file_name_expr(col("__first_file"), file_names),
                     lit(" but different values; the earlier row was kept"),
                 ],
                 "",
@@ -112,14 +215,10 @@ pub fn dedupe(
             )
             .alias(REASON),
         ])
-        .drop(cols(["__first_file", "__first_line"]))
+        .drop(cols(drop_first))
         .collect()
         .context(|| "describing key conflicts".into())?;
-    Ok(Deduped {
-        kept,
-        conflicts,
-        duplicates,
-    })
+    Ok((duplicates, conflicts))
 }
 
 /// Maps a file-index expression to the file's name.
@@ -133,128 +232,108 @@ pub fn file_name_expr(index: Expr, file_names: &[String]) -> Expr {
     expr
 }
 
-/// Splits off rows whose `customer_id` is not among `known_ids`.
-pub fn split_orphans(frame: DataFrame, known_ids: &Series) -> Result<(DataFrame, DataFrame)> {
-    let known = col("customer_id").is_in(lit(known_ids.clone()).implode(false), false);
-    let marked = frame
-        .lazy()
-        .with_column(known.alias("__known"))
-        .collect()
-        .context(|| "checking customer ids".into())?;
-    let mask = marked
-        .column("__known")
-        .and_then(|column| column.bool().cloned())
-        .context(|| "reading customer id checks".into())?;
-    let kept = marked
-        .filter(&mask)
-        .map(|df| df.drop("__known"))
-        .and_then(|df| df)
-        .context(|| "keeping known customers".into())?;
-    let orphans = marked
-        .filter(&!&mask)
-        .context(|| "splitting unknown customers".into())?
-        .lazy()
-        .drop(cols(["__known"]))
-        .with_columns([
-            lit("unknown customer").alias(KIND),
-            lit("customer_id").alias(COLUMN),
-            concat_str(
-                [
-                    lit("customer_id '"),
-                    col("customer_id"),
-                    lit("' has no row in customers"),
-                ],
-                "",
-                true,
-            )
-            .alias(REASON),
-        ])
-        .collect()
-        .context(|| "describing unknown customers".into())?;
-    Ok((kept, orphans))
+/// The upper outlier fence of every log-IQR column, over the rows to keep.
+pub fn outlier_fences(
+    all: &DataFrame,
+    keep: &BooleanChunked,
+    contract: &SourceContract,
+) -> Result<BTreeMap<&'static str, f64>> {
+    let mut fences = BTreeMap::new();
+    for column in contract.columns {
+        if column.outliers != OutlierRule::LogIqr {
+            continue;
+        }
+        let name = column.name;
+        let values = all
+            .column(name)
+            .and_then(|c| c.f64().cloned())
+            .context(|| format!("reading {name}"))?;
+        let positive = values
+            .filter(&(keep & &values.gt(0.0)))
+            .context(|| format!("selecting {name}"))?
+            .apply_values(f64::ln_1p);
+        let quantile = |q: f64| positive.quantile(q, QuantileMethod::Linear).ok().flatten();
+        if let (Some(q1), Some(q3)) = (quantile(0.25), quantile(0.75)) {
+            fences.insert(name, (q3 + OUTLIER_IQR_K * (q3 - q1)).exp_m1());
+        }
+    }
+    Ok(fences)
 }
 
-/// Clips values above the upper log-IQR fence, keeping the original beside them.
-pub fn clip_outliers(
-    frame: DataFrame,
-    contract: &SourceContract,
-) -> Result<(DataFrame, BTreeMap<&'static str, OutlierReport>)> {
-    let columns: Vec<&'static str> = contract
-        .columns
-        .iter()
-        .filter(|column| column.outliers == OutlierRule::LogIqr)
-        .map(|column| column.name)
-        .collect();
-    let mut reports = BTreeMap::new();
-    if columns.is_empty() {
-        return Ok((frame, reports));
-    }
-    let quantiles: Vec<Expr> = columns
-        .iter()
-        .flat_map(|name| {
-            let logged = col(*name).filter(col(*name).gt(lit(0.0))).log1p();
-            [
-                logged
-                    .clone()
-                    .quantile(lit(0.25), QuantileMethod::Linear)
-                    .alias(format!("{name}_q1")),
-                logged
-                    .quantile(lit(0.75), QuantileMethod::Linear)
-                    .alias(format!("{name}_q3")),
-            ]
-        })
-        .collect();
-    let stats = frame
-        .clone()
-        .lazy()
-        .select(quantiles)
-        .collect()
-        .context(|| "computing outlier fences".into())?;
-    let value = |name: String| -> Option<f64> {
-        stats
-            .column(&name)
-            .ok()
-            .and_then(|column| column.get(0).ok())
-            .and_then(|value| value.extract::<f64>())
-    };
-    let mut exprs = Vec::new();
-    for name in columns {
-        let (Some(q1), Some(q3)) = (value(format!("{name}_q1")), value(format!("{name}_q3")))
-        else {
-            continue;
-        };
-        let upper = (q3 + OUTLIER_IQR_K * (q3 - q1)).exp_m1();
-        let above = col(name).gt(lit(upper));
-        exprs.push(
+/// Writes the kept rows, clipped, with their lineage, slice by slice; counts outliers.
+pub fn write_curated(
+    all: &DataFrame,
+    keep: &BooleanChunked,
+    fences: &BTreeMap<&'static str, f64>,
+    file_names: &[String],
+    out: File,
+) -> Result<(u64, BTreeMap<&'static str, OutlierReport>)> {
+    let mut finishing = Vec::new();
+    for (name, upper) in fences {
+        let above = col(*name).gt(lit(*upper));
+        finishing.push(
             when(above.clone())
-                .then(col(name))
+                .then(col(*name))
                 .otherwise(lit(NULL).cast(DataType::Float64))
                 .alias(format!("{name}_original")),
         );
-        exprs.push(
+        finishing.push(
             when(above)
-                .then(lit(upper))
-                .otherwise(col(name))
-                .alias(name),
-        );
-        reports.insert(
-            name,
-            OutlierReport {
-                count: 0,
-                upper_fence: upper,
-            },
+                .then(lit(*upper))
+                .otherwise(col(*name))
+                .alias(*name),
         );
     }
-    let clipped = frame
-        .lazy()
-        .with_columns(exprs)
-        .collect()
-        .context(|| "clipping outliers".into())?;
-    for (name, report) in reports.iter_mut() {
-        report.count = clipped
-            .column(&format!("{name}_original"))
-            .map(|column| (column.len() - column.null_count()) as u64)
-            .unwrap_or(0);
+    finishing.push(file_name_expr(col(FILE), file_names).alias("source_file"));
+    finishing.push(col(LINE).alias("source_line"));
+    let finish = |slice: DataFrame| -> Result<DataFrame> {
+        slice
+            .lazy()
+            .with_columns(finishing.clone())
+            .drop(cols([FILE, LINE]))
+            .collect()
+            .context(|| "finishing curated rows".into())
+    };
+    let schema = finish(all.head(Some(0)))?.schema().as_ref().clone();
+    let mut writer: BatchedWriter<File> = ParquetWriter::new(out)
+        .batched(&schema)
+        .context(|| "starting the curated file".into())?;
+    let mut rows = 0u64;
+    let mut reports: BTreeMap<&'static str, OutlierReport> = fences
+        .iter()
+        .map(|(name, upper)| {
+            (
+                *name,
+                OutlierReport {
+                    count: 0,
+                    upper_fence: *upper,
+                },
+            )
+        })
+        .collect();
+    let mut offset = 0;
+    while offset < all.height() {
+        let length = WRITE_SLICE.min(all.height() - offset);
+        let slice = all.slice(offset as i64, length);
+        let mask = keep.slice(offset as i64, length);
+        let batch = finish(
+            slice
+                .filter(&mask)
+                .context(|| "selecting kept rows".into())?,
+        )?;
+        for (name, report) in reports.iter_mut() {
+            if let Ok(original) = batch.column(&format!("{name}_original")) {
+                report.count += (original.len() - original.null_count()) as u64;
+            }
+        }
+        rows += batch.height() as u64;
+        writer
+            .write_batch(&batch)
+            .context(|| "writing curated rows".into())?;
+        offset += length;
     }
-    Ok((clipped, reports))
+    writer
+        .finish()
+        .context(|| "finishing the curated file".into())?;
+    Ok((rows, reports))
 }

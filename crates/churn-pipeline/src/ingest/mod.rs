@@ -23,9 +23,9 @@ use crate::contract::Source;
 use crate::error::{PipelineError, PolarsContext, Result};
 use crate::progress::Progress;
 use crate::store::{AtomicFile, RawFormat, Store, write_json};
-use clean::{FILE, OutlierReport, clip_outliers, dedupe, file_name_expr, split_orphans};
+use clean::{FILE, OutlierReport, mark, outlier_fences, write_curated};
 use quarantine::QuarantineWriter;
-use read::{FileLayout, LINE};
+use read::FileLayout;
 use validate::{ChunkStats, validate_chunk};
 
 /// Options of an ingest run.
@@ -204,6 +204,15 @@ fn ingest_source(
         .map(|(path, _)| relative(store, path))
         .collect();
     let mut valid_chunks: Vec<DataFrame> = Vec::new();
+    let timer = std::time::Instant::now();
+    let lap = |step: &str| {
+        tracing::debug!(
+            source = source.name(),
+            step,
+            seconds = timer.elapsed().as_secs_f64(),
+            "ingest step done"
+        );
+    };
     let mut stats = ChunkStats::default();
     let mut ids: Vec<Series> = Vec::new();
 
@@ -270,49 +279,36 @@ fn ingest_source(
         });
     }
     progress.end();
+    lap("read and validate");
 
     let all = stack(valid_chunks, contract)?;
-    let deduped = dedupe(all, contract, &file_names)?;
-    report.duplicates = deduped.duplicates;
-    quarantine.write_frame(
-        &deduped.conflicts,
-        contract,
-        &file_lookup(&deduped.conflicts, &file_names),
-    )?;
-    let mut curated = deduped.kept;
-    if contract.references_customers
-        && let Some(known) = known_customers
-    {
-        let (kept, orphans) = split_orphans(curated, known)?;
-        quarantine.write_frame(&orphans, contract, &file_lookup(&orphans, &file_names))?;
-        curated = kept;
+    lap("stack");
+    let marks = mark(&all, contract, known_customers, &file_names)?;
+    report.duplicates = marks.duplicates;
+    for rejected in &marks.rejected {
+        quarantine.write_frame(rejected, contract, &file_lookup(rejected, &file_names))?;
     }
-    let (curated, outliers) = clip_outliers(curated, contract)?;
+    lap("keys and customers");
+    let fences = outlier_fences(&all, &marks.keep, contract)?;
+    lap("outlier fences");
+    let curated_target = store.curated_file(source);
+    let curated_file = AtomicFile::new(&curated_target)?;
+    let (curated_rows, outliers) = write_curated(
+        &all,
+        &marks.keep,
+        &fences,
+        &file_names,
+        curated_file.create_file()?,
+    )?;
+    lap("write curated");
     report.outliers = outliers;
-    let mut curated = curated
-        .lazy()
-        .with_columns([
-            file_name_expr(col(FILE), &file_names).alias("source_file"),
-            col(LINE).alias("source_line"),
-        ])
-        .drop(cols([FILE, LINE]))
-        .collect()
-        .context(|| format!("finishing curated {source}"))?;
-
-    report.curated = curated.height() as u64;
+    report.curated = curated_rows;
     report.quarantined = quarantine.rows();
     report.quarantined_by_kind = quarantine.by_kind().clone();
     report.imputed = stats.imputed;
     report.missing_kept = stats.missing_kept;
     report.unexpected_values = stats.unexpected;
     report.balanced = report.rows_in == report.curated + report.quarantined + report.duplicates;
-
-    let curated_target = store.curated_file(source);
-    let curated_file = AtomicFile::new(&curated_target)?;
-    let out = curated_file.create_writer()?;
-    ParquetWriter::new(out)
-        .finish(&mut curated)
-        .context(|| format!("writing {}", curated_target.display()))?;
     report.curated_file = Some(relative(store, &curated_target));
     report.quarantine_file = Some(relative(store, &store.quarantine_file(source)));
     let quarantine_file = quarantine.finish()?;
@@ -386,10 +382,10 @@ fn stack(chunks: Vec<DataFrame>, contract: &crate::contract::SourceContract) -> 
             contract.source
         )));
     };
+    // Chunks stay separate: rechunking would copy the whole source.
     for chunk in chunks {
         all.vstack_mut(&chunk)
             .context(|| format!("stacking {} chunks", contract.source))?;
     }
-    all.rechunk_mut_par();
     Ok(all)
 }

@@ -225,18 +225,22 @@ fn map_columns(
 /// Accumulates rows into a chunk.
 struct ChunkBuilder {
     names: Vec<&'static str>,
-    columns: Vec<Vec<Option<String>>>,
+    columns: Vec<StringChunkedBuilder>,
+    capacity: usize,
     lines: Vec<u64>,
     bad: Vec<BadRow>,
 }
 
 impl ChunkBuilder {
     fn new(contract: &SourceContract, capacity: usize) -> Self {
+        let names = contract.column_names();
         Self {
-            names: contract.column_names(),
-            columns: (0..contract.columns.len())
-                .map(|_| Vec::with_capacity(capacity))
+            columns: names
+                .iter()
+                .map(|name| StringChunkedBuilder::new((*name).into(), capacity))
                 .collect(),
+            names,
+            capacity,
             lines: Vec::with_capacity(capacity),
             bad: Vec::new(),
         }
@@ -246,22 +250,29 @@ impl ChunkBuilder {
         self.lines.len() + self.bad.len()
     }
 
+    /// Appends one row: `value(i)` is the text of contract column `i` (None when absent).
+    fn push<'a>(&mut self, line: u64, value: impl Fn(usize) -> Option<&'a str>) {
+        for (index, column) in self.columns.iter_mut().enumerate() {
+            column.append_option(value(index));
+        }
+        self.lines.push(line);
+    }
+
     fn finish(&mut self) -> Result<RawChunk> {
         let height = self.lines.len();
         let mut columns: Vec<Column> = self
             .names
             .iter()
             .zip(self.columns.iter_mut())
-            .map(|(name, values)| {
-                let mut builder = StringChunkedBuilder::new((*name).into(), values.len());
-                for value in values.drain(..) {
-                    builder.append_option(value);
-                }
-                builder.finish().into_series().into_column()
+            .map(|(name, builder)| {
+                let fresh = StringChunkedBuilder::new((*name).into(), self.capacity);
+                std::mem::replace(builder, fresh)
+                    .finish()
+                    .into_series()
+                    .into_column()
             })
             .collect();
         columns.push(Column::new(LINE.into(), std::mem::take(&mut self.lines)));
-        debug_assert!(self.columns.iter().all(Vec::is_empty));
         Ok(RawChunk {
             frame: DataFrame::new(height, columns).context(|| "building a chunk".into())?,
             bad: std::mem::take(&mut self.bad),
@@ -446,16 +457,14 @@ impl CsvChunks {
                 return;
             }
         }
-        for (index, position) in self.positions.iter().enumerate() {
-            let value = position.and_then(|position| {
-                std::str::from_utf8(&self.record[position])
+        let (record, positions) = (&self.record, &self.positions);
+        self.builder.push(line, |index| {
+            positions[index].and_then(|position| {
+                std::str::from_utf8(&record[position])
                     .ok()
                     .filter(|text| !text.is_empty())
-                    .map(str::to_owned)
-            });
-            self.builder.columns[index].push(value);
-        }
-        self.builder.lines.push(line);
+            })
+        });
     }
 
     fn customer_id(&self) -> Option<String> {
@@ -645,10 +654,7 @@ impl JsonChunks {
                 }
             };
         }
-        for (column, value) in self.builder.columns.iter_mut().zip(values) {
-            column.push(value);
-        }
-        self.builder.lines.push(line);
+        self.builder.push(line, |index| values[index].as_deref());
     }
 }
 
@@ -687,11 +693,7 @@ fn open_parquet(
     let unreadable = |error: PolarsError| {
         PipelineError::bad_file(path, format!("not a readable Parquet file: {error}"))
     };
-    let path_text = path.to_str().ok_or_else(|| {
-        PipelineError::bad_file(path, "the path is not valid UTF-8; rename the file")
-    })?;
-    let mut scan = LazyFrame::scan_parquet(PlRefPath::new(path_text), ScanArgsParquet::default())
-        .map_err(unreadable)?;
+    let mut scan = crate::store::scan_parquet_file(path)?;
     let schema = scan.collect_schema().map_err(unreadable)?;
     let names: Vec<String> = schema.iter_names().map(|name| name.to_string()).collect();
     let (positions, layout) =

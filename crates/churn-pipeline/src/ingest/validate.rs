@@ -1,20 +1,24 @@
 //! Validation of a chunk of raw text columns against the contract, as one polars plan.
 //!
-//! For every column the plan cleans the text (trim; empty is missing), parses it to its
-//! logical type, checks range and domain, applies the missing-value policy, then runs the
-//! row checks. A row with any failure is split off for quarantine with the first failure's
-//! kind, column and reason; the rest come out typed. Category normalisation here must
-//! agree with [`churn_core::normalize_category`] (a test checks it).
+//! The plan runs in three stages over the chunk: clean every column (trim; empty is
+//! missing), parse it to its logical type, then evaluate every check as a boolean column.
+//! Rows that pass all checks come out typed, with the missing-value policy applied; the
+//! few that fail get the first failure's kind, column and reason, computed on those rows
+//! only. Dates, timestamps, booleans and categories are parsed by the allocation-free
+//! parsers of this crate and [`churn_core::normalize_category`] (the very function every
+//! scorer uses), wrapped as polars column functions.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use churn_core::normalize_category;
 use polars::prelude::*;
 
 use super::read::LINE;
 use crate::contract::{
     ColumnSpec, ColumnType, MAX_DATE, MIN_DATE, MissingPolicy, RowRule, SourceContract,
 };
-use crate::dates::{MICROS_PER_DAY, parse_date, to_days};
+use crate::dates::{MICROS_PER_DAY, parse_iso_date, parse_iso_timestamp, to_days};
 use crate::error::{PolarsContext, Result};
 
 /// Output column with the failure kind of a quarantined row.
@@ -23,9 +27,6 @@ pub const KIND: &str = "__kind";
 pub const COLUMN: &str = "__column";
 /// Output column with the failure of a quarantined row.
 pub const REASON: &str = "__reason";
-
-const TRUE_WORDS: [&str; 5] = ["true", "t", "yes", "y", "1"];
-const FALSE_WORDS: [&str; 5] = ["false", "f", "no", "n", "0"];
 
 /// Counts a chunk contributes to the report.
 #[derive(Debug, Default, Clone)]
@@ -54,7 +55,7 @@ fn cleaned(name: &str) -> String {
 }
 
 fn parsed(name: &str) -> String {
-    format!("__p_{name}")
+    format!("__v_{name}")
 }
 
 fn unexpected(name: &str) -> String {
@@ -74,14 +75,84 @@ fn clean_expr(name: &str) -> Expr {
         .alias(cleaned(name))
 }
 
-/// The polars form of [`churn_core::normalize_category`] (input already trimmed).
-pub fn normalize_category_expr(text: Expr) -> Expr {
-    text.str()
-        .to_lowercase()
-        .str()
-        .replace_all(lit(r"[\s_\-]+"), lit("-"), false)
-        .str()
-        .strip_chars(lit("-"))
+/// Applies a text parser to a string column, giving a column of `dtype`.
+fn parse_text<T>(expr: Expr, dtype: DataType, parse: fn(&str) -> Option<T::Native>) -> Expr
+where
+    T: PolarsNumericType,
+    ChunkedArray<T>: IntoSeries,
+{
+    let output = dtype.clone();
+    expr.map(
+        move |column| {
+            let parsed: ChunkedArray<T> = column.str()?.iter().map(|v| v.and_then(parse)).collect();
+            Ok(parsed
+                .with_name(column.name().clone())
+                .into_series()
+                .cast(&dtype)?
+                .into_column())
+        },
+        move |_, field| Ok(Field::new(field.name().clone(), output.clone())),
+    )
+}
+
+fn parse_bool(text: &str) -> Option<bool> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" | "t" | "yes" | "y" | "1" => Some(true),
+        "false" | "f" | "no" | "n" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+/// Whether `normalize_category` would leave `text` unchanged (the common case, checked
+/// without allocating).
+fn already_normalized(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    !bytes.is_empty()
+        && bytes[0] != b'-'
+        && bytes[bytes.len() - 1] != b'-'
+        && bytes.iter().all(|b| {
+            b.is_ascii_lowercase()
+                || b.is_ascii_digit()
+                || *b == b'-'
+                || b.is_ascii_punctuation() && *b != b'_'
+        })
+        && !text.contains("--")
+}
+
+fn category_expr(expr: Expr) -> Expr {
+    expr.map(
+        |column| {
+            let normalized: StringChunked = column
+                .str()?
+                .iter()
+                .map(|value| {
+                    value.map(|text| {
+                        if already_normalized(text) {
+                            Cow::Borrowed(text)
+                        } else {
+                            Cow::Owned(normalize_category(text))
+                        }
+                    })
+                })
+                .collect();
+            Ok(normalized.with_name(column.name().clone()).into_column())
+        },
+        |_, field| Ok(Field::new(field.name().clone(), DataType::String)),
+    )
+}
+
+fn bool_expr(expr: Expr) -> Expr {
+    expr.map(
+        |column| {
+            let parsed: BooleanChunked = column
+                .str()?
+                .iter()
+                .map(|v| v.and_then(parse_bool))
+                .collect();
+            Ok(parsed.with_name(column.name().clone()).into_column())
+        },
+        |_, field| Ok(Field::new(field.name().clone(), DataType::Boolean)),
+    )
 }
 
 fn string_list(values: &[&str]) -> Expr {
@@ -92,27 +163,10 @@ fn string_list(values: &[&str]) -> Expr {
     lit(series).implode(false)
 }
 
-fn date_literal(text: &str) -> Expr {
-    let days = parse_date(text, "contract")
+fn contract_day(text: &str) -> i32 {
+    crate::dates::parse_date(text, "contract")
         .map(to_days)
-        .unwrap_or_default();
-    lit(days).cast(DataType::Date)
-}
-
-fn timestamp_literal(text: &str) -> Expr {
-    let days = parse_date(text, "contract")
-        .map(to_days)
-        .unwrap_or_default();
-    lit(i64::from(days) * MICROS_PER_DAY).cast(DataType::Datetime(TimeUnit::Microseconds, None))
-}
-
-fn strptime(format: &str) -> StrptimeOptions {
-    StrptimeOptions {
-        format: Some(format.into()),
-        strict: false,
-        exact: true,
-        cache: true,
-    }
+        .unwrap_or_default()
 }
 
 /// A failure condition with its kind, column and message.
@@ -131,12 +185,18 @@ fn quoted_value(name: &str, text: &str) -> Expr {
     message(vec![lit("'"), col(cleaned(name)), lit(format!("' {text}"))])
 }
 
-/// The parsed value of a column, and the checks on it.
-fn column_plan(spec: &ColumnSpec) -> (Expr, Option<Expr>, Vec<Check>) {
+fn present_but_unparsed(name: &str) -> Expr {
+    col(cleaned(name))
+        .is_not_null()
+        .and(col(parsed(name)).is_null())
+}
+
+/// The parsed value of a column (before imputation) and the checks on it.
+fn column_plan(spec: &ColumnSpec) -> (Expr, Vec<Check>) {
     let name = spec.name;
     let raw = col(cleaned(name));
+    let value = col(parsed(name));
     let mut checks = Vec::new();
-    let mut unexpected_flag = None;
     if spec.required() {
         checks.push(Check {
             failed: raw.clone().is_null(),
@@ -145,125 +205,90 @@ fn column_plan(spec: &ColumnSpec) -> (Expr, Option<Expr>, Vec<Check>) {
             message: lit("missing required value"),
         });
     }
-    let value = match spec.ty {
+    let unparseable = |text: &str| Check {
+        failed: present_but_unparsed(name),
+        kind: "unparseable",
+        column: name,
+        message: quoted_value(name, text),
+    };
+    let range = |failed: Expr, text: String| Check {
+        failed,
+        kind: "out of range",
+        column: name,
+        message: quoted_value(name, &text),
+    };
+    let parse = match spec.ty {
         ColumnType::Id | ColumnType::Text => raw.clone(),
         ColumnType::Int { min, max } => {
-            let number = raw.clone().cast(DataType::Float64);
             checks.push(Check {
-                failed: raw.clone().is_not_null().and(
-                    number
+                failed: present_but_unparsed(name)
+                    .or(value.clone().is_finite().not())
+                    .or(value
                         .clone()
-                        .is_null()
-                        .or(number.clone().is_finite().not())
-                        .or(number
-                            .clone()
-                            .neq(number.clone().round(0, RoundMode::HalfToEven))),
-                ),
-                kind: "unparseable",
-                column: name,
-                message: quoted_value(name, "is not a whole number"),
+                        .neq(value.clone().round(0, RoundMode::HalfToEven))),
+                ..unparseable("is not a whole number")
             });
-            push_range(&mut checks, name, number.clone(), min as f64, max as f64);
-            number.cast(DataType::Int64)
+            checks.push(range(
+                value.clone().lt(lit(min as f64)),
+                format!("is below the minimum {min}"),
+            ));
+            checks.push(range(
+                value.clone().gt(lit(max as f64)),
+                format!("is above the maximum {max}"),
+            ));
+            raw.clone().cast(DataType::Float64)
         }
         ColumnType::Float { min, max } => {
-            let number = raw.clone().cast(DataType::Float64);
             checks.push(Check {
-                failed: raw.clone().is_not_null().and(
-                    number
-                        .clone()
-                        .is_null()
-                        .or(number.clone().is_finite().not()),
-                ),
-                kind: "unparseable",
-                column: name,
-                message: quoted_value(name, "is not a finite number"),
+                failed: present_but_unparsed(name).or(value.clone().is_finite().not()),
+                ..unparseable("is not a finite number")
             });
-            push_range(&mut checks, name, number.clone(), min, max);
-            number
+            checks.push(range(
+                value.clone().lt(lit(min)),
+                format!("is below the minimum {min}"),
+            ));
+            checks.push(range(
+                value.clone().gt(lit(max)),
+                format!("is above the maximum {max}"),
+            ));
+            raw.clone().cast(DataType::Float64)
         }
         ColumnType::Bool => {
-            let word = raw.clone().str().to_lowercase();
-            let value = when(word.clone().is_in(string_list(&TRUE_WORDS), false))
-                .then(lit(true))
-                .when(word.is_in(string_list(&FALSE_WORDS), false))
-                .then(lit(false))
-                .otherwise(lit(NULL).cast(DataType::Boolean));
-            checks.push(Check {
-                failed: raw.clone().is_not_null().and(value.clone().is_null()),
-                kind: "unparseable",
-                column: name,
-                message: quoted_value(name, "is not a boolean (true/false, yes/no, 1/0)"),
-            });
-            value
+            checks.push(unparseable("is not a boolean (true/false, yes/no, 1/0)"));
+            bool_expr(raw.clone())
         }
         ColumnType::Date => {
-            let value = raw.clone().str().to_date(strptime("%Y-%m-%d"));
-            checks.push(Check {
-                failed: raw.clone().is_not_null().and(value.clone().is_null()),
-                kind: "unparseable",
-                column: name,
-                message: quoted_value(name, "is not a date (YYYY-MM-DD)"),
-            });
-            checks.push(Check {
-                failed: value
-                    .clone()
-                    .lt(date_literal(MIN_DATE))
-                    .or(value.clone().gt(date_literal(MAX_DATE))),
-                kind: "out of range",
-                column: name,
-                message: quoted_value(name, &format!("is outside {MIN_DATE} to {MAX_DATE}")),
-            });
-            value
+            checks.push(unparseable("is not a date (YYYY-MM-DD)"));
+            let (low, high) = (contract_day(MIN_DATE), contract_day(MAX_DATE));
+            let days = value.clone().cast(DataType::Int32);
+            checks.push(range(
+                days.clone().lt(lit(low)).or(days.gt(lit(high))),
+                format!("is outside {MIN_DATE} to {MAX_DATE}"),
+            ));
+            parse_text::<Int32Type>(raw.clone(), DataType::Date, parse_iso_date)
         }
         ColumnType::Timestamp => {
-            // Accept a space for `T`, a trailing `Z` and fractional seconds (dropped).
-            let text = raw
-                .clone()
-                .str()
-                .replace(lit(" "), lit("T"), true)
-                .str()
-                .strip_suffix(lit("Z"));
-            let tail_ok = text
-                .clone()
-                .str()
-                .slice(lit(19), lit(NULL))
-                .str()
-                .contains(lit(r"^(\.[0-9]{1,9})?$"), true);
-            let value = when(tail_ok)
-                .then(text.str().slice(lit(0), lit(19)).str().to_datetime(
-                    Some(TimeUnit::Microseconds),
-                    None,
-                    strptime("%Y-%m-%dT%H:%M:%S"),
-                    lit("raise"),
-                ))
-                .otherwise(lit(NULL).cast(DataType::Datetime(TimeUnit::Microseconds, None)));
-            checks.push(Check {
-                failed: raw.clone().is_not_null().and(value.clone().is_null()),
-                kind: "unparseable",
-                column: name,
-                message: quoted_value(name, "is not a timestamp (YYYY-MM-DDTHH:MM:SS, UTC)"),
-            });
-            checks.push(Check {
-                failed: value
-                    .clone()
-                    .lt(timestamp_literal(MIN_DATE))
-                    .or(value.clone().gt(timestamp_literal(MAX_DATE))),
-                kind: "out of range",
-                column: name,
-                message: quoted_value(name, &format!("is outside {MIN_DATE} to {MAX_DATE}")),
-            });
-            value
+            checks.push(unparseable("is not a timestamp (YYYY-MM-DDTHH:MM:SS, UTC)"));
+            let low = i64::from(contract_day(MIN_DATE)) * MICROS_PER_DAY;
+            let high = i64::from(contract_day(MAX_DATE) + 1) * MICROS_PER_DAY;
+            let micros = value.clone().cast(DataType::Int64);
+            checks.push(range(
+                micros.clone().lt(lit(low)).or(micros.gt_eq(lit(high))),
+                format!("is outside {MIN_DATE} to {MAX_DATE}"),
+            ));
+            parse_text::<Int64Type>(
+                raw.clone(),
+                DataType::Datetime(TimeUnit::Microseconds, None),
+                parse_iso_timestamp,
+            )
         }
         ColumnType::Category { values, closed } => {
-            let value = normalize_category_expr(raw.clone());
-            let outside = value
-                .clone()
-                .is_not_null()
-                .and(value.clone().is_in(string_list(values), false).not());
             if closed {
                 checks.push(Check {
-                    failed: outside,
+                    failed: value
+                        .clone()
+                        .is_not_null()
+                        .and(value.clone().is_in(string_list(values), false).not()),
                     kind: "unknown category",
                     column: name,
                     message: message(vec![
@@ -272,35 +297,28 @@ fn column_plan(spec: &ColumnSpec) -> (Expr, Option<Expr>, Vec<Check>) {
                         lit(format!("' (allowed: {})", values.join(", "))),
                     ]),
                 });
-            } else {
-                unexpected_flag = Some(outside.alias(unexpected(name)));
             }
-            value
+            category_expr(raw.clone())
         }
     };
-    let value = match spec.missing {
+    (parse.alias(parsed(name)), checks)
+}
+
+/// The final typed value of a column of a valid row: the missing-value policy applied.
+fn final_value(spec: &ColumnSpec) -> Expr {
+    let value = col(parsed(spec.name));
+    let value = match spec.ty {
+        ColumnType::Int { .. } => value.cast(DataType::Int64),
+        _ => value,
+    };
+    match spec.missing {
         MissingPolicy::Impute(constant) => match spec.ty {
             ColumnType::Bool => value.fill_null(lit(constant == "true")),
             _ => value.fill_null(lit(constant)),
         },
         MissingPolicy::Quarantine | MissingPolicy::KeepNull => value,
-    };
-    (value.alias(parsed(name)), unexpected_flag, checks)
-}
-
-fn push_range(checks: &mut Vec<Check>, name: &'static str, number: Expr, min: f64, max: f64) {
-    checks.push(Check {
-        failed: number.clone().lt(lit(min)),
-        kind: "out of range",
-        column: name,
-        message: quoted_value(name, &format!("is below the minimum {min}")),
-    });
-    checks.push(Check {
-        failed: number.gt(lit(max)),
-        kind: "out of range",
-        column: name,
-        message: quoted_value(name, &format!("is above the maximum {max}")),
-    });
+    }
+    .alias(spec.name)
 }
 
 fn rule_checks(contract: &SourceContract) -> Vec<Check> {
@@ -345,36 +363,35 @@ fn rule_checks(contract: &SourceContract) -> Vec<Check> {
         .collect()
 }
 
+const FAILED: &str = "__failed";
+
+fn flag(index: usize) -> String {
+    format!("__f{index}")
+}
+
 /// Validates one chunk of text columns (contract order, plus `__line`).
 pub fn validate_chunk(frame: DataFrame, contract: &SourceContract) -> Result<Validated> {
-    let mut parsed_exprs = Vec::new();
-    let mut flags = Vec::new();
+    let mut values = Vec::new();
     let mut checks = Vec::new();
     for spec in contract.columns {
-        let (value, flag, column_checks) = column_plan(spec);
-        parsed_exprs.push(value);
-        flags.extend(flag);
+        let (value, column_checks) = column_plan(spec);
+        values.push(value);
         checks.extend(column_checks);
     }
     checks.extend(rule_checks(contract));
-    // A check on a null value is null, not true: `fill_null(false)` keeps it from
-    // swallowing the later checks in the coalesce.
-    let pick = |select: &dyn Fn(&Check) -> Expr| {
-        let branches: Vec<Expr> = checks
-            .iter()
-            .map(|check| {
-                when(check.failed.clone().fill_null(lit(false)))
-                    .then(select(check))
-                    .otherwise(null_string())
-            })
-            .collect();
-        coalesce(&branches)
-    };
-    let failure = [
-        pick(&|check| lit(check.kind)).alias(KIND),
-        pick(&|check| lit(check.column)).alias(COLUMN),
-        pick(&|check| check.message.clone()).alias(REASON),
-    ];
+    // A check on a missing value is null, not true: null counts as passed.
+    let flags: Vec<Expr> = checks
+        .iter()
+        .enumerate()
+        .map(|(index, check)| {
+            check
+                .failed
+                .clone()
+                .fill_null(lit(false))
+                .alias(flag(index))
+        })
+        .collect();
+    let any_failed = (0..checks.len()).fold(lit(false), |any, index| any.or(col(flag(index))));
     let frame = frame
         .lazy()
         .with_columns(
@@ -384,77 +401,143 @@ pub fn validate_chunk(frame: DataFrame, contract: &SourceContract) -> Result<Val
                 .map(|c| clean_expr(c.name))
                 .collect::<Vec<_>>(),
         )
-        .with_columns(parsed_exprs.into_iter().chain(flags).collect::<Vec<_>>())
-        .with_columns(failure)
+        .with_columns(values)
+        .with_columns(flags)
+        .with_column(any_failed.alias(FAILED))
         .collect()
         .context(|| format!("validating {} rows", contract.source))?;
-
-    let ok = frame
-        .column(REASON)
-        .and_then(|column| column.is_null().into_column().bool().cloned())
+    let failed = frame
+        .column(FAILED)
+        .and_then(|column| column.bool().cloned())
         .context(|| "reading validation results".into())?;
-    let valid_all = frame
-        .filter(&ok)
-        .context(|| "splitting valid rows".into())?;
-    let quarantined = frame
-        .filter(&!&ok)
-        .and_then(|df| {
-            let mut keep: Vec<PlSmallStr> =
-                contract.columns.iter().map(|c| c.name.into()).collect();
-            keep.extend([LINE.into(), KIND.into(), COLUMN.into(), REASON.into()]);
-            df.select(keep)
-        })
-        .context(|| "splitting quarantined rows".into())?;
 
+    // The few failed rows: name the first failure of each.
+    let pick = |select: &dyn Fn(&Check) -> Expr| {
+        let branches: Vec<Expr> = checks
+            .iter()
+            .enumerate()
+            .map(|(index, check)| {
+                when(col(flag(index)))
+                    .then(select(check))
+                    .otherwise(null_string())
+            })
+            .collect();
+        coalesce(&branches)
+    };
+    let mut raw_columns: Vec<Expr> = contract.columns.iter().map(|c| col(c.name)).collect();
+    raw_columns.extend([
+        col(LINE),
+        pick(&|check| lit(check.kind)).alias(KIND),
+        pick(&|check| lit(check.column)).alias(COLUMN),
+        pick(&|check| check.message.clone()).alias(REASON),
+    ]);
+    let quarantined = frame
+        .filter(&failed)
+        .context(|| "splitting failed rows".into())?
+        .lazy()
+        .select(raw_columns)
+        .collect()
+        .context(|| "describing failed rows".into())?;
+
+    let passed = frame
+        .filter(&!&failed)
+        .context(|| "splitting valid rows".into())?;
     let mut stats = ChunkStats::default();
     for spec in contract.columns {
-        let count_nulls = |name: String| {
-            valid_all
+        let nulls = |name: String| {
+            passed
                 .column(&name)
                 .map(|column| column.null_count() as u64)
                 .unwrap_or(0)
         };
         match spec.missing {
             MissingPolicy::Impute(_) => {
-                stats
-                    .imputed
-                    .insert(spec.name, count_nulls(cleaned(spec.name)));
+                stats.imputed.insert(spec.name, nulls(cleaned(spec.name)));
             }
             MissingPolicy::KeepNull => {
                 stats
                     .missing_kept
-                    .insert(spec.name, count_nulls(parsed(spec.name)));
+                    .insert(spec.name, nulls(parsed(spec.name)));
             }
             MissingPolicy::Quarantine => {}
         }
-        if let Ok(flag) = valid_all.column(&unexpected(spec.name)) {
-            let count = flag
-                .bool()
-                .map(|values| values.sum().unwrap_or(0) as u64)
-                .unwrap_or(0);
-            stats.unexpected.insert(spec.name, count);
+    }
+    let mut typed: Vec<Expr> = contract.columns.iter().map(final_value).collect();
+    typed.push(col(LINE));
+    let mut counts = Vec::new();
+    for spec in contract.columns {
+        if let ColumnType::Category {
+            values,
+            closed: false,
+        } = spec.ty
+        {
+            counts.push(
+                col(parsed(spec.name))
+                    .is_not_null()
+                    .and(
+                        col(parsed(spec.name))
+                            .is_in(string_list(values), false)
+                            .not(),
+                    )
+                    .cast(DataType::UInt32)
+                    .sum()
+                    .alias(unexpected(spec.name)),
+            );
         }
     }
-    let mut typed: Vec<Column> = Vec::with_capacity(contract.columns.len() + 1);
-    for spec in contract.columns {
-        let column = valid_all
-            .column(&parsed(spec.name))
-            .context(|| "selecting typed columns".into())?
+    if !counts.is_empty() {
+        let unexpected_counts = passed
             .clone()
-            .with_name(spec.name.into());
-        typed.push(column);
+            .lazy()
+            .select(counts)
+            .collect()
+            .context(|| "counting unexpected categories".into())?;
+        for column in unexpected_counts.columns() {
+            let name = column.name().trim_start_matches("__u_");
+            if let Some(spec) = contract.column(name) {
+                let count = column
+                    .get(0)
+                    .ok()
+                    .and_then(|v| v.extract::<u64>())
+                    .unwrap_or(0);
+                stats.unexpected.insert(spec.name, count);
+            }
+        }
     }
-    typed.push(
-        valid_all
-            .column(LINE)
-            .context(|| "selecting line numbers".into())?
-            .clone(),
-    );
-    let valid =
-        DataFrame::new(valid_all.height(), typed).context(|| "assembling valid rows".into())?;
+    let valid = passed
+        .lazy()
+        .select(typed)
+        .collect()
+        .context(|| "typing valid rows".into())?;
     Ok(Validated {
         valid,
         quarantined,
         stats,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fast_path_agrees_with_the_core_normalisation() {
+        for text in [
+            "month-to-month",
+            "Month-to-month",
+            "two_year",
+            "-a",
+            "a--b",
+            "credit-card-(automatic)",
+            "e-mail",
+            "x_y",
+            "  spaced ",
+            "été",
+            "a.b",
+        ] {
+            if already_normalized(text) {
+                assert_eq!(normalize_category(text), text, "{text}");
+            }
+        }
+    }
 }

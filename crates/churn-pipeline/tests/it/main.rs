@@ -1,0 +1,11 @@
+//! Integration tests of churn-pipeline: one binary, a module per subject.
+
+/// Bad input of every kind: a clear error naming the file, or a quarantined row.
+mod bad_input;
+mod common;
+/// The as-of feature table: hand-computed values and the no-leakage property.
+mod features_as_of;
+/// Flat tables the user already has, one or split in several.
+mod features_table;
+/// Generator determinism and its agreement with ingest's accounting.
+mod generate_and_ingest;
