@@ -18,6 +18,10 @@ use churn_pipeline::progress::NoProgress;
 use churn_pipeline::store::{RawFormat, Store};
 use clap::Parser;
 
+// The same allocator as the `churn` binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 struct Args {
     /// Customers to generate.

@@ -12,6 +12,8 @@ use churn_pipeline::store::{RawFormat, Store};
 use clap::{Args, Parser, Subcommand};
 use tracing::{info, warn};
 
+use churn_pipeline::progress::Progress;
+
 use crate::progress::Bars;
 
 /// Churn prediction from raw customer data to a ranked list of customers at risk.
@@ -169,7 +171,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Generate(args) => generate(args, &bars),
         Command::Ingest(args) => ingest(args, &bars),
-        Command::Features(args) => features(args),
+        Command::Features(args) => features(args, &bars),
         Command::Demo(args) => demo(args, &bars),
         Command::Docs { page } => {
             match page {
@@ -234,7 +236,15 @@ fn ingest(args: IngestArgs, bars: &Bars) -> Result<()> {
     Ok(())
 }
 
-fn features(args: FeaturesArgs) -> Result<()> {
+fn features(args: FeaturesArgs, bars: &Bars) -> Result<()> {
+    bars.begin("features", None, "");
+    let summary = features_inner(&args);
+    bars.end();
+    report_features(&summary?);
+    Ok(())
+}
+
+fn features_inner(args: &FeaturesArgs) -> Result<FeatureSummary> {
     let summary = if let Some(as_of) = &args.as_of {
         let as_of = parse_date(as_of, "--as-of")?;
         let store = Store::new(&args.dir);
@@ -260,8 +270,7 @@ fn features(args: FeaturesArgs) -> Result<()> {
         };
         features::table::build_from_tables(&options).context("features failed")?
     };
-    report_features(&summary);
-    Ok(())
+    Ok(summary)
 }
 
 fn report_features(summary: &FeatureSummary) {

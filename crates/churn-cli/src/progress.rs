@@ -48,6 +48,9 @@ impl Progress for Bars {
             ),
         };
         bar.set_prefix(step.to_owned());
+        if total.is_none() {
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        }
         if let Ok(mut guard) = self.current.lock() {
             *guard = Some(bar);
         }

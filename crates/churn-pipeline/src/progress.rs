@@ -21,3 +21,18 @@ impl Progress for NoProgress {
     fn advance(&self, _delta: u64) {}
     fn end(&self) {}
 }
+
+/// Resident and peak resident memory of this process in MiB, for debug logs (Linux; zeros
+/// elsewhere).
+pub fn memory_mib() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|line| line.starts_with(name))
+            .and_then(|line| line.split_whitespace().nth(1))
+            .and_then(|kib| kib.parse::<u64>().ok())
+            .map_or(0, |kib| kib / 1024)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}

@@ -160,18 +160,26 @@ fn accounts(sources: &Sources, cutoff: Cutoff) -> Result<LazyFrame> {
 fn sessions(sources: &Sources, cutoff: Cutoff) -> LazyFrame {
     let since = |days: i32| col("started_at").gt_eq(cutoff.instant(-days));
     let minutes_within = |days: i32| col("duration_minutes").filter(since(days));
-    sources
+    // Only the last 90 days feed the windows: filtering first (pushed into the Parquet
+    // scan) keeps a sixth of an 18-month history in memory. The last session of all
+    // history is a separate, two-column aggregation.
+    let recent = sources
         .sessions
         .clone()
-        .filter(col("started_at").lt(cutoff.instant(0)))
+        .filter(since(90).and(col("started_at").lt(cutoff.instant(0))))
         .group_by([col(ID_COLUMN)])
         .agg([
             count(since(7)).alias("session_count_7d"),
             count(since(30)).alias("session_count_30d"),
-            count(since(90)).alias("session_count_90d"),
+            col("started_at")
+                .count()
+                .cast(DataType::Float64)
+                .alias("session_count_90d"),
             minutes_within(7).mean().alias("avg_session_minutes_7d"),
             minutes_within(30).mean().alias("avg_session_minutes_30d"),
-            minutes_within(90).mean().alias("avg_session_minutes_90d"),
+            col("duration_minutes")
+                .mean()
+                .alias("avg_session_minutes_90d"),
             (minutes_within(30).sum() / lit(30.0)).alias("daily_active_minutes_30d"),
             col("started_at")
                 .filter(since(30))
@@ -180,15 +188,8 @@ fn sessions(sources: &Sources, cutoff: Cutoff) -> LazyFrame {
                 .n_unique()
                 .cast(DataType::Float64)
                 .alias("active_days_30d"),
-            cutoff
-                .days_since_instant(col("started_at").max())
-                .alias("days_since_last_session"),
             ((minutes_within(30).sum() + lit(1.0))
-                / (col("duration_minutes")
-                    .filter(since(90).and(since(30).not()))
-                    .sum()
-                    / lit(2.0)
-                    + lit(1.0)))
+                / (col("duration_minutes").filter(since(30).not()).sum() / lit(2.0) + lit(1.0)))
             .log(lit(std::f64::consts::E))
             .alias("usage_trend_30d_vs_prior_60d"),
             col("minutes_used")
@@ -199,7 +200,22 @@ fn sessions(sources: &Sources, cutoff: Cutoff) -> LazyFrame {
                 .filter(since(30))
                 .sum()
                 .alias("data_used_mb_30d"),
-        ])
+        ]);
+    let last = sources
+        .sessions
+        .clone()
+        .select([col(ID_COLUMN), col("started_at")])
+        .filter(col("started_at").lt(cutoff.instant(0)))
+        .group_by([col(ID_COLUMN)])
+        .agg([cutoff
+            .days_since_instant(col("started_at").max())
+            .alias("days_since_last_session")]);
+    last.join(
+        recent,
+        [col(ID_COLUMN)],
+        [col(ID_COLUMN)],
+        JoinArgs::new(JoinType::Left),
+    )
 }
 
 fn billing(sources: &Sources, cutoff: Cutoff) -> LazyFrame {

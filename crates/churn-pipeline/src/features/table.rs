@@ -168,12 +168,7 @@ pub fn build_from_tables(options: &TableOptions) -> Result<FeatureSummary> {
                 format!(
                     "no id column '{}' (read as '{id}'); the columns are: {}",
                     options.id,
-                    frame
-                        .get_column_names()
-                        .iter()
-                        .map(|n| n.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    column_list(&frame)
                 ),
             ));
         }
@@ -288,12 +283,7 @@ pub fn build_from_tables(options: &TableOptions) -> Result<FeatureSummary> {
         return Err(PipelineError::InvalidInput(format!(
             "no target column '{}' (read as '{target}') in the tables; the columns are: {}",
             options.target,
-            frame
-                .get_column_names()
-                .iter()
-                .map(|n| n.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            column_list(&frame)
         )));
     }
 
@@ -378,6 +368,15 @@ pub fn build_from_tables(options: &TableOptions) -> Result<FeatureSummary> {
     }
     let spec = FeatureSpec::new(id, Some(LABEL), defs);
     write_table(&options.out, &mut table, &spec, warnings)
+}
+
+fn column_list(frame: &DataFrame) -> String {
+    frame
+        .get_column_names()
+        .iter()
+        .map(|name| name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn ids(frame: &DataFrame, id: &str) -> BTreeSet<String> {

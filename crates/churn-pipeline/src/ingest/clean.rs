@@ -74,20 +74,14 @@ pub fn mark(
         }
         _ => lit(true),
     };
-    let marked = all
+    let first_key = first_of_key(all, contract.primary_key)?;
+    let known = all
         .clone()
         .lazy()
-        .select([
-            struct_or_single(contract.primary_key)
-                .is_first_distinct()
-                .alias("__first_key"),
-            known.alias("__known"),
-        ])
+        .select([known.alias("__known")])
         .collect()
-        .context(|| format!("checking keys of {}", contract.source))?;
-    let first_key = flags(&marked, "__first_key")?;
-    let known = flags(&marked, "__known")?;
-    drop(marked);
+        .context(|| format!("checking customers of {}", contract.source))?;
+    let known = flags(&known, "__known")?;
 
     let mut rejected = Vec::new();
     let repeated = all
@@ -128,6 +122,102 @@ pub fn mark(
         duplicates,
         rejected,
     })
+}
+
+/// murmur3's 64-bit finaliser: spreads the bits of a value over the whole word.
+fn mix(mut value: u64) -> u64 {
+    value ^= value >> 33;
+    value = value.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    value ^= value >> 33;
+    value = value.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    value ^ (value >> 33)
+}
+
+/// One 64-bit hash per row of the key columns.
+fn key_hashes(all: &DataFrame, key: &[&str]) -> Result<Vec<u64>> {
+    let mut hashes = vec![0x9e37_79b9_7f4a_7c15u64; all.height()];
+    for name in key {
+        let column = all.column(name).context(|| format!("reading {name}"))?;
+        let update = |hash: &mut u64, value: u64| *hash = mix(hash.rotate_left(29) ^ value);
+        if let Ok(text) = column.str() {
+            for (hash, value) in hashes.iter_mut().zip(text.iter()) {
+                let mut fnv = churn_core::Fnv64::default();
+                fnv.write(value.unwrap_or("").as_bytes());
+                update(hash, fnv.finish());
+            }
+        } else {
+            let numbers = column
+                .cast(&DataType::Int64)
+                .context(|| format!("reading {name}"))?;
+            let numbers = numbers.i64().context(|| format!("reading {name}"))?;
+            for (hash, value) in hashes.iter_mut().zip(numbers.iter()) {
+                update(hash, value.unwrap_or(i64::MIN) as u64);
+            }
+        }
+    }
+    Ok(hashes)
+}
+
+/// A hasher for keys that are hashes already.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl std::hash::Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0 << 8) | u64::from(*byte);
+        }
+    }
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+}
+
+/// Marks the first row of every key, in row order.
+///
+/// Hashes the key of every row into a set (~20 bytes a row, where polars' distinct on a
+/// struct of the key columns needs ~150); the rows whose hash was seen before (repeats,
+/// and in theory hash collisions) are then settled exactly by comparing their keys.
+fn first_of_key(all: &DataFrame, key: &[&str]) -> Result<BooleanChunked> {
+    let hashes = key_hashes(all, key)?;
+    let mut seen = std::collections::HashSet::with_capacity_and_hasher(
+        hashes.len(),
+        std::hash::BuildHasherDefault::<Prehashed>::default(),
+    );
+    let mut first: Vec<bool> = hashes.iter().map(|hash| seen.insert(*hash)).collect();
+    drop(seen);
+    let candidates: Vec<IdxSize> = first
+        .iter()
+        .enumerate()
+        .filter(|(_, first)| !**first)
+        .map(|(row, _)| row as IdxSize)
+        .collect();
+    if !candidates.is_empty() {
+        let candidate_hashes: std::collections::HashSet<u64> =
+            candidates.iter().map(|row| hashes[*row as usize]).collect();
+        // Every row sharing a hash with a candidate, in row order.
+        let involved: Vec<IdxSize> = hashes
+            .iter()
+            .enumerate()
+            .filter(|(_, hash)| candidate_hashes.contains(hash))
+            .map(|(row, _)| row as IdxSize)
+            .collect();
+        let rows = IdxCa::from_vec("rows".into(), involved.clone());
+        let exact = all
+            .take(&rows)
+            .context(|| "reading repeated keys".into())?
+            .lazy()
+            .select([struct_or_single(key).is_first_distinct().alias("__first")])
+            .collect()
+            .context(|| "comparing repeated keys".into())?;
+        for (row, is_first) in involved.iter().zip(flags(&exact, "__first")?.iter()) {
+            first[*row as usize] = is_first.unwrap_or(true);
+        }
+    }
+    Ok(BooleanChunked::from_slice("__first_key".into(), &first))
 }
 
 /// Splits the rows that repeat an earlier key into exact copies (counted) and conflicts.

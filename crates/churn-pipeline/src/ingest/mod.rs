@@ -206,10 +206,13 @@ fn ingest_source(
     let mut valid_chunks: Vec<DataFrame> = Vec::new();
     let timer = std::time::Instant::now();
     let lap = |step: &str| {
+        let (resident_mib, peak_mib) = crate::progress::memory_mib();
         tracing::debug!(
             source = source.name(),
             step,
             seconds = timer.elapsed().as_secs_f64(),
+            resident_mib,
+            peak_mib,
             "ingest step done"
         );
     };

@@ -71,6 +71,44 @@ pub struct RawChunk {
 /// Streams chunks of a raw file.
 pub type ChunkIter = Box<dyn Iterator<Item = Result<RawChunk>> + Send>;
 
+/// A reader that fills one chunk at a time; `None` once the file is exhausted.
+trait ReadChunk {
+    fn read_chunk(&mut self) -> Result<Option<RawChunk>>;
+}
+
+/// Iterates over the chunks of a [`ReadChunk`], stopping after the first error.
+struct Chunks<R> {
+    reader: R,
+    finished: bool,
+}
+
+impl<R: ReadChunk> Chunks<R> {
+    fn boxed(reader: R) -> ChunkIter
+    where
+        R: Send + 'static,
+    {
+        Box::new(Self {
+            reader,
+            finished: false,
+        })
+    }
+}
+
+impl<R: ReadChunk> Iterator for Chunks<R> {
+    type Item = Result<RawChunk>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.finished {
+            return None;
+        }
+        let result = self.reader.read_chunk();
+        if !matches!(result, Ok(Some(_))) {
+            self.finished = true;
+        }
+        result.transpose()
+    }
+}
+
 /// Opens a raw file: checks its layout and returns it with a stream of chunks.
 pub fn open(
     path: &Path,
@@ -325,9 +363,8 @@ fn open_csv(
         delimiter,
         builder: ChunkBuilder::new(contract, chunk_rows),
         chunk_rows,
-        done: false,
     };
-    Ok((layout, Box::new(iter)))
+    Ok((layout, Chunks::boxed(iter)))
 }
 
 /// The first line of a file (for sniffing), at most [`MAX_LINE_BYTES`].
@@ -395,18 +432,14 @@ struct CsvChunks {
     delimiter: u8,
     builder: ChunkBuilder,
     chunk_rows: usize,
-    done: bool,
 }
 
-impl CsvChunks {
+impl ReadChunk for CsvChunks {
     fn read_chunk(&mut self) -> Result<Option<RawChunk>> {
         while self.builder.rows() < self.chunk_rows {
             match self.reader.read_byte_record(&mut self.record) {
                 Ok(true) => self.take_record(),
-                Ok(false) => {
-                    self.done = true;
-                    break;
-                }
+                Ok(false) => break,
                 Err(error) => return Err(self.csv_error(error)),
             }
         }
@@ -415,7 +448,9 @@ impl CsvChunks {
         }
         self.builder.finish().map(Some)
     }
+}
 
+impl CsvChunks {
     fn take_record(&mut self) {
         let line = self.record.position().map_or(0, |p| p.line());
         if self.record.len() != self.header_len {
@@ -500,23 +535,6 @@ impl CsvChunks {
     }
 }
 
-impl Iterator for CsvChunks {
-    type Item = Result<RawChunk>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.done && self.builder.rows() == 0 {
-            return None;
-        }
-        let result = self.read_chunk();
-        if result.is_err() {
-            self.done = true;
-            self.builder.bad.clear();
-            self.builder.lines.clear();
-        }
-        result.transpose()
-    }
-}
-
 fn open_json_lines(
     path: &Path,
     contract: &'static SourceContract,
@@ -531,12 +549,11 @@ fn open_json_lines(
         chunk_rows,
         seen_keys: BTreeSet::new(),
         new_keys: Vec::new(),
-        done: false,
         contract,
     };
     // JSON Lines has no header: the layout is learnt while reading and reported by key.
     let layout = FileLayout::default();
-    Ok((layout, Box::new(iter)))
+    Ok((layout, Chunks::boxed(iter)))
 }
 
 struct JsonChunks {
@@ -548,11 +565,10 @@ struct JsonChunks {
     chunk_rows: usize,
     seen_keys: BTreeSet<String>,
     new_keys: Vec<String>,
-    done: bool,
     contract: &'static SourceContract,
 }
 
-impl JsonChunks {
+impl ReadChunk for JsonChunks {
     fn read_chunk(&mut self) -> Result<Option<RawChunk>> {
         while self.builder.rows() < self.chunk_rows {
             self.buffer.clear();
@@ -567,7 +583,6 @@ impl JsonChunks {
                     }
                 })?;
             if read == 0 {
-                self.done = true;
                 break;
             }
             self.line += 1;
@@ -583,7 +598,9 @@ impl JsonChunks {
         chunk.ignored_keys = std::mem::take(&mut self.new_keys);
         Ok(Some(chunk))
     }
+}
 
+impl JsonChunks {
     fn take_line(&mut self) {
         let line = self.line;
         let bad = |kind, reason: String, raw: &[u8]| {
@@ -668,21 +685,6 @@ fn json_customer_id(text: &str) -> Option<String> {
         .strip_prefix('"')?;
     let id = value[..value.find('"')?].trim();
     (!id.is_empty()).then(|| id.to_owned())
-}
-
-impl Iterator for JsonChunks {
-    type Item = Result<RawChunk>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.done && self.builder.rows() == 0 {
-            return None;
-        }
-        let result = self.read_chunk();
-        if result.is_err() {
-            self.done = true;
-        }
-        result.transpose()
-    }
 }
 
 fn open_parquet(
