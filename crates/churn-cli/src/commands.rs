@@ -31,7 +31,7 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// More log detail (-v debug, -vv trace). CHURN_LOG=<filter> overrides.
+    /// More log detail (-v debug, -vv trace). CHURN_LOG=FILTER (e.g. debug) overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Only warnings and errors; no progress bars.
@@ -76,7 +76,7 @@ pub struct GenerateArgs {
     /// Seed of the simulation: the same seed and flags give the same files.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Data directory to write raw/<source>/ into.
+    /// Data directory to write raw/SOURCE/ into.
     #[arg(long, visible_alias = "dir", default_value = "churn-data")]
     pub out: PathBuf,
     /// File format of the raw files: csv, jsonl or parquet.
@@ -102,7 +102,7 @@ pub struct GenerateArgs {
 
 #[derive(Debug, Args)]
 pub struct IngestArgs {
-    /// Data directory holding raw/<source>/ files.
+    /// Data directory holding raw/SOURCE/ files.
     #[arg(long, default_value = "churn-data")]
     pub dir: PathBuf,
     /// Rows per chunk while reading: lower it to use less memory.
@@ -137,7 +137,7 @@ pub struct FeaturesArgs {
     /// The --target value that means churned, when it is not one of the usual words.
     #[arg(long)]
     pub positive: Option<String>,
-    /// Output folder (default: <dir>/features/as_of=<date>/ or <dir>/features/table=<name>/).
+    /// Output folder (default: DIR/features/as_of=DATE/ or DIR/features/table=NAME/).
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
