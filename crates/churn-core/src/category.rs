@@ -2,10 +2,13 @@
 //!
 //! Raw systems spell the same category many ways (`"Month-to-month"`, `" month_to_month"`,
 //! `"MONTH TO MONTH"`). Training and scoring must map them to one spelling, or a model
-//! silently sees an unknown category at serving time. The ingest step applies the same
-//! rule as a polars expression; a test in churn-pipeline checks that both agree.
+//! silently sees an unknown category at serving time. Ingest calls this very function (as a
+//! polars column function), and so does every scorer.
+
+use std::borrow::Cow;
 
 /// Trims, lowercases, and turns every run of whitespace, `_` and `-` into a single `-`.
+/// Values already in that form (the common case) are returned without allocating.
 ///
 /// ```
 /// use churn_core::normalize_category;
@@ -13,7 +16,29 @@
 /// assert_eq!(normalize_category("Credit card (automatic)"), "credit-card-(automatic)");
 /// assert_eq!(normalize_category("   "), "");
 /// ```
-pub fn normalize_category(raw: &str) -> String {
+pub fn normalize_category(raw: &str) -> Cow<'_, str> {
+    if is_normalized(raw) {
+        Cow::Borrowed(raw)
+    } else {
+        Cow::Owned(normalize_slow(raw))
+    }
+}
+
+/// Whether `normalize_category` would return `raw` unchanged, checked without allocating:
+/// non-empty ASCII of lowercase letters, digits and punctuation other than `_`, with no
+/// leading, trailing or doubled `-`.
+fn is_normalized(raw: &str) -> bool {
+    let bytes = raw.as_bytes();
+    !bytes.is_empty()
+        && bytes[0] != b'-'
+        && bytes[bytes.len() - 1] != b'-'
+        && bytes.iter().all(|&b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || (b.is_ascii_punctuation() && b != b'_')
+        })
+        && !bytes.windows(2).any(|pair| pair == b"--")
+}
+
+fn normalize_slow(raw: &str) -> String {
     // Lowercase the whole string first: `str::to_lowercase` handles context-dependent
     // letters (the Greek final sigma) exactly as polars' `to_lowercase` does.
     let lower = raw.trim().to_lowercase();
@@ -51,6 +76,28 @@ mod tests {
     #[test]
     fn lowercases_unicode() {
         assert_eq!(normalize_category("ÉTÉ Plan"), "été-plan");
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_the_slow_one() {
+        for raw in [
+            "month-to-month",
+            "Month-to-month",
+            "two_year",
+            "-a",
+            "a--b",
+            "a-",
+            "x.y",
+            "credit-card-(automatic)",
+            "  spaced ",
+            "été",
+            "",
+            "a",
+            "1-2",
+        ] {
+            assert_eq!(normalize_category(raw), normalize_slow(raw), "{raw:?}");
+        }
+        assert!(matches!(normalize_category("paid"), Cow::Borrowed(_)));
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! The pure heart of the churn platform.
 //!
 //! `churn-core` owns what every scorer must agree on, whether it runs in the batch
-//! pipeline, a Lambda or a browser: the feature-row schema ([`FeatureSpec`]) and the
-//! normalisation of categorical values ([`normalize_category`]).
+//! pipeline, a Lambda or a browser: the feature-row schema ([`FeatureSpec`]), the
+//! normalisation of categorical values ([`normalize_category`]), the model artifact
+//! ([`ModelArtifact`]: fitted preprocessing, model, calibration, decision) and scoring with
+//! reason codes ([`Scorer`]), and the metrics every report uses ([`metrics`]).
 //!
 //! It must stay pure: no polars, no tokio, no AWS, no clocks and no OS randomness, so that
 //! it builds for `wasm32-unknown-unknown` (the test command checks this).
@@ -23,10 +25,25 @@
 //! assert_eq!(normalize_category("  Month-to-Month "), "month-to-month");
 //! ```
 
+pub mod artifact;
+pub mod calibration;
 mod category;
+pub mod decision;
+mod error;
 mod feature_spec;
 mod hash;
+pub mod metrics;
+pub mod model;
+pub mod preprocess;
+mod score;
+pub mod shap;
+mod value;
 
+pub use artifact::{ARTIFACT_SCHEMA_VERSION, Component, Lineage, ModelArtifact};
 pub use category::normalize_category;
+pub use decision::{Decision, Tier};
+pub use error::{ArtifactError, ScoreError};
 pub use feature_spec::{FEATURE_SPEC_VERSION, FeatureDef, FeatureKind, FeatureSpec};
 pub use hash::{Fnv64, fnv64_hex};
+pub use score::{Explanation, Reason, Score, Scorer, ScoringComponent, raw_probability};
+pub use value::Value;

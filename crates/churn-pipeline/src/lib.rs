@@ -17,5 +17,6 @@ pub mod ingest;
 pub mod progress;
 pub mod rng;
 pub mod store;
+pub mod train;
 
 pub use error::{PipelineError, Result};

@@ -298,7 +298,7 @@ pub fn build_from_tables(options: &TableOptions) -> Result<FeatureSummary> {
         labels.push(value.and_then(|text| match &options.positive {
             Some(positive) => Some(normalize_category(text) == normalize_category(positive)),
             None => {
-                let label = bool_word(text).or_else(|| match normalize_category(text).as_str() {
+                let label = bool_word(text).or_else(|| match normalize_category(text).as_ref() {
                     "churned" | "churn" | "left" => Some(true),
                     "stayed" | "retained" | "active" => Some(false),
                     _ => None,
@@ -430,14 +430,20 @@ fn infer(name: &str, text: &StringChunked, rows: usize) -> Result<Inferred> {
             Column::new(name.into(), values),
         ));
     }
-    let categories: BTreeSet<String> = distinct.iter().map(|v| normalize_category(v)).collect();
+    let categories: BTreeSet<String> = distinct
+        .iter()
+        .map(|v| normalize_category(v).into_owned())
+        .collect();
     if categories.len() > 100 && categories.len() * 2 > rows {
         return Ok(Inferred::Dropped(format!(
             "{} distinct values in {rows} rows: it looks like another identifier",
             categories.len()
         )));
     }
-    let values: Vec<Option<String>> = text.iter().map(|v| v.map(normalize_category)).collect();
+    let values: Vec<Option<String>> = text
+        .iter()
+        .map(|v| v.map(|text| normalize_category(text).into_owned()))
+        .collect();
     Ok(Inferred::Feature(
         FeatureKind::Categorical,
         Column::new(name.into(), values),

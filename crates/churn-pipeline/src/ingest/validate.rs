@@ -8,7 +8,6 @@
 //! parsers of this crate and [`churn_core::normalize_category`] (the very function every
 //! scorer uses), wrapped as polars column functions.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use churn_core::normalize_category;
@@ -103,37 +102,13 @@ fn parse_bool(text: &str) -> Option<bool> {
     }
 }
 
-/// Whether `normalize_category` would leave `text` unchanged (the common case, checked
-/// without allocating).
-fn already_normalized(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    !bytes.is_empty()
-        && bytes[0] != b'-'
-        && bytes[bytes.len() - 1] != b'-'
-        && bytes.iter().all(|b| {
-            b.is_ascii_lowercase()
-                || b.is_ascii_digit()
-                || *b == b'-'
-                || b.is_ascii_punctuation() && *b != b'_'
-        })
-        && !text.contains("--")
-}
-
 fn category_expr(expr: Expr) -> Expr {
     expr.map(
         |column| {
             let normalized: StringChunked = column
                 .str()?
                 .iter()
-                .map(|value| {
-                    value.map(|text| {
-                        if already_normalized(text) {
-                            Cow::Borrowed(text)
-                        } else {
-                            Cow::Owned(normalize_category(text))
-                        }
-                    })
-                })
+                .map(|value| value.map(normalize_category))
                 .collect();
             Ok(normalized.with_name(column.name().clone()).into_column())
         },
@@ -514,30 +489,4 @@ pub fn validate_chunk(frame: DataFrame, contract: &SourceContract) -> Result<Val
         quarantined,
         stats,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_fast_path_agrees_with_the_core_normalisation() {
-        for text in [
-            "month-to-month",
-            "Month-to-month",
-            "two_year",
-            "-a",
-            "a--b",
-            "credit-card-(automatic)",
-            "e-mail",
-            "x_y",
-            "  spaced ",
-            "été",
-            "a.b",
-        ] {
-            if already_normalized(text) {
-                assert_eq!(normalize_category(text), text, "{text}");
-            }
-        }
-    }
 }

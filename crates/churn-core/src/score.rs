@@ -1,0 +1,343 @@
+//! Scoring: a loaded artifact turned into a [`Scorer`] that takes raw feature records and
+//! returns calibrated probabilities, tiers and reason codes. The same code runs in the
+//! batch pipeline, the Lambdas and the browser, which is what makes their scores equal.
+
+use crate::artifact::ModelArtifact;
+use crate::calibration::sigmoid;
+use crate::decision::Tier;
+use crate::error::{ArtifactError, ScoreError};
+use crate::model::{Aggregation, CompiledTrees, Model};
+use crate::shap::add_tree_shap;
+use crate::value::Value;
+
+/// The score of one customer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Score {
+    /// Calibrated churn probability.
+    pub probability: f64,
+    /// Risk tier of that probability.
+    pub tier: Tier,
+    /// The model's uncalibrated margin (log-odds, or a probability for forests).
+    pub margin: f64,
+}
+
+/// One feature's part in a score.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reason {
+    /// Feature name.
+    pub feature: String,
+    /// What the feature means (from the spec).
+    pub description: String,
+    /// The customer's value, as text.
+    pub value: String,
+    /// Its contribution to the margin: positive raises the risk.
+    pub contribution: f64,
+}
+
+impl Reason {
+    /// The reason as a sentence a person can read.
+    pub fn label(&self) -> String {
+        format!("{} = {}", self.description, self.value)
+    }
+}
+
+/// A score with every feature's contribution.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explanation {
+    /// The score.
+    pub score: Score,
+    /// The margin of an average customer: `base + Σ contributions = margin`.
+    pub base: f64,
+    /// Every feature's contribution, largest first.
+    pub contributions: Vec<Reason>,
+}
+
+impl Explanation {
+    /// The `count` strongest reasons raising the risk.
+    pub fn top_reasons(&self, count: usize) -> impl Iterator<Item = &Reason> {
+        self.contributions
+            .iter()
+            .filter(|reason| reason.contribution > 0.0)
+            .take(count)
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Compiled {
+    Linear,
+    Trees(CompiledTrees),
+}
+
+/// One component of a scorer: its compiled model and where its encoding lives in the
+/// scorer's buffer.
+#[derive(Debug, Clone)]
+pub struct ScoringComponent {
+    weight: f64,
+    compiled: Compiled,
+    offset: usize,
+    width: usize,
+    sources: Vec<usize>,
+    index: usize,
+}
+
+impl ScoringComponent {
+    /// Encoded columns of this component.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Weight of its margin.
+    pub fn weight(&self) -> f64 {
+        self.weight
+    }
+}
+
+/// A validated artifact, compiled for fast scoring.
+#[derive(Debug, Clone)]
+pub struct Scorer {
+    artifact: ModelArtifact,
+    components: Vec<ScoringComponent>,
+    /// Feature names sorted, with their position: lookups by name.
+    by_name: Vec<(String, usize)>,
+    width: usize,
+    margin_is_probability: bool,
+}
+
+fn format_value(value: Value<'_>) -> String {
+    match value {
+        Value::Missing => "missing".into(),
+        Value::Bool(flag) => flag.to_string(),
+        Value::Number(x) if x.fract() == 0.0 && x.abs() < 1e15 => format!("{x:.0}"),
+        Value::Number(x) => {
+            let text = format!("{x:.2}");
+            text.trim_end_matches('0').trim_end_matches('.').to_owned()
+        }
+        Value::Text(text) => crate::category::normalize_category(text).into_owned(),
+    }
+}
+
+impl Scorer {
+    /// Validates and compiles an artifact.
+    pub fn new(artifact: ModelArtifact) -> Result<Self, ArtifactError> {
+        artifact.validate()?;
+        let mut offset = 0;
+        let components = artifact
+            .components
+            .iter()
+            .enumerate()
+            .map(|(index, component)| {
+                let width = component.preprocessing.width();
+                let compiled = match &component.model {
+                    Model::Linear(_) => Compiled::Linear,
+                    Model::Trees(ensemble) => Compiled::Trees(CompiledTrees::new(ensemble)),
+                };
+                let scoring = ScoringComponent {
+                    weight: component.weight,
+                    compiled,
+                    offset,
+                    width,
+                    sources: component.preprocessing.output_sources(),
+                    index,
+                };
+                offset += width;
+                scoring
+            })
+            .collect();
+        let mut by_name: Vec<(String, usize)> = artifact
+            .feature_spec
+            .features
+            .iter()
+            .enumerate()
+            .map(|(index, feature)| (feature.name.clone(), index))
+            .collect();
+        by_name.sort();
+        Ok(Self {
+            margin_is_probability: artifact.margin_is_probability(),
+            artifact,
+            components,
+            by_name,
+            width: offset,
+        })
+    }
+
+    /// The artifact behind this scorer.
+    pub fn artifact(&self) -> &ModelArtifact {
+        &self.artifact
+    }
+
+    /// The components, for batch scoring one model at a time.
+    pub fn components(&self) -> &[ScoringComponent] {
+        &self.components
+    }
+
+    /// Number of features a record has.
+    pub fn feature_count(&self) -> usize {
+        self.artifact.feature_spec.features.len()
+    }
+
+    /// Number of encoded columns of all components together.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Position of a feature in records, by name.
+    pub fn feature_index(&self, name: &str) -> Option<usize> {
+        self.by_name
+            .binary_search_by(|(candidate, _)| candidate.as_str().cmp(name))
+            .ok()
+            .map(|found| self.by_name[found].1)
+    }
+
+    /// Encodes a record (values in spec order) for every component into `out`
+    /// (`width()` long, components one after another).
+    pub fn encode(&self, values: &[Value<'_>], out: &mut [f64]) -> Result<(), ScoreError> {
+        for component in &self.components {
+            self.artifact.components[component.index]
+                .preprocessing
+                .encode(
+                    values,
+                    &mut out[component.offset..component.offset + component.width],
+                )?;
+        }
+        Ok(())
+    }
+
+    /// Encodes a record for one component into `out` (its `width()` long).
+    pub fn encode_component(
+        &self,
+        component: &ScoringComponent,
+        values: &[Value<'_>],
+        out: &mut [f64],
+    ) -> Result<(), ScoreError> {
+        self.artifact.components[component.index]
+            .preprocessing
+            .encode(values, out)
+    }
+
+    fn component_margin(&self, component: &ScoringComponent, encoded: &[f64]) -> f64 {
+        match &component.compiled {
+            Compiled::Trees(trees) => trees.margin(encoded),
+            Compiled::Linear => self.artifact.components[component.index]
+                .model
+                .margin(encoded),
+        }
+    }
+
+    /// The margin of a record encoded by [`Scorer::encode`].
+    pub fn margin_encoded(&self, encoded: &[f64]) -> f64 {
+        let mut total = 0.0;
+        for component in &self.components {
+            let slice = &encoded[component.offset..component.offset + component.width];
+            total += component.weight * self.component_margin(component, slice);
+        }
+        total
+    }
+
+    /// Margins of one component for many rows encoded for it, laid out one after another;
+    /// weight not applied.
+    pub fn component_margins(&self, component: &ScoringComponent, rows: &[f64], out: &mut [f64]) {
+        match &component.compiled {
+            Compiled::Trees(trees) => trees.margins(rows, component.width, out),
+            Compiled::Linear => {
+                let model = &self.artifact.components[component.index].model;
+                for (row, slot) in rows.chunks(component.width.max(1)).zip(out.iter_mut()) {
+                    *slot = model.margin(row);
+                }
+            }
+        }
+    }
+
+    /// The calibrated score of a margin.
+    pub fn score_margin(&self, margin: f64) -> Score {
+        let probability = self
+            .artifact
+            .calibration
+            .probability(margin, self.margin_is_probability);
+        Score {
+            probability,
+            tier: self.artifact.decision.tier(probability),
+            margin,
+        }
+    }
+
+    /// Scores a record (values in spec order), using `buffer` for the encoding.
+    pub fn score_with(
+        &self,
+        values: &[Value<'_>],
+        buffer: &mut Vec<f64>,
+    ) -> Result<Score, ScoreError> {
+        buffer.resize(self.width, 0.0);
+        self.encode(values, buffer)?;
+        Ok(self.score_margin(self.margin_encoded(buffer)))
+    }
+
+    /// Scores a record (values in spec order).
+    pub fn score(&self, values: &[Value<'_>]) -> Result<Score, ScoreError> {
+        self.score_with(values, &mut Vec::new())
+    }
+
+    /// Scores a record and attributes its margin to the features: exact TreeSHAP for
+    /// trees, weight × standardised value for linear models, weighted across components.
+    pub fn explain(&self, values: &[Value<'_>]) -> Result<Explanation, ScoreError> {
+        let mut encoded = vec![0.0; self.width];
+        self.encode(values, &mut encoded)?;
+        let margin = self.margin_encoded(&encoded);
+        let features = &self.artifact.feature_spec.features;
+        let mut totals = vec![0.0; features.len()];
+        let mut base = 0.0;
+        for component in &self.components {
+            let x = &encoded[component.offset..component.offset + component.width];
+            let mut phi = vec![0.0; component.width];
+            let component_base = match &self.artifact.components[component.index].model {
+                Model::Linear(linear) => {
+                    for ((slot, weight), value) in phi.iter_mut().zip(&linear.weights).zip(x) {
+                        *slot = weight * value;
+                    }
+                    linear.intercept
+                }
+                Model::Trees(ensemble) => {
+                    let (scale, start) = match ensemble.aggregation {
+                        Aggregation::Sum { base_score } => (1.0, base_score),
+                        Aggregation::Mean => (1.0 / ensemble.trees.len() as f64, 0.0),
+                    };
+                    let mut expected = 0.0;
+                    for tree in &ensemble.trees {
+                        add_tree_shap(tree, x, scale, &mut phi);
+                        expected += tree.expected_value() * scale;
+                    }
+                    start + expected
+                }
+            };
+            base += component.weight * component_base;
+            for (column, value) in phi.iter().enumerate() {
+                totals[component.sources[column]] += component.weight * value;
+            }
+        }
+        let mut contributions: Vec<Reason> = features
+            .iter()
+            .zip(totals)
+            .zip(values)
+            .map(|((feature, contribution), value)| Reason {
+                feature: feature.name.clone(),
+                description: feature.description.clone(),
+                value: format_value(*value),
+                contribution,
+            })
+            .collect();
+        contributions.sort_by(|a, b| b.contribution.total_cmp(&a.contribution));
+        Ok(Explanation {
+            score: self.score_margin(margin),
+            base,
+            contributions,
+        })
+    }
+}
+
+/// The probability of a log-odds margin, uncalibrated (for the trainer's diagnostics).
+pub fn raw_probability(margin: f64, margin_is_probability: bool) -> f64 {
+    if margin_is_probability {
+        margin
+    } else {
+        sigmoid(margin)
+    }
+}

@@ -1,0 +1,512 @@
+//! Growing one tree on binned data from gradients and hessians, leaf-wise (best-first),
+//! as LightGBM does: the leaf whose best split gains most is split next, until the leaf
+//! budget, the depth limit or the gain runs out. Histograms of the smaller child are built
+//! from its rows and the larger child's are the parent's minus the smaller's.
+//!
+//! Missing values (bin 0) go to whichever side gains more at each split; that side is
+//! stored in the node, so scoring routes missing values the way training did.
+//!
+//! Used by boosting (log-loss gradients) and by the random forest (gradients `-y`,
+//! hessians 1, no regularisation: leaves hold churn rates, gains are Gini reductions).
+
+use churn_core::model::TreeNode;
+use rayon::prelude::*;
+
+use super::bins::{BinMapper, Binned};
+use crate::rng::Rng;
+
+/// Limits of one tree.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TreeParams {
+    /// Most leaves.
+    pub max_leaves: usize,
+    /// Deepest leaf (root is depth 0).
+    pub max_depth: usize,
+    /// Least hessian sum in a leaf.
+    pub min_child_weight: f64,
+    /// Fewest rows in a leaf.
+    pub min_rows_in_leaf: u32,
+    /// L2 regularisation of leaf values.
+    pub lambda: f64,
+    /// Share of the allowed columns drawn at each split (random forest); 1.0 for all.
+    pub columns_per_split: f64,
+    /// Grow a symmetric (oblivious) tree, as CatBoost does: level by level, every node
+    /// of a level splitting on the same column and threshold, to `max_depth` levels.
+    /// A strong regulariser on small data; `max_leaves` is then ignored.
+    pub symmetric: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct BinStats {
+    gradient: f64,
+    hessian: f64,
+    rows: u32,
+}
+
+impl BinStats {
+    fn add(&mut self, other: &BinStats) {
+        self.gradient += other.gradient;
+        self.hessian += other.hessian;
+        self.rows += other.rows;
+    }
+
+    fn minus(&self, other: &BinStats) -> BinStats {
+        BinStats {
+            gradient: self.gradient - other.gradient,
+            hessian: self.hessian - other.hessian,
+            rows: self.rows - other.rows,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Split {
+    /// Position in the allowed columns.
+    column: usize,
+    /// Bins 1..=bin go left.
+    bin: u8,
+    missing_left: bool,
+    gain: f64,
+    left: BinStats,
+    right: BinStats,
+}
+
+struct Leaf {
+    node: usize,
+    rows: Vec<u32>,
+    total: BinStats,
+    depth: usize,
+    /// Per allowed column, per bin.
+    histogram: Vec<Vec<BinStats>>,
+    best: Option<Split>,
+}
+
+/// A grown tree: churn-core nodes, plus each internal node's bin for binned traversal.
+#[derive(Debug, Clone)]
+pub struct GrownTree {
+    /// Nodes (children after parents).
+    pub nodes: Vec<TreeNode>,
+    /// For internal nodes, bins `1..=split_bin` go left.
+    pub split_bins: Vec<u8>,
+}
+
+impl GrownTree {
+    /// The leaf value of a binned row.
+    #[inline]
+    pub fn predict_binned(&self, binned: &Binned, row: usize) -> f64 {
+        let mut index = 0;
+        loop {
+            let node = &self.nodes[index];
+            if node.is_leaf() {
+                return node.value;
+            }
+            let bin = binned.columns[node.feature as usize][row];
+            let left = if bin == 0 {
+                node.missing_left
+            } else {
+                bin <= self.split_bins[index]
+            };
+            index = if left { node.left } else { node.right } as usize;
+        }
+    }
+}
+
+/// Work large enough to split across threads.
+const PARALLEL_WORK: usize = 50_000;
+
+fn build_histogram(
+    binned: &Binned,
+    mapper: &BinMapper,
+    columns: &[usize],
+    rows: &[u32],
+    gradients: &[f64],
+    hessians: &[f64],
+) -> Vec<Vec<BinStats>> {
+    let one = |&column: &usize| {
+        let mut histogram = vec![BinStats::default(); mapper.bins(column)];
+        let bins = &binned.columns[column];
+        for &row in rows {
+            let row = row as usize;
+            let stats = &mut histogram[bins[row] as usize];
+            stats.gradient += gradients[row];
+            stats.hessian += hessians[row];
+            stats.rows += 1;
+        }
+        histogram
+    };
+    if rows.len() * columns.len() >= PARALLEL_WORK {
+        columns.par_iter().map(one).collect()
+    } else {
+        columns.iter().map(one).collect()
+    }
+}
+
+fn score(stats: &BinStats, lambda: f64) -> f64 {
+    stats.gradient * stats.gradient / (stats.hessian + lambda)
+}
+
+fn best_split(leaf: &Leaf, params: &TreeParams, candidates: &[usize]) -> Option<Split> {
+    let parent = score(&leaf.total, params.lambda);
+    let allowed = |stats: &BinStats| {
+        stats.hessian >= params.min_child_weight && stats.rows >= params.min_rows_in_leaf
+    };
+    let mut best: Option<Split> = None;
+    for &position in candidates {
+        let histogram = &leaf.histogram[position];
+        let missing = histogram[0];
+        let mut left = BinStats::default();
+        // The last bin cannot be a left side: everything would go left.
+        for (bin, stats) in histogram
+            .iter()
+            .enumerate()
+            .take(histogram.len().saturating_sub(1))
+            .skip(1)
+        {
+            left.add(stats);
+            for missing_left in [false, true] {
+                let mut l = left;
+                if missing_left {
+                    if missing.rows == 0 {
+                        continue;
+                    }
+                    l.add(&missing);
+                }
+                let r = leaf.total.minus(&l);
+                if !allowed(&l) || !allowed(&r) {
+                    continue;
+                }
+                let gain = score(&l, params.lambda) + score(&r, params.lambda) - parent;
+                if gain > best.map_or(1e-12, |b| b.gain) {
+                    best = Some(Split {
+                        column: position,
+                        bin: bin as u8,
+                        // Without missing values in training, send them to the larger side.
+                        missing_left: if missing.rows == 0 {
+                            l.rows >= r.rows
+                        } else {
+                            missing_left
+                        },
+                        gain,
+                        left: l,
+                        right: r,
+                    });
+                }
+            }
+        }
+    }
+    best
+}
+
+fn leaf_value(stats: &BinStats, lambda: f64, scale: f64) -> f64 {
+    -stats.gradient / (stats.hessian + lambda) * scale
+}
+
+/// Grows a tree on `rows` (a row may repeat: bootstrap) using `columns`.
+#[allow(clippy::too_many_arguments)]
+pub fn grow(
+    binned: &Binned,
+    mapper: &BinMapper,
+    rows: Vec<u32>,
+    gradients: &[f64],
+    hessians: &[f64],
+    columns: &[usize],
+    params: &TreeParams,
+    leaf_scale: f64,
+    rng: &mut Rng,
+) -> GrownTree {
+    if params.symmetric {
+        grow_symmetric(
+            binned, mapper, rows, gradients, hessians, columns, params, leaf_scale,
+        )
+    } else {
+        grow_leaf_wise(
+            binned, mapper, rows, gradients, hessians, columns, params, leaf_scale, rng,
+        )
+    }
+}
+
+fn totals(rows: &[u32], gradients: &[f64], hessians: &[f64]) -> BinStats {
+    let mut total = BinStats::default();
+    for &row in rows {
+        total.add(&BinStats {
+            gradient: gradients[row as usize],
+            hessian: hessians[row as usize],
+            rows: 1,
+        });
+    }
+    total
+}
+
+/// Children histograms from the parent's: the smaller child's is built from its rows,
+/// the larger's is the difference.
+#[allow(clippy::too_many_arguments)]
+fn child_histograms(
+    binned: &Binned,
+    mapper: &BinMapper,
+    columns: &[usize],
+    parent: &[Vec<BinStats>],
+    left_rows: &[u32],
+    right_rows: &[u32],
+    gradients: &[f64],
+    hessians: &[f64],
+) -> (Vec<Vec<BinStats>>, Vec<Vec<BinStats>>) {
+    let small_is_left = left_rows.len() <= right_rows.len();
+    let small_rows = if small_is_left { left_rows } else { right_rows };
+    let small = build_histogram(binned, mapper, columns, small_rows, gradients, hessians);
+    let large: Vec<Vec<BinStats>> = parent
+        .iter()
+        .zip(&small)
+        .map(|(parent, child)| parent.iter().zip(child).map(|(p, c)| p.minus(c)).collect())
+        .collect();
+    if small_is_left {
+        (small, large)
+    } else {
+        (large, small)
+    }
+}
+
+struct LevelLeaf {
+    node: usize,
+    rows: Vec<u32>,
+    total: BinStats,
+    histogram: Vec<Vec<BinStats>>,
+}
+
+/// A symmetric tree: one (column, threshold, missing side) per level, chosen for the
+/// largest gain summed over the level's nodes.
+#[allow(clippy::too_many_arguments)]
+fn grow_symmetric(
+    binned: &Binned,
+    mapper: &BinMapper,
+    rows: Vec<u32>,
+    gradients: &[f64],
+    hessians: &[f64],
+    columns: &[usize],
+    params: &TreeParams,
+    leaf_scale: f64,
+) -> GrownTree {
+    let total = totals(&rows, gradients, hessians);
+    let mut nodes = vec![TreeNode::leaf(0.0, total.hessian)];
+    let mut split_bins = vec![0u8];
+    let histogram = build_histogram(binned, mapper, columns, &rows, gradients, hessians);
+    let mut level = vec![LevelLeaf {
+        node: 0,
+        rows,
+        total,
+        histogram,
+    }];
+    let allowed = |stats: &BinStats| {
+        stats.hessian >= params.min_child_weight && stats.rows >= params.min_rows_in_leaf
+    };
+    for _ in 0..params.max_depth {
+        // (gain, column position, bin, missing_left)
+        let mut best: Option<(f64, usize, u8, bool)> = None;
+        for position in 0..columns.len() {
+            let bins = level[0].histogram[position].len();
+            if bins < 3 {
+                continue;
+            }
+            // Running left sums per leaf while sweeping the bins.
+            let mut lefts: Vec<BinStats> = vec![BinStats::default(); level.len()];
+            for bin in 1..bins - 1 {
+                for (left, leaf) in lefts.iter_mut().zip(&level) {
+                    left.add(&leaf.histogram[position][bin]);
+                }
+                for missing_left in [false, true] {
+                    let mut gain = 0.0;
+                    for (left, leaf) in lefts.iter().zip(&level) {
+                        let mut l = *left;
+                        if missing_left {
+                            l.add(&leaf.histogram[position][0]);
+                        }
+                        let r = leaf.total.minus(&l);
+                        if allowed(&l) && allowed(&r) {
+                            gain += score(&l, params.lambda) + score(&r, params.lambda)
+                                - score(&leaf.total, params.lambda);
+                        }
+                    }
+                    if gain > best.map_or(1e-12, |b| b.0) {
+                        best = Some((gain, position, bin as u8, missing_left));
+                    }
+                }
+            }
+        }
+        let Some((_, position, bin, missing_left)) = best else {
+            break;
+        };
+        let column = columns[position];
+        let threshold = mapper.threshold(column, bin);
+        let bins = &binned.columns[column];
+        let mut next = Vec::with_capacity(level.len() * 2);
+        for leaf in level {
+            let (left_rows, right_rows): (Vec<u32>, Vec<u32>) =
+                leaf.rows.iter().partition(|&&row| {
+                    let value = bins[row as usize];
+                    if value == 0 {
+                        missing_left
+                    } else {
+                        value <= bin
+                    }
+                });
+            let (left_histogram, right_histogram) = child_histograms(
+                binned,
+                mapper,
+                columns,
+                &leaf.histogram,
+                &left_rows,
+                &right_rows,
+                gradients,
+                hessians,
+            );
+            let left_total = totals(&left_rows, gradients, hessians);
+            let right_total = leaf.total.minus(&left_total);
+            let left_node = nodes.len();
+            nodes.push(TreeNode::leaf(0.0, left_total.hessian));
+            nodes.push(TreeNode::leaf(0.0, right_total.hessian));
+            split_bins.extend([0, 0]);
+            nodes[leaf.node] = TreeNode {
+                feature: column as u32,
+                threshold,
+                left: left_node as u32,
+                right: left_node as u32 + 1,
+                missing_left,
+                value: 0.0,
+                cover: leaf.total.hessian,
+            };
+            split_bins[leaf.node] = bin;
+            next.push(LevelLeaf {
+                node: left_node,
+                rows: left_rows,
+                total: left_total,
+                histogram: left_histogram,
+            });
+            next.push(LevelLeaf {
+                node: left_node + 1,
+                rows: right_rows,
+                total: right_total,
+                histogram: right_histogram,
+            });
+        }
+        level = next;
+    }
+    for leaf in &level {
+        nodes[leaf.node].value = leaf_value(&leaf.total, params.lambda, leaf_scale);
+    }
+    GrownTree { nodes, split_bins }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn grow_leaf_wise(
+    binned: &Binned,
+    mapper: &BinMapper,
+    rows: Vec<u32>,
+    gradients: &[f64],
+    hessians: &[f64],
+    columns: &[usize],
+    params: &TreeParams,
+    leaf_scale: f64,
+    rng: &mut Rng,
+) -> GrownTree {
+    let total = totals(&rows, gradients, hessians);
+    let mut nodes = vec![TreeNode::leaf(0.0, total.hessian)];
+    let mut split_bins = vec![0u8];
+    let draw = |rng: &mut Rng| -> Vec<usize> {
+        let all: Vec<usize> = (0..columns.len()).collect();
+        if params.columns_per_split >= 1.0 {
+            return all;
+        }
+        let count = ((columns.len() as f64 * params.columns_per_split).ceil() as usize)
+            .clamp(1, columns.len());
+        let mut shuffled = all;
+        rng.shuffle(&mut shuffled);
+        shuffled.truncate(count);
+        shuffled.sort_unstable();
+        shuffled
+    };
+    let histogram = build_histogram(binned, mapper, columns, &rows, gradients, hessians);
+    let mut root = Leaf {
+        node: 0,
+        rows,
+        total,
+        depth: 0,
+        histogram,
+        best: None,
+    };
+    let candidates = draw(rng);
+    root.best = (params.max_depth > 0)
+        .then(|| best_split(&root, params, &candidates))
+        .flatten();
+    let mut leaves = vec![root];
+
+    while leaves.len() < params.max_leaves {
+        let Some(chosen) = leaves
+            .iter()
+            .enumerate()
+            .filter_map(|(index, leaf)| leaf.best.map(|split| (index, split.gain)))
+            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+            .map(|(index, _)| index)
+        else {
+            break;
+        };
+        let leaf = leaves.swap_remove(chosen);
+        let Some(split) = leaf.best else { break };
+        let column = columns[split.column];
+        let bins = &binned.columns[column];
+        let (left_rows, right_rows): (Vec<u32>, Vec<u32>) = leaf.rows.iter().partition(|&&row| {
+            let bin = bins[row as usize];
+            if bin == 0 {
+                split.missing_left
+            } else {
+                bin <= split.bin
+            }
+        });
+        let left_node = nodes.len();
+        nodes.push(TreeNode::leaf(0.0, split.left.hessian));
+        nodes.push(TreeNode::leaf(0.0, split.right.hessian));
+        split_bins.extend([0, 0]);
+        nodes[leaf.node] = TreeNode {
+            feature: column as u32,
+            threshold: mapper.threshold(column, split.bin),
+            left: left_node as u32,
+            right: left_node as u32 + 1,
+            missing_left: split.missing_left,
+            value: 0.0,
+            cover: leaf.total.hessian,
+        };
+        split_bins[leaf.node] = split.bin;
+
+        let (left_histogram, right_histogram) = child_histograms(
+            binned,
+            mapper,
+            columns,
+            &leaf.histogram,
+            &left_rows,
+            &right_rows,
+            gradients,
+            hessians,
+        );
+        let depth = leaf.depth + 1;
+        for (node, rows, total, histogram) in [
+            (left_node, left_rows, split.left, left_histogram),
+            (left_node + 1, right_rows, split.right, right_histogram),
+        ] {
+            let mut child = Leaf {
+                node,
+                rows,
+                total,
+                depth,
+                histogram,
+                best: None,
+            };
+            if depth < params.max_depth {
+                let candidates = draw(rng);
+                child.best = best_split(&child, params, &candidates);
+            }
+            leaves.push(child);
+        }
+    }
+    for leaf in &leaves {
+        nodes[leaf.node].value = leaf_value(&leaf.total, params.lambda, leaf_scale);
+    }
+    GrownTree { nodes, split_bins }
+}
