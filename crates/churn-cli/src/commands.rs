@@ -5,10 +5,18 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use churn_pipeline::contract;
 use churn_pipeline::dates::parse_date;
+use churn_pipeline::evaluate::Evaluation;
 use churn_pipeline::features::{self, FeatureSummary, table::TableOptions};
 use churn_pipeline::generate::{self, GenerateConfig};
 use churn_pipeline::ingest::IngestOptions;
+use churn_pipeline::models;
+use churn_pipeline::predict::{PredictOptions, PredictSummary};
 use churn_pipeline::store::{RawFormat, Store};
+use churn_pipeline::train::calibrate::CalibrationKind;
+use churn_pipeline::train::encode::ScalingKind;
+use churn_pipeline::train::family::Family;
+use churn_pipeline::train::threshold::ThresholdRule;
+use churn_pipeline::train::{ClassWeight, SelectionMetric, TrainOptions};
 use clap::{Args, Parser, Subcommand};
 use tracing::{info, warn};
 
@@ -50,6 +58,13 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Build a feature table: as of a date from curated/, or from flat tables you have.
     Features(FeaturesArgs),
+    /// Train logistic regression, random forest and boosted trees with cross-validated
+    /// tuning; keep the best model.
+    Train(TrainArgs),
+    /// Score the held-out rows with every family and write report.html and metrics.json.
+    Evaluate(EvaluateArgs),
+    /// Score a feature table: probabilities, tiers, reasons and a ranked high-risk list.
+    Predict(PredictArgs),
     /// Generate a small data set and run every stage on it, printing where outputs are.
     Demo(DemoArgs),
     /// Print reference documentation as Markdown (the source of docs/).
@@ -143,6 +158,98 @@ pub struct FeaturesArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Feature folder (holding features.parquet and feature_spec.json).
+    #[arg(long)]
+    pub features: PathBuf,
+    /// Model folder to write (default: DIR/models/MODEL_ID/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Data directory, for the default output folder.
+    #[arg(long, default_value = "churn-data")]
+    pub dir: PathBuf,
+    /// Seed of the split, the folds and every random choice.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Families to train: lr, rf, gbdt (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "lr,rf,gbdt")]
+    pub families: Vec<String>,
+    /// Cross-validation folds.
+    #[arg(long, default_value_t = 5)]
+    pub folds: usize,
+    /// Share of labelled rows held out for the test split.
+    #[arg(long, default_value_t = 0.2)]
+    pub test_fraction: f64,
+    /// A file of customer ids (one per line) to use as the test split instead.
+    #[arg(long)]
+    pub test_ids: Option<PathBuf>,
+    /// Hyperparameter configs tried per family, defaults included, as lr,rf,gbdt.
+    #[arg(long, value_delimiter = ',', default_value = "8,3,16")]
+    pub trials: Vec<usize>,
+    /// Stop starting new trials after this many seconds (results then depend on the
+    /// machine's speed).
+    #[arg(long)]
+    pub time_budget: Option<f64>,
+    /// Metric that picks configs and the champion: roc-auc or pr-auc.
+    #[arg(long, default_value = "roc-auc")]
+    pub metric: String,
+    /// Calibration fitted on out-of-fold predictions: platt, isotonic or none.
+    #[arg(long, default_value = "platt")]
+    pub calibration: String,
+    /// Decision threshold: f1 (best F1), recall:0.80 (flag that share of churners), or
+    /// profit (with --offer-cost, --customer-value, --save-rate).
+    #[arg(long, default_value = "f1")]
+    pub threshold: String,
+    /// Cost of a retention offer (profit threshold).
+    #[arg(long, default_value_t = 100.0)]
+    pub offer_cost: f64,
+    /// Value of keeping a churner (profit threshold).
+    #[arg(long, default_value_t = 500.0)]
+    pub customer_value: f64,
+    /// Share of flagged churners an offer keeps (profit threshold).
+    #[arg(long, default_value_t = 0.3)]
+    pub save_rate: f64,
+    /// Weight churners to balance the classes.
+    #[arg(long)]
+    pub balanced: bool,
+    /// Scale linear-model inputs to 0..1 instead of standardising them.
+    #[arg(long)]
+    pub min_max: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// Model folder written by `churn train`.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// A labelled feature folder to score instead of the training test split.
+    #[arg(long)]
+    pub features: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// Model folder (or a model.json / model.bin file).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Feature folder or Parquet table to score.
+    #[arg(long)]
+    pub features: PathBuf,
+    /// Output folder (e.g. DIR/predictions/dt=2026-11-25/).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Reason codes per customer (0 to skip explanations, much faster).
+    #[arg(long, default_value_t = 3)]
+    pub reasons: usize,
+    /// Keep only the riskiest N customers in the high-risk list.
+    #[arg(long)]
+    pub top: Option<usize>,
+    /// Rows scored per slice (bounds memory).
+    #[arg(long, default_value_t = 100_000)]
+    pub batch_rows: usize,
+}
+
+#[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Data directory for the demo (its raw data is replaced).
     #[arg(long, default_value = "churn-demo")]
@@ -159,6 +266,9 @@ pub struct DemoArgs {
     /// Label horizon in days.
     #[arg(long, default_value_t = 90)]
     pub horizon: u32,
+    /// Hyperparameter configs tried per family, as lr,rf,gbdt.
+    #[arg(long, value_delimiter = ',', default_value = "8,3,16")]
+    pub trials: Vec<usize>,
 }
 
 fn parse_format(text: &str) -> Result<RawFormat, String> {
@@ -172,6 +282,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Generate(args) => generate(args, &bars),
         Command::Ingest(args) => ingest(args, &bars),
         Command::Features(args) => features(args, &bars),
+        Command::Train(args) => train(args, &bars).map(|_| ()),
+        Command::Evaluate(args) => evaluate(args).map(|_| ()),
+        Command::Predict(args) => predict(args, &bars).map(|_| ()),
         Command::Demo(args) => demo(args, &bars),
         Command::Docs { page } => {
             match page {
@@ -304,10 +417,54 @@ fn demo(args: DemoArgs, bars: &Bars) -> Result<()> {
     let sum = |f: fn(&churn_pipeline::ingest::SourceReport) -> u64| -> u64 {
         report.sources.values().map(f).sum()
     };
-    // The latest as-of date whose labels the data fully covers.
+    // Train on the latest as-of date whose labels the data covers; predict as of the day
+    // after the data ends.
     let as_of = config.end_date - chrono::Duration::days(i64::from(args.horizon) - 1);
-    let summary =
+    let training_table =
         features::build_as_of(&store, as_of, args.horizon, None).context("features failed")?;
+    let today = config.end_date + chrono::Duration::days(1);
+    let scoring_table =
+        features::build_as_of(&store, today, args.horizon, None).context("features failed")?;
+    let model_dir = train(
+        TrainArgs {
+            features: PathBuf::from(&training_table.dir),
+            out: None,
+            dir: args.dir.clone(),
+            seed: args.seed,
+            families: vec!["lr".into(), "rf".into(), "gbdt".into()],
+            folds: 5,
+            test_fraction: 0.2,
+            test_ids: None,
+            trials: args.trials.clone(),
+            time_budget: None,
+            metric: "roc-auc".into(),
+            calibration: "platt".into(),
+            threshold: "f1".into(),
+            offer_cost: 100.0,
+            customer_value: 500.0,
+            save_rate: 0.3,
+            balanced: false,
+            min_max: false,
+        },
+        bars,
+    )?;
+    let evaluation = evaluate(EvaluateArgs {
+        model: model_dir.clone(),
+        features: None,
+    })?;
+    let predictions = store.path(&format!("predictions/dt={today}"));
+    let summary = predict(
+        PredictArgs {
+            model: model_dir.clone(),
+            features: PathBuf::from(&scoring_table.dir),
+            out: predictions.clone(),
+            reasons: 3,
+            top: None,
+            batch_rows: 100_000,
+        },
+        bars,
+    )?;
+
     let dir = store.root().display();
     println!(
         "churn demo: {} customers, seed {}, in {dir}/ ({:.1} s)",
@@ -316,25 +473,204 @@ fn demo(args: DemoArgs, bars: &Bars) -> Result<()> {
         started.elapsed().as_secs_f64()
     );
     println!(
-        "  raw data       {dir}/raw/                      {raw_rows} rows in 6 sources, {:.0}% with injected dirt",
+        "  raw data      {dir}/raw/  {raw_rows} rows in 6 sources, {:.0}% with injected dirt",
         args.dirt * 100.0
     );
     println!(
-        "  ingest         {dir}/reports/ingest-report.json  {} curated, {} quarantined (see {dir}/quarantine/), {} duplicates dropped; balanced: {}",
+        "  ingest        {dir}/reports/ingest-report.json  {} curated, {} quarantined (see {dir}/quarantine/), {} duplicates dropped; balanced: {}",
         sum(|s| s.curated),
         sum(|s| s.quarantined),
         sum(|s| s.duplicates),
         report.balanced
     );
     println!(
-        "  features       {}/features.parquet  {} customers active on {as_of} x {} features; {} ({:.1}%) churned within {} days",
-        summary.dir,
-        summary.rows,
-        summary.features,
-        summary.positives,
-        100.0 * summary.positives as f64 / summary.labelled.max(1) as f64,
+        "  features      {}/  {} customers active on {as_of} x {} features; {} ({:.1}%) churned within {} days",
+        training_table.dir,
+        training_table.rows,
+        training_table.features,
+        training_table.positives,
+        100.0 * training_table.positives as f64 / training_table.labelled.max(1) as f64,
         args.horizon
     );
-    println!("  feature spec   {}/feature_spec.json", summary.dir);
+    println!("  model         {}/model.json", model_dir.display());
+    println!("  report        {}", evaluation.report);
+    for family in &evaluation.families {
+        let m = &family.held_out;
+        println!(
+            "    {:<20} ROC-AUC {:.3}  PR-AUC {:.3}  precision {:.2}  recall {:.2}  F1 {:.2}{}",
+            family.family,
+            m.roc_auc,
+            m.pr_auc,
+            m.precision,
+            m.recall,
+            m.f1,
+            if family.family == evaluation.champion {
+                "  <- champion"
+            } else {
+                ""
+            }
+        );
+    }
+    println!(
+        "  predictions   {}/  {} customers active on {today} scored; {} high risk",
+        predictions.display(),
+        summary.rows,
+        summary.high_risk
+    );
+    let list = predictions.join("high_risk.csv");
+    let text = std::fs::read_to_string(&list).unwrap_or_default();
+    println!("  top of the high-risk list ({}):", list.display());
+    for line in text.lines().take(6) {
+        println!("    {line}");
+    }
     Ok(())
+}
+
+fn train_options(args: &TrainArgs) -> Result<TrainOptions> {
+    let mut families = Vec::new();
+    for name in &args.families {
+        families.push(
+            Family::parse(name)
+                .with_context(|| format!("unknown family '{name}': use lr, rf or gbdt"))?,
+        );
+    }
+    let defaults = TrainOptions::default();
+    let mut trials = defaults.trials.clone();
+    for (family, count) in Family::ALL.iter().zip(&args.trials) {
+        trials.insert(*family, (*count).max(1));
+    }
+    let threshold = match args.threshold.as_str() {
+        "f1" => ThresholdRule::MaxF1,
+        "profit" => ThresholdRule::MaxProfit {
+            offer_cost: args.offer_cost,
+            customer_value: args.customer_value,
+            save_rate: args.save_rate,
+        },
+        other => match other
+            .strip_prefix("recall:")
+            .and_then(|r| r.parse::<f64>().ok())
+        {
+            Some(recall) if (0.0..=1.0).contains(&recall) => ThresholdRule::TargetRecall(recall),
+            _ => anyhow::bail!("--threshold {other}: use f1, recall:0.80 or profit"),
+        },
+    };
+    let test_ids = match &args.test_ids {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?
+                .lines()
+                .map(|line| line.trim().to_owned())
+                .filter(|line| !line.is_empty())
+                .collect(),
+        ),
+        None => None,
+    };
+    Ok(TrainOptions {
+        seed: args.seed,
+        folds: args.folds,
+        test_fraction: args.test_fraction,
+        test_ids,
+        families,
+        trials,
+        time_budget: args.time_budget.map(std::time::Duration::from_secs_f64),
+        metric: match args.metric.as_str() {
+            "roc-auc" | "roc_auc" | "auc" => SelectionMetric::RocAuc,
+            "pr-auc" | "pr_auc" | "average-precision" => SelectionMetric::PrAuc,
+            other => anyhow::bail!("--metric {other}: use roc-auc or pr-auc"),
+        },
+        calibration: match args.calibration.as_str() {
+            "platt" => CalibrationKind::Platt,
+            "isotonic" => CalibrationKind::Isotonic,
+            "none" => CalibrationKind::None,
+            other => anyhow::bail!("--calibration {other}: use platt, isotonic or none"),
+        },
+        threshold,
+        scaling: if args.min_max {
+            ScalingKind::MinMax
+        } else {
+            ScalingKind::Standard
+        },
+        class_weight: if args.balanced {
+            ClassWeight::Balanced
+        } else {
+            ClassWeight::None
+        },
+        trained_at: now_utc(),
+    })
+}
+
+/// The current UTC time as an ISO timestamp (for lineage; the pipeline reads no clock).
+fn now_utc() -> String {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    chrono::DateTime::from_timestamp(seconds, 0)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default()
+}
+
+fn train(args: TrainArgs, bars: &Bars) -> Result<PathBuf> {
+    let options = train_options(&args)?;
+    let (outcome, dir) = models::train_dir(
+        &args.features,
+        &options,
+        args.out.as_deref(),
+        &args.dir.join("models"),
+        bars,
+    )
+    .context("train failed")?;
+    for warning in &outcome.warnings {
+        warn!("{warning}");
+    }
+    for family in &outcome.families {
+        info!(
+            family = family.family.as_str(),
+            cv = format!("{:.4}", family.cv_metric),
+            test_roc_auc = format!("{:.4}", family.test.roc_auc),
+            trials = family.trials.len(),
+            "trained"
+        );
+    }
+    info!(
+        champion = outcome.champion.as_str(),
+        seconds = format!("{:.1}", outcome.seconds.get("total").copied().unwrap_or(0.0)),
+        model = %dir.display(),
+        "model written"
+    );
+    Ok(dir)
+}
+
+fn evaluate(args: EvaluateArgs) -> Result<Evaluation> {
+    let evaluation = churn_pipeline::evaluate::evaluate(&args.model, args.features.as_deref())
+        .context("evaluate failed")?;
+    info!(
+        report = evaluation.report.as_str(),
+        rows = evaluation.rows,
+        champion = evaluation.champion.as_str(),
+        roc_auc = format!("{:.4}", evaluation.families[0].held_out.roc_auc),
+        "evaluation written"
+    );
+    Ok(evaluation)
+}
+
+fn predict(args: PredictArgs, bars: &Bars) -> Result<PredictSummary> {
+    let options = PredictOptions {
+        batch_rows: args.batch_rows.max(1),
+        reasons: args.reasons,
+        max_high_risk: args.top,
+    };
+    let summary =
+        churn_pipeline::predict::predict(&args.model, &args.features, &args.out, &options, bars)
+            .context("predict failed")?;
+    for warning in &summary.warnings {
+        warn!("{warning}");
+    }
+    info!(
+        rows = summary.rows,
+        high_risk = summary.high_risk,
+        seconds = format!("{:.1}", summary.seconds),
+        out = %args.out.display(),
+        "predictions written"
+    );
+    Ok(summary)
 }

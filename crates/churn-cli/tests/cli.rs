@@ -12,7 +12,7 @@ fn churn() -> Command {
 fn demo_runs_every_stage_and_says_where_outputs_are() {
     let dir = tempfile::tempdir().expect("tempdir");
     let output = churn()
-        .args(["demo", "--customers", "300", "--dir"])
+        .args(["demo", "--customers", "1200", "--trials", "1,1,1", "--dir"])
         .arg(dir.path())
         .output()
         .expect("run churn");
@@ -35,6 +35,10 @@ fn demo_runs_every_stage_and_says_where_outputs_are() {
         );
     }
     assert!(dir.path().join("reports/ingest-report.json").exists());
+    let models: Vec<_> = std::fs::read_dir(dir.path().join("models"))
+        .expect("models")
+        .collect();
+    assert_eq!(models.len(), 1, "one model folder");
 }
 
 #[test]

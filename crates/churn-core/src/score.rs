@@ -35,9 +35,9 @@ pub struct Reason {
 }
 
 impl Reason {
-    /// The reason as a sentence a person can read.
+    /// The reason as a person reads it: `late payment count 90d = 2`.
     pub fn label(&self) -> String {
-        format!("{} = {}", self.description, self.value)
+        format!("{} = {}", self.feature.replace('_', " "), self.value)
     }
 }
 

@@ -127,22 +127,16 @@ impl Walk<'_> {
             unwind(&mut path, depth, index);
             depth -= 1;
         }
-        self.recurse(
-            hot,
-            &path,
-            depth + 1,
-            hot_zero * incoming_zero,
-            incoming_one,
-            split,
-        );
-        self.recurse(
-            cold,
-            &path,
-            depth + 1,
-            cold_zero * incoming_zero,
-            0.0,
-            split,
-        );
+        for (child, zero, one) in [
+            (hot, hot_zero * incoming_zero, incoming_one),
+            (cold, cold_zero * incoming_zero, 0.0),
+        ] {
+            // A branch no training weight reached and the row does not take adds nothing
+            // (and would divide by zero when unwound): symmetric trees have such leaves.
+            if zero > 0.0 || one > 0.0 {
+                self.recurse(child, &path, depth + 1, zero, one, split);
+            }
+        }
     }
 }
 
@@ -229,6 +223,30 @@ mod tests {
                 TreeNode::leaf(-1.0, 20.0),
                 TreeNode::leaf(0.3, 15.0),
             ],
+        }
+    }
+
+    #[test]
+    fn empty_leaves_keep_the_values_finite_and_additive() {
+        // The right child of node 1 never saw training data (cover 0).
+        let tree = Tree {
+            nodes: vec![
+                split(0, 0.5, 1, 2, 100.0),
+                split(1, 1.5, 3, 4, 60.0),
+                TreeNode::leaf(2.0, 40.0),
+                TreeNode::leaf(-1.0, 60.0),
+                TreeNode::leaf(5.0, 0.0),
+            ],
+        };
+        for x in [[0.1, 1.0], [0.1, 3.0], [0.9, 3.0]] {
+            let mut phi = vec![0.0; 2];
+            add_tree_shap(&tree, &x, 1.0, &mut phi);
+            assert!(phi.iter().all(|v| v.is_finite()), "{phi:?}");
+            let total: f64 = phi.iter().sum::<f64>() + tree.expected_value();
+            assert!(
+                (total - tree.leaf(&x).value).abs() < 1e-12,
+                "{x:?}: {total}"
+            );
         }
     }
 

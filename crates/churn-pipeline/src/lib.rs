@@ -11,9 +11,12 @@
 pub mod contract;
 pub mod dates;
 pub mod error;
+pub mod evaluate;
 pub mod features;
 pub mod generate;
 pub mod ingest;
+pub mod models;
+pub mod predict;
 pub mod progress;
 pub mod rng;
 pub mod store;

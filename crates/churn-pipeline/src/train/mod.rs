@@ -30,7 +30,7 @@ use churn_core::metrics::{self, Confusion};
 use churn_core::model::{Model, TreeEnsemble};
 use churn_core::{ARTIFACT_SCHEMA_VERSION, Component, Lineage, ModelArtifact, Scorer, fnv64_hex};
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{PipelineError, Result};
 use crate::progress::Progress;
@@ -136,7 +136,7 @@ impl Default for TrainOptions {
 }
 
 /// One config's cross-validation.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Trial {
     /// Hyperparameters.
     pub params: BTreeMap<String, String>,
@@ -145,14 +145,14 @@ pub struct Trial {
     /// Mean over folds.
     pub mean: f64,
     /// Boosting: trees kept per fold by early stopping.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trees: Vec<usize>,
     /// Wall time of the trial.
     pub seconds: f64,
 }
 
 /// Held-out metrics of one model.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HeldOut {
     /// ROC-AUC.
     pub roc_auc: f64,
@@ -213,10 +213,10 @@ impl HeldOut {
 }
 
 /// What training found for one family.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FamilyResult {
     /// The family.
-    pub family: &'static str,
+    pub family: String,
     /// Every config tried.
     pub trials: Vec<Trial>,
     /// The trials averaged into the final model, best first.
@@ -227,16 +227,18 @@ pub struct FamilyResult {
     pub test: HeldOut,
     /// Seconds to refit, calibrate and test the final model.
     pub final_seconds: f64,
-    /// The finished artifact (written to `candidates/<family>.json`).
-    #[serde(skip)]
-    pub artifact: ModelArtifact,
+    /// The finished artifact (written to `candidates/<family>.json`, not to the summary).
+    #[serde(skip, default)]
+    pub artifact: Option<ModelArtifact>,
 }
 
 /// Everything a training run produced.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrainOutcome {
     /// Program that trained.
     pub generated_by: String,
+    /// The feature folder trained on.
+    pub features: String,
     /// Fingerprint of the table.
     pub data_hash: String,
     /// Labelled rows.
@@ -252,9 +254,9 @@ pub struct TrainOutcome {
     /// Folds.
     pub folds: usize,
     /// The selection metric.
-    pub metric: &'static str,
+    pub metric: String,
     /// The winning family.
-    pub champion: &'static str,
+    pub champion: String,
     /// Per family, in training order.
     pub families: Vec<FamilyResult>,
     /// Ids of the test split (what `churn evaluate` scores).
@@ -268,6 +270,7 @@ pub struct TrainOutcome {
 impl TrainOutcome {
     /// The champion's result.
     pub fn champion(&self) -> &FamilyResult {
+        // `train` always produces at least one family.
         self.families
             .iter()
             .find(|family| family.family == self.champion)
@@ -668,13 +671,13 @@ pub fn train(
             .metrics
             .insert(format!("cv_{}", options.metric.name()), cv_metric);
         results.push(FamilyResult {
-            family: family.name(),
+            family: family.name().to_owned(),
             cv_metric,
             members,
             trials: family_trials.iter().map(|(_, t, _)| t.clone()).collect(),
             test,
             final_seconds: final_started.elapsed().as_secs_f64(),
-            artifact,
+            artifact: Some(artifact),
         });
         progress.advance(1);
     }
@@ -707,7 +710,7 @@ pub fn train(
     let champion = results
         .iter()
         .max_by(|a, b| a.cv_metric.total_cmp(&b.cv_metric))
-        .map_or("", |r| r.family);
+        .map_or_else(String::new, |r| r.family.clone());
     let seconds = [
         ("search".to_owned(), search_seconds),
         ("total".to_owned(), started.elapsed().as_secs_f64()),
@@ -716,6 +719,7 @@ pub fn train(
     .collect();
     Ok(TrainOutcome {
         generated_by: format!("churn {}", env!("CARGO_PKG_VERSION")),
+        features: String::new(),
         data_hash: data.hash.clone(),
         rows: data.len(),
         train_rows: train_rows.len(),
@@ -723,7 +727,7 @@ pub fn train(
         positives: data.positives(),
         seed: options.seed,
         folds: options.folds,
-        metric: options.metric.name(),
+        metric: options.metric.name().to_owned(),
         champion,
         families: results,
         test_ids: test_rows.iter().map(|&r| data.ids[r].clone()).collect(),
@@ -932,6 +936,10 @@ fn blend(
     inputs: &BlendInputs<'_>,
 ) -> Result<Option<FamilyResult>> {
     let started = Instant::now();
+    let (Some(linear_artifact), Some(boosted_artifact)) = (&linear.artifact, &boosted.artifact)
+    else {
+        return Ok(None);
+    };
     let position: BTreeMap<usize, usize> = inputs
         .train_rows
         .iter()
@@ -985,10 +993,7 @@ fn blend(
         &probabilities,
     );
     let mut components = Vec::new();
-    for (artifact, share) in [
-        (&linear.artifact, weight),
-        (&boosted.artifact, 1.0 - weight),
-    ] {
+    for (artifact, share) in [(linear_artifact, weight), (boosted_artifact, 1.0 - weight)] {
         for component in &artifact.components {
             components.push(Component {
                 weight: share * component.weight,
@@ -1005,7 +1010,7 @@ fn blend(
         "gradient_boosting_weight".to_owned(),
         format!("{:.1}", 1.0 - weight),
     );
-    for (prefix, artifact) in [("lr", &linear.artifact), ("gbdt", &boosted.artifact)] {
+    for (prefix, artifact) in [("lr", linear_artifact), ("gbdt", boosted_artifact)] {
         for (key, value) in &artifact.lineage.parameters {
             parameters.insert(format!("{prefix}.{key}"), value.clone());
         }
@@ -1016,7 +1021,7 @@ fn blend(
             &fnv64_hex(
                 format!(
                     "{}{}{weight}",
-                    linear.artifact.model_id, boosted.artifact.model_id
+                    linear_artifact.model_id, boosted_artifact.model_id
                 )
                 .as_bytes()
             )[..8]
@@ -1028,9 +1033,9 @@ fn blend(
         metrics: BTreeMap::new(),
         lineage: Lineage {
             parameters,
-            ..linear.artifact.lineage.clone()
+            ..linear_artifact.lineage.clone()
         },
-        ..linear.artifact.clone()
+        ..linear_artifact.clone()
     };
     let scorer = Scorer::new(artifact.clone())
         .map_err(|e| PipelineError::InvalidInput(format!("built an invalid blend: {e}")))?;
@@ -1045,12 +1050,12 @@ fn blend(
         .metrics
         .insert(format!("cv_{}", inputs.options.metric.name()), cv_metric);
     Ok(Some(FamilyResult {
-        family: "blend",
+        family: "blend".to_owned(),
         trials: Vec::new(),
         members: Vec::new(),
         cv_metric,
         test,
         final_seconds: started.elapsed().as_secs_f64(),
-        artifact,
+        artifact: Some(artifact),
     }))
 }

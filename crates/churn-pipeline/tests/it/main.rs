@@ -7,5 +7,9 @@ mod common;
 mod features_as_of;
 /// Flat tables the user already has, one or split in several.
 mod features_table;
+/// The checked-in v1 artifact and golden scores.
+mod fixtures;
 /// Generator determinism and its agreement with ingest's accounting.
 mod generate_and_ingest;
+/// Training: determinism, every family, reason codes, bad tables.
+mod models;

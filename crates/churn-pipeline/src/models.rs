@@ -1,0 +1,111 @@
+//! The model folder: what `churn train` writes and the other commands read.
+//!
+//! ```text
+//! models/<model_id>/
+//!   model.json            the champion artifact (JSON)
+//!   model.bin             the same artifact, compact binary (for the browser)
+//!   candidates/<family>.json   the best model of every family, for the report
+//!   training.json         the search, the cross-validation and the test split
+//!   report.html, metrics.json  written by `churn evaluate`
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use churn_core::ModelArtifact;
+
+use crate::error::{PipelineError, Result};
+use crate::progress::Progress;
+use crate::store::{write_atomic, write_json};
+use crate::train::{TrainOptions, TrainOutcome, data, train};
+
+/// The champion artifact, JSON.
+pub const MODEL_FILE: &str = "model.json";
+/// The champion artifact, binary.
+pub const BINARY_FILE: &str = "model.bin";
+/// The training summary.
+pub const TRAINING_FILE: &str = "training.json";
+/// Folder of the per-family candidates.
+pub const CANDIDATES_DIR: &str = "candidates";
+
+/// Reads an artifact: a model folder (its `model.json`), a `.json` or a `.bin` file.
+pub fn read_artifact(path: &Path) -> Result<ModelArtifact> {
+    let file = if path.is_dir() {
+        path.join(MODEL_FILE)
+    } else {
+        path.to_path_buf()
+    };
+    let bytes = std::fs::read(&file).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            PipelineError::Missing(format!(
+                "{} does not exist: pass a model folder written by `churn train`",
+                file.display()
+            ))
+        } else {
+            PipelineError::io(&file, e)
+        }
+    })?;
+    let artifact = if file.extension().is_some_and(|e| e == "bin") {
+        ModelArtifact::from_binary(&bytes)
+    } else {
+        std::str::from_utf8(&bytes)
+            .map_err(|e| churn_core::ArtifactError::Damaged(e.to_string()))
+            .and_then(ModelArtifact::from_json)
+    };
+    artifact.map_err(|e| PipelineError::bad_file(&file, e.to_string()))
+}
+
+/// Reads the training summary of a model folder.
+pub fn read_training(dir: &Path) -> Result<TrainOutcome> {
+    let path = dir.join(TRAINING_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| PipelineError::io(&path, e))?;
+    serde_json::from_str(&text).map_err(|source| PipelineError::Json {
+        context: format!("reading {}", path.display()),
+        source,
+    })
+}
+
+/// Writes a training run's champion, candidates and summary into `dir`.
+pub fn write_model_dir(dir: &Path, outcome: &TrainOutcome) -> Result<()> {
+    for family in &outcome.families {
+        if let Some(artifact) = &family.artifact {
+            write_atomic(
+                dir.join(CANDIDATES_DIR)
+                    .join(format!("{}.json", family.family)),
+                artifact.to_json().as_bytes(),
+            )?;
+        }
+    }
+    let champion = outcome
+        .champion()
+        .artifact
+        .as_ref()
+        .ok_or_else(|| PipelineError::InvalidInput("training produced no model".into()))?;
+    write_atomic(dir.join(BINARY_FILE), &champion.to_binary())?;
+    write_json(dir.join(TRAINING_FILE), outcome)?;
+    // Last: a folder with model.json is a finished model.
+    write_atomic(dir.join(MODEL_FILE), champion.to_json().as_bytes())?;
+    Ok(())
+}
+
+/// Trains on a feature folder and writes the model folder: `out`, or
+/// `<models_root>/<model_id>` when `out` is `None`. Returns the outcome and the folder.
+pub fn train_dir(
+    features: &Path,
+    options: &TrainOptions,
+    out: Option<&Path>,
+    models_root: &Path,
+    progress: &dyn Progress,
+) -> Result<(TrainOutcome, PathBuf)> {
+    let dataset = data::load_dir(features, true)?;
+    let mut outcome = train(&dataset, options, progress)?;
+    outcome.features = features.display().to_string();
+    let id = outcome
+        .champion()
+        .artifact
+        .as_ref()
+        .map(|a| a.model_id.clone())
+        .unwrap_or_default();
+    let dir = out.map_or_else(|| models_root.join(&id), Path::to_path_buf);
+    write_model_dir(&dir, &outcome)?;
+    Ok((outcome, dir))
+}

@@ -1,0 +1,397 @@
+use std::path::{Path, PathBuf};
+
+use churn_core::{ModelArtifact, Scorer};
+use churn_pipeline::features::build_as_of;
+use churn_pipeline::progress::NoProgress;
+use churn_pipeline::store::{RawFormat, Store};
+use churn_pipeline::train::data::load_dir;
+use churn_pipeline::train::family::Family;
+use churn_pipeline::train::{TrainOptions, train};
+
+use crate::common::{generate_into, ingest_dir};
+
+/// A labelled feature folder built from generated data, shared by the model tests.
+pub fn feature_dir(dir: &Path, customers: u64) -> PathBuf {
+    generate_into(dir, customers, 0.0, RawFormat::Parquet);
+    ingest_dir(dir).expect("ingest");
+    let summary = build_as_of(
+        &Store::new(dir),
+        chrono::NaiveDate::from_ymd_opt(2026, 6, 1).expect("date"),
+        90,
+        None,
+    )
+    .expect("features");
+    PathBuf::from(summary.dir)
+}
+
+/// Quick options: few trials, so debug builds stay fast.
+pub fn quick_options() -> TrainOptions {
+    TrainOptions {
+        trials: [
+            (Family::Linear, 2),
+            (Family::Forest, 1),
+            (Family::Boosting, 2),
+        ]
+        .into_iter()
+        .collect(),
+        folds: 3,
+        ..TrainOptions::default()
+    }
+}
+
+fn without_time(mut artifact: ModelArtifact) -> String {
+    artifact.lineage.trained_at.clear();
+    artifact.to_json()
+}
+
+#[test]
+fn same_data_and_seed_give_the_same_models_bit_for_bit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let features = feature_dir(dir.path(), 1500);
+    let data = load_dir(&features, true).expect("load");
+    let first = train(&data, &quick_options(), &NoProgress).expect("train");
+    let second = train(&data, &quick_options(), &NoProgress).expect("train");
+    assert_eq!(first.families.len(), second.families.len());
+    for (a, b) in first.families.iter().zip(&second.families) {
+        let (a, b) = (
+            a.artifact.clone().expect("artifact"),
+            b.artifact.clone().expect("artifact"),
+        );
+        assert_eq!(without_time(a), without_time(b));
+    }
+    let other_seed = train(
+        &data,
+        &TrainOptions {
+            seed: 7,
+            ..quick_options()
+        },
+        &NoProgress,
+    )
+    .expect("train");
+    let champion = |o: &churn_pipeline::train::TrainOutcome| {
+        without_time(o.champion().artifact.clone().expect("artifact"))
+    };
+    assert_ne!(champion(&first), champion(&other_seed));
+}
+
+#[test]
+fn every_family_learns_and_explains_additively() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let features = feature_dir(dir.path(), 2000);
+    let data = load_dir(&features, true).expect("load");
+    let outcome = train(&data, &quick_options(), &NoProgress).expect("train");
+    let names: Vec<&str> = outcome.families.iter().map(|f| f.family.as_str()).collect();
+    for family in ["logistic_regression", "random_forest", "gradient_boosting"] {
+        assert!(names.contains(&family), "{names:?}");
+    }
+    for family in &outcome.families {
+        assert!(
+            family.test.roc_auc > 0.7,
+            "{}: test ROC-AUC {}",
+            family.family,
+            family.test.roc_auc
+        );
+        let artifact = family.artifact.clone().expect("artifact");
+        let scorer = Scorer::new(artifact.clone()).expect("valid artifact");
+        for row in (0..data.len()).step_by(97) {
+            let values = data.row_values(row);
+            let explanation = scorer.explain(&values).expect("explain");
+            let total = explanation.base
+                + explanation
+                    .contributions
+                    .iter()
+                    .map(|r| r.contribution)
+                    .sum::<f64>();
+            assert!(
+                (total - explanation.score.margin).abs() < 1e-9,
+                "{}: base + contributions = {total}, margin = {}",
+                family.family,
+                explanation.score.margin
+            );
+            let score = scorer.score(&values).expect("score");
+            assert_eq!(score, explanation.score, "explain and score agree");
+            assert!((0.0..=1.0).contains(&score.probability));
+        }
+        // Both encodings load back to the same artifact.
+        let json = ModelArtifact::from_json(&artifact.to_json()).expect("json");
+        assert!(
+            json == artifact,
+            "{}: the JSON round trip changed the artifact",
+            family.family
+        );
+        let binary = ModelArtifact::from_binary(&artifact.to_binary()).expect("binary");
+        assert!(
+            binary == artifact,
+            "{}: the binary round trip changed the artifact",
+            family.family
+        );
+    }
+}
+
+#[test]
+fn bad_tables_are_refused_with_reasons() {
+    use churn_pipeline::train::data::from_frame;
+    use polars::prelude::*;
+    let spec = churn_core::FeatureSpec::new(
+        "customer_id",
+        Some("churned"),
+        vec![
+            churn_core::FeatureDef::new("tenure", churn_core::FeatureKind::Numeric, "t"),
+            churn_core::FeatureDef::new("plan", churn_core::FeatureKind::Categorical, "p"),
+        ],
+    );
+    let origin = Path::new("table.parquet");
+    let frame = |tenure: Vec<f64>, plan: Vec<&str>, churned: Vec<bool>| {
+        let n = tenure.len();
+        DataFrame::new(
+            n,
+            vec![
+                Column::new(
+                    "customer_id".into(),
+                    (0..n).map(|i| format!("C{i}")).collect::<Vec<_>>(),
+                ),
+                Column::new("tenure".into(), tenure),
+                Column::new("plan".into(), plan),
+                Column::new("churned".into(), churned),
+            ],
+        )
+        .expect("frame")
+    };
+    let ok = frame(
+        vec![1.0, 2.0, f64::NAN],
+        vec!["a", "b", "a"],
+        vec![true, false, false],
+    );
+    let data = from_frame(&ok, spec.clone(), true, origin).expect("NaN is read as missing");
+    assert!(
+        data.warnings
+            .iter()
+            .any(|w| w.contains("NaN values in 'tenure'")),
+        "{:?}",
+        data.warnings
+    );
+
+    let error = from_frame(&ok.drop("plan").expect("drop"), spec.clone(), true, origin)
+        .expect_err("missing column");
+    assert!(
+        error.to_string().contains("lacks column(s) plan"),
+        "{error}"
+    );
+
+    let with_extra = ok
+        .clone()
+        .with_column(Column::new("extra".into(), vec![1, 2, 3]))
+        .expect("extra")
+        .clone();
+    let data =
+        from_frame(&with_extra, spec.clone(), true, origin).expect("extra columns are ignored");
+    assert!(
+        data.warnings.iter().any(|w| w.contains("ignored: extra")),
+        "{:?}",
+        data.warnings
+    );
+
+    let infinite = frame(
+        vec![1.0, f64::INFINITY, 3.0],
+        vec!["a", "b", "a"],
+        vec![true, false, false],
+    );
+    let error = from_frame(&infinite, spec.clone(), true, origin).expect_err("infinite");
+    assert!(
+        error.to_string().contains("infinite value") && error.to_string().contains("C1"),
+        "{error}"
+    );
+
+    let one_class = frame(
+        vec![1.0, 2.0, 3.0],
+        vec!["a", "b", "a"],
+        vec![false, false, false],
+    );
+    let error = from_frame(&one_class, spec.clone(), true, origin).expect_err("one class");
+    assert!(
+        error.to_string().contains("every labelled row is a stayer"),
+        "{error}"
+    );
+
+    let mut wrong_type = ok.clone();
+    wrong_type
+        .with_column(Column::new("plan".into(), vec![1.0, 2.0, 3.0]))
+        .expect("replace");
+    let error = from_frame(&wrong_type, spec, true, origin).expect_err("wrong type");
+    assert!(
+        error
+            .to_string()
+            .contains("column 'plan' is f64 but the spec says categorical"),
+        "{error}"
+    );
+}
+
+#[test]
+fn too_few_rows_for_the_folds_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let features = feature_dir(dir.path(), 300);
+    let data = load_dir(&features, true).expect("load");
+    let options = TrainOptions {
+        folds: 50,
+        ..quick_options()
+    };
+    let error = train(&data, &options, &NoProgress).expect_err("too many folds");
+    assert!(
+        error
+            .to_string()
+            .contains("too few rows for 50-fold cross-validation"),
+        "{error}"
+    );
+}
+
+#[test]
+fn train_evaluate_and_predict_end_to_end() {
+    use churn_pipeline::evaluate::evaluate;
+    use churn_pipeline::models::train_dir;
+    use churn_pipeline::predict::{PredictOptions, predict};
+    use polars::prelude::*;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let features = feature_dir(dir.path(), 1500);
+    let model = dir.path().join("models/test");
+    let (outcome, written) = train_dir(
+        &features,
+        &quick_options(),
+        Some(&model),
+        dir.path(),
+        &NoProgress,
+    )
+    .expect("train");
+    assert_eq!(written, model);
+    for file in ["model.json", "model.bin", "training.json"] {
+        assert!(model.join(file).exists(), "{file}");
+    }
+    for family in &outcome.families {
+        assert!(
+            model
+                .join(format!("candidates/{}.json", family.family))
+                .exists()
+        );
+    }
+
+    let evaluation = evaluate(&model, None).expect("evaluate");
+    assert_eq!(evaluation.champion, outcome.champion);
+    assert_eq!(evaluation.rows, outcome.test_rows);
+    assert!(evaluation.families.len() >= 3);
+    let champion = &evaluation.families[0];
+    assert_eq!(champion.family, outcome.champion);
+    assert!(
+        (champion.held_out.roc_auc - outcome.champion().test.roc_auc).abs() < 1e-12,
+        "evaluate scores the same test split as training"
+    );
+    let html = std::fs::read_to_string(model.join("report.html")).expect("report");
+    assert!(html.matches("<svg").count() >= 6, "six charts");
+    for needle in [
+        "ROC curve",
+        "Precision-recall",
+        "Calibration",
+        "Cumulative gains",
+        "Model card",
+        "data hash",
+    ] {
+        assert!(html.contains(needle), "{needle}");
+    }
+    for external in ["src=\"http", "href=\"http", "<link", "<script"] {
+        assert!(!html.contains(external), "self-contained: no {external}");
+    }
+    assert!(model.join("metrics.json").exists());
+
+    let read = |path: &std::path::Path| {
+        churn_pipeline::store::scan_parquet_file(path)
+            .expect("scan")
+            .collect()
+            .expect("read")
+    };
+    let small_batches = dir.path().join("predictions/small");
+    let summary = predict(
+        &model,
+        &features,
+        &small_batches,
+        &PredictOptions {
+            batch_rows: 97,
+            ..PredictOptions::default()
+        },
+        &NoProgress,
+    )
+    .expect("predict");
+    let table_rows = read(&features.join("features.parquet")).height() as u64;
+    assert_eq!(summary.rows, table_rows);
+    assert_eq!(summary.tiers.values().sum::<u64>(), table_rows);
+    let predictions = read(&small_batches.join("predictions.parquet"));
+    assert_eq!(predictions.height() as u64, table_rows);
+    for column in [
+        "customer_id",
+        "churn_probability",
+        "tier",
+        "reason_1",
+        "reason_1_value",
+        "reason_1_impact",
+        "model_id",
+    ] {
+        assert!(predictions.column(column).is_ok(), "{column}");
+    }
+    let high = read(&small_batches.join("high_risk.parquet"));
+    assert_eq!(high.height() as u64, summary.high_risk);
+    let probabilities: Vec<f64> = high
+        .column("churn_probability")
+        .expect("p")
+        .f64()
+        .expect("f64")
+        .iter()
+        .flatten()
+        .collect();
+    assert!(
+        probabilities.windows(2).all(|w| w[0] >= w[1]),
+        "ranked riskiest first"
+    );
+    assert!(probabilities.iter().all(|p| *p >= summary.threshold));
+    let csv = std::fs::read_to_string(small_batches.join("high_risk.csv")).expect("csv");
+    assert_eq!(csv.lines().count() as u64, summary.high_risk + 1);
+
+    // One big batch and no reasons give the same probabilities.
+    let one_batch = dir.path().join("predictions/one");
+    predict(
+        &model,
+        &features,
+        &one_batch,
+        &PredictOptions {
+            reasons: 0,
+            ..PredictOptions::default()
+        },
+        &NoProgress,
+    )
+    .expect("predict");
+    let again = read(&one_batch.join("predictions.parquet"));
+    assert!(
+        predictions
+            .column("churn_probability")
+            .expect("p")
+            .equals(again.column("churn_probability").expect("p"))
+    );
+
+    // A table that does not fit the model is refused with the problem named.
+    let wrong = dir.path().join("wrong.parquet");
+    let mut frame = read(&features.join("features.parquet"))
+        .drop("tenure_days")
+        .expect("drop");
+    ParquetWriter::new(std::fs::File::create(&wrong).expect("create"))
+        .finish(&mut frame)
+        .expect("write");
+    let error = predict(
+        &model,
+        &wrong,
+        &dir.path().join("p3"),
+        &PredictOptions::default(),
+        &NoProgress,
+    )
+    .expect_err("missing column");
+    assert!(
+        error.to_string().contains("no column 'tenure_days'"),
+        "{error}"
+    );
+}
