@@ -25,9 +25,12 @@ fn demo_runs_every_stage_and_says_where_outputs_are() {
     for expected in [
         "raw/",
         "ingest-report.json",
-        "features.parquet",
-        "feature_spec.json",
         "balanced: true",
+        "report.html",
+        "ROC-AUC",
+        "<- champion",
+        "high_risk.csv",
+        "rank,customer_id,churn_probability,reasons",
     ] {
         assert!(
             stdout.contains(expected),
