@@ -215,6 +215,10 @@ pub struct TrainArgs {
     /// Scale linear-model inputs to 0..1 instead of standardising them.
     #[arg(long)]
     pub min_max: bool,
+    /// Cross-validate the search on a stratified sample of at most this many training
+    /// rows (the final models use them all).
+    #[arg(long, default_value_t = 100_000)]
+    pub search_rows: usize,
 }
 
 #[derive(Debug, Args)]
@@ -445,6 +449,7 @@ fn demo(args: DemoArgs, bars: &Bars) -> Result<()> {
             save_rate: 0.3,
             balanced: false,
             min_max: false,
+            search_rows: 100_000,
         },
         bars,
     )?;
@@ -596,6 +601,7 @@ fn train_options(args: &TrainArgs) -> Result<TrainOptions> {
             ClassWeight::None
         },
         trained_at: now_utc(),
+        search_rows: args.search_rows.max(100),
     })
 }
 

@@ -236,14 +236,64 @@ impl Model {
     }
 }
 
-/// Trees flattened into one node array for fast scoring, built once per loaded model.
+/// Trees compiled for fast scoring, built once per loaded model.
 ///
-/// Each node packs what a walk needs into 24 bytes; children are absolute indices.
+/// Trees of depth at most [`COMPLETE_DEPTH`] (every boosted model we train) are laid out
+/// as complete binary trees of one depth: node `p`'s children are `2p + 1` and `2p + 2`,
+/// a leaf shallower than the rest becomes a chain of "always left" nodes. A walk is then
+/// a fixed number of steps with no data-dependent branch, and several rows (or trees)
+/// walk side by side. Deeper trees (large forests) keep a linked layout. Either way the
+/// leaves are added in tree order, so every path gives bit-identical sums.
 #[derive(Debug, Clone)]
 pub struct CompiledTrees {
-    nodes: Vec<PackedNode>,
-    roots: Vec<u32>,
+    layout: Layout,
+    trees: usize,
+    columns: usize,
     aggregation: Aggregation,
+}
+
+/// Trees at most this deep get the complete layout (64 leaves... 256 leaves per tree).
+pub const COMPLETE_DEPTH: usize = 8;
+
+#[derive(Debug, Clone)]
+enum Layout {
+    Complete {
+        depth: usize,
+        /// `trees × 2^depth` split nodes (the last of each tree unused: a power-of-two
+        /// stride lets a mask, not a bounds check, keep every index in range).
+        nodes: Vec<SplitNode>,
+        /// `trees × 2^depth` leaf values.
+        leaves: Vec<f64>,
+    },
+    Linked {
+        nodes: Vec<PackedNode>,
+        roots: Vec<u32>,
+    },
+}
+
+/// A split of the complete layout: go right when `input[feature] > threshold`, where the
+/// input holds every column twice, missing values as −∞ in the first copy and as +∞ in
+/// the second. A node sending missing values left reads the first copy, one sending them
+/// right the second: one comparison decides every step, missing or not.
+#[derive(Debug, Clone, Copy)]
+struct SplitNode {
+    threshold: f64,
+    feature: u32,
+}
+
+/// Writes `x` twice into `out`: missing as −∞, then missing as +∞.
+#[inline]
+fn widen(x: &[f64], out: &mut [f64]) {
+    let (low, high) = out.split_at_mut(x.len());
+    for ((value, low), high) in x.iter().zip(low).zip(high) {
+        if value.is_nan() {
+            *low = f64::NEG_INFINITY;
+            *high = f64::INFINITY;
+        } else {
+            *low = *value;
+            *high = *value;
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -251,43 +301,159 @@ struct PackedNode {
     threshold: f64,
     /// Column tested, or `u32::MAX` for a leaf (then `threshold` holds the value).
     feature: u32,
-    /// Left child; the right child is `left + 1` or `right` below.
     left: u32,
     right: u32,
     missing_left: bool,
 }
 
-impl CompiledTrees {
-    /// Flattens an ensemble (already validated).
-    pub fn new(ensemble: &TreeEnsemble) -> Self {
-        let mut nodes = Vec::new();
-        let mut roots = Vec::with_capacity(ensemble.trees.len());
-        for tree in &ensemble.trees {
-            let offset = nodes.len() as u32;
-            roots.push(offset);
-            nodes.extend(tree.nodes.iter().map(|node| PackedNode {
-                threshold: if node.is_leaf() {
-                    node.value
-                } else {
-                    node.threshold
-                },
-                feature: node.feature,
-                left: offset + node.left,
-                right: offset + node.right,
-                missing_left: node.missing_left,
-            }));
-        }
-        Self {
+#[allow(clippy::too_many_arguments)]
+fn fill_complete(
+    tree: &Tree,
+    source: usize,
+    position: usize,
+    level: usize,
+    depth: usize,
+    columns: usize,
+    nodes: &mut [SplitNode],
+    leaves: &mut [f64],
+) {
+    let internal = (1 << depth) - 1;
+    let node = &tree.nodes[source];
+    if level == depth {
+        // Validation and the depth check guarantee a leaf here.
+        leaves[position - internal] = node.value;
+        return;
+    }
+    if node.is_leaf() {
+        // Nothing is greater than +∞: always left.
+        nodes[position] = SplitNode {
+            threshold: f64::INFINITY,
+            feature: 0,
+        };
+        fill_complete(
+            tree,
+            source,
+            2 * position + 1,
+            level + 1,
+            depth,
+            columns,
             nodes,
-            roots,
+            leaves,
+        );
+        fill_complete(
+            tree,
+            source,
+            2 * position + 2,
+            level + 1,
+            depth,
+            columns,
+            nodes,
+            leaves,
+        );
+    } else {
+        let copy = if node.missing_left { 0 } else { columns as u32 };
+        nodes[position] = SplitNode {
+            threshold: node.threshold,
+            feature: node.feature + copy,
+        };
+        fill_complete(
+            tree,
+            node.left as usize,
+            2 * position + 1,
+            level + 1,
+            depth,
+            columns,
+            nodes,
+            leaves,
+        );
+        fill_complete(
+            tree,
+            node.right as usize,
+            2 * position + 2,
+            level + 1,
+            depth,
+            columns,
+            nodes,
+            leaves,
+        );
+    }
+}
+
+impl CompiledTrees {
+    /// Compiles an ensemble (already validated) over `columns` encoded columns.
+    pub fn new(ensemble: &TreeEnsemble, columns: usize) -> Self {
+        let depth = ensemble
+            .trees
+            .iter()
+            .map(Tree::depth)
+            .max()
+            .unwrap_or(0)
+            .max(1);
+        let layout = if depth <= COMPLETE_DEPTH {
+            let width = 1usize << depth;
+            let mut nodes = vec![
+                SplitNode {
+                    threshold: f64::INFINITY,
+                    feature: 0,
+                };
+                width * ensemble.trees.len()
+            ];
+            let mut leaves = vec![0.0; width * ensemble.trees.len()];
+            for (index, tree) in ensemble.trees.iter().enumerate() {
+                fill_complete(
+                    tree,
+                    0,
+                    0,
+                    0,
+                    depth,
+                    columns,
+                    &mut nodes[index * width..(index + 1) * width],
+                    &mut leaves[index * width..(index + 1) * width],
+                );
+            }
+            Layout::Complete {
+                depth,
+                nodes,
+                leaves,
+            }
+        } else {
+            let mut nodes = Vec::new();
+            let mut roots = Vec::with_capacity(ensemble.trees.len());
+            for tree in &ensemble.trees {
+                let offset = nodes.len() as u32;
+                roots.push(offset);
+                nodes.extend(tree.nodes.iter().map(|node| PackedNode {
+                    threshold: if node.is_leaf() {
+                        node.value
+                    } else {
+                        node.threshold
+                    },
+                    feature: node.feature,
+                    left: offset + node.left,
+                    right: offset + node.right,
+                    missing_left: node.missing_left,
+                }));
+            }
+            Layout::Linked { nodes, roots }
+        };
+        Self {
+            layout,
+            trees: ensemble.trees.len(),
+            columns,
             aggregation: ensemble.aggregation,
         }
     }
 
-    #[inline]
-    fn walk(&self, mut index: u32, x: &[f64]) -> f64 {
+    fn finish(&self, total: f64) -> f64 {
+        match self.aggregation {
+            Aggregation::Sum { base_score } => base_score + total,
+            Aggregation::Mean => total / self.trees as f64,
+        }
+    }
+
+    fn walk_linked(nodes: &[PackedNode], mut index: u32, x: &[f64]) -> f64 {
         loop {
-            let node = &self.nodes[index as usize];
+            let node = &nodes[index as usize];
             if node.feature == TreeNode::LEAF {
                 return node.threshold;
             }
@@ -301,50 +467,267 @@ impl CompiledTrees {
         }
     }
 
-    fn finish(&self, total: f64) -> f64 {
-        match self.aggregation {
-            Aggregation::Sum { base_score } => base_score + total,
-            Aggregation::Mean => total / self.roots.len() as f64,
-        }
-    }
-
-    /// The margin of one encoded row. Four trees are walked at a time so that their
-    /// independent memory accesses overlap; leaves are still added in tree order, so the
-    /// result is bit-identical to [`CompiledTrees::margins`] and [`Model::margin`].
+    /// The margin of one encoded row. Complete trees are walked four at a time so their
+    /// independent steps overlap; leaves are still added in tree order.
     pub fn margin(&self, x: &[f64]) -> f64 {
-        let mut chunks = self.roots.chunks_exact(4);
         let mut total = 0.0;
-        for roots in &mut chunks {
-            let leaves = [
-                self.walk(roots[0], x),
-                self.walk(roots[1], x),
-                self.walk(roots[2], x),
-                self.walk(roots[3], x),
-            ];
-            for leaf in leaves {
-                total += leaf;
+        match &self.layout {
+            Layout::Complete {
+                depth,
+                nodes,
+                leaves,
+            } => {
+                let stride = 1usize << depth;
+                let internal = stride - 1;
+                let mut stack = [0.0; 256];
+                let mut heap = Vec::new();
+                let wide: &mut [f64] = if 2 * self.columns <= stack.len() {
+                    &mut stack[..2 * self.columns]
+                } else {
+                    heap.resize(2 * self.columns, 0.0);
+                    &mut heap
+                };
+                widen(&x[..self.columns], wide);
+                let wide = &*wide;
+                let step = |node: &SplitNode, position: usize| {
+                    2 * position + 1 + usize::from(wide[node.feature as usize] > node.threshold)
+                };
+                let mut tree = 0;
+                while tree + 4 <= self.trees {
+                    let mut positions = [0usize; 4];
+                    for _ in 0..*depth {
+                        for (lane, position) in positions.iter_mut().enumerate() {
+                            *position = step(&nodes[(tree + lane) * stride + *position], *position);
+                        }
+                    }
+                    for (lane, position) in positions.iter().enumerate() {
+                        total += leaves[(tree + lane) * stride + position - internal];
+                    }
+                    tree += 4;
+                }
+                for tree in tree..self.trees {
+                    let mut position = 0;
+                    for _ in 0..*depth {
+                        position = step(&nodes[tree * stride + position], position);
+                    }
+                    total += leaves[tree * stride + position - internal];
+                }
             }
-        }
-        for root in chunks.remainder() {
-            total += self.walk(*root, x);
+            Layout::Linked { nodes, roots } => {
+                for root in roots {
+                    total += Self::walk_linked(nodes, *root, x);
+                }
+            }
         }
         self.finish(total)
     }
 
-    /// Margins of many encoded rows (`rows.len() / width` of them) into `out`. Rows are
-    /// scored in blocks, tree by tree, so a tree's nodes stay in cache across the block.
+    /// Margins of many encoded rows (`rows.len() / width` of them) into `out`. Rows go in
+    /// blocks, tree by tree: a tree's nodes stay in cache across the block, and the rows
+    /// of a block step through it side by side.
     pub fn margins(&self, rows: &[f64], width: usize, out: &mut [f64]) {
-        const BLOCK: usize = 64;
+        let width = width.max(1);
+        let mut wide = Vec::with_capacity(2 * BLOCK * width);
         for (block, out) in rows.chunks(BLOCK * width).zip(out.chunks_mut(BLOCK)) {
             let mut totals = [0.0; BLOCK];
-            let count = out.len();
-            for root in &self.roots {
-                for (row, total) in totals.iter_mut().enumerate().take(count) {
-                    *total += self.walk(*root, &block[row * width..(row + 1) * width]);
+            match &self.layout {
+                Layout::Complete {
+                    depth,
+                    nodes,
+                    leaves,
+                } => {
+                    wide.resize(out.len() * 2 * width, 0.0);
+                    for (row, wide_row) in block.chunks(width).zip(wide.chunks_mut(2 * width)) {
+                        widen(row, wide_row);
+                    }
+                    let run = Block {
+                        rows: &wide,
+                        width: 2 * width,
+                        count: out.len(),
+                    };
+                    match depth {
+                        1 => run.walk::<2>(nodes, leaves, &mut totals),
+                        2 => run.walk::<4>(nodes, leaves, &mut totals),
+                        3 => run.walk::<8>(nodes, leaves, &mut totals),
+                        4 => run.walk::<16>(nodes, leaves, &mut totals),
+                        5 => run.walk::<32>(nodes, leaves, &mut totals),
+                        6 => run.walk::<64>(nodes, leaves, &mut totals),
+                        7 => run.walk::<128>(nodes, leaves, &mut totals),
+                        _ => run.walk::<256>(nodes, leaves, &mut totals),
+                    }
+                }
+                Layout::Linked { nodes, roots } => {
+                    for root in roots {
+                        for (row, total) in totals.iter_mut().enumerate().take(out.len()) {
+                            *total += Self::walk_linked(
+                                nodes,
+                                *root,
+                                &block[row * width..(row + 1) * width],
+                            );
+                        }
+                    }
                 }
             }
             for (slot, total) in out.iter_mut().zip(totals) {
                 *slot = self.finish(total);
+            }
+        }
+    }
+}
+
+/// Rows scored together.
+const BLOCK: usize = 32;
+
+/// A block of encoded rows walking complete trees.
+struct Block<'a> {
+    /// Widened rows (every column twice, see [`SplitNode`]).
+    rows: &'a [f64],
+    width: usize,
+    count: usize,
+}
+
+impl Block<'_> {
+    /// Adds every tree's leaf to each row's total. `N` is the trees' stride (2^depth):
+    /// indices are masked with `N - 1`, which keeps them in range without bounds checks.
+    fn walk<const N: usize>(&self, nodes: &[SplitNode], leaves: &[f64], totals: &mut [f64; BLOCK]) {
+        if self.count == BLOCK {
+            self.walk_rows::<N, BLOCK>(nodes, leaves, totals);
+        } else {
+            for (row, total) in totals.iter_mut().enumerate().take(self.count) {
+                let single = Block {
+                    rows: &self.rows[row * self.width..(row + 1) * self.width],
+                    width: self.width,
+                    count: 1,
+                };
+                let mut one = [0.0; 1];
+                single.walk_rows::<N, 1>(nodes, leaves, &mut one);
+                *total = one[0];
+            }
+        }
+    }
+
+    /// Walks exactly `R` rows through every tree, side by side.
+    fn walk_rows<const N: usize, const R: usize>(
+        &self,
+        nodes: &[SplitNode],
+        leaves: &[f64],
+        totals: &mut [f64],
+    ) {
+        let depth = N.trailing_zeros();
+        let internal = N - 1;
+        let mut rows: [&[f64]; R] = [&[]; R];
+        for (row, slot) in rows.iter_mut().enumerate() {
+            *slot = &self.rows[row * self.width..(row + 1) * self.width];
+        }
+        for (tree_nodes, tree_leaves) in nodes.chunks_exact(N).zip(leaves.chunks_exact(N)) {
+            let (Ok(tree_nodes), Ok(tree_leaves)) = (
+                <&[SplitNode; N]>::try_from(tree_nodes),
+                <&[f64; N]>::try_from(tree_leaves),
+            ) else {
+                continue;
+            };
+            let mut positions = [0usize; R];
+            for _ in 0..depth {
+                for (position, row) in positions.iter_mut().zip(&rows) {
+                    let node = &tree_nodes[*position & internal];
+                    let x = row[node.feature as usize];
+                    *position = 2 * *position + 1 + usize::from(x > node.threshold);
+                }
+            }
+            for (total, position) in totals.iter_mut().zip(positions) {
+                *total += tree_leaves[(position - internal) & internal];
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(feature: u32, threshold: f64, left: u32, right: u32, missing_left: bool) -> TreeNode {
+        TreeNode {
+            feature,
+            threshold,
+            left,
+            right,
+            missing_left,
+            value: 0.0,
+            cover: 1.0,
+        }
+    }
+
+    /// A lopsided tree (leaves at depths 1 to 3) and a deep chain (depth 12, linked layout).
+    fn ensembles() -> Vec<TreeEnsemble> {
+        let lopsided = Tree {
+            nodes: vec![
+                split(0, 0.5, 1, 2, true),
+                TreeNode::leaf(1.0, 1.0),
+                split(1, -1.0, 3, 4, false),
+                split(2, 2.0, 5, 6, true),
+                TreeNode::leaf(-2.0, 1.0),
+                TreeNode::leaf(0.25, 1.0),
+                TreeNode::leaf(4.0, 1.0),
+            ],
+        };
+        // Each split's left child continues the chain; its right child is a leaf.
+        let mut nodes = Vec::new();
+        for level in 0..12u32 {
+            let here = nodes.len() as u32;
+            let is_last = level == 11;
+            nodes.push(split(
+                level % 3,
+                f64::from(level) * 0.1,
+                here + 2,
+                here + 1,
+                level % 2 == 0,
+            ));
+            nodes.push(TreeNode::leaf(f64::from(level), 1.0));
+            if is_last {
+                nodes.push(TreeNode::leaf(-7.0, 1.0));
+            }
+        }
+        let deep = Tree { nodes };
+        vec![
+            TreeEnsemble {
+                aggregation: Aggregation::Sum { base_score: 0.5 },
+                trees: vec![lopsided.clone(); 7],
+            },
+            TreeEnsemble {
+                aggregation: Aggregation::Mean,
+                trees: vec![lopsided, deep],
+            },
+        ]
+    }
+
+    #[test]
+    fn compiled_layouts_agree_with_the_plain_walk_bit_for_bit() {
+        let rows: Vec<[f64; 3]> = vec![
+            [0.1, 0.0, 0.0],
+            [0.9, -2.0, 5.0],
+            [0.9, 0.0, 1.0],
+            [0.9, 0.0, 3.0],
+            [f64::NAN, f64::NAN, f64::NAN],
+            [0.9, f64::NAN, f64::NAN],
+            [2.0, 3.0, -1.0],
+            [f64::INFINITY, f64::NEG_INFINITY, 0.5],
+        ];
+        for ensemble in ensembles() {
+            ensemble
+                .trees
+                .iter()
+                .enumerate()
+                .try_for_each(|(i, t)| t.validate(3, i))
+                .expect("valid");
+            let model = Model::Trees(ensemble.clone());
+            let compiled = CompiledTrees::new(&ensemble, 3);
+            let flat: Vec<f64> = rows.iter().flatten().copied().collect();
+            let mut batch = vec![0.0; rows.len()];
+            compiled.margins(&flat, 3, &mut batch);
+            for (row, batched) in rows.iter().zip(&batch) {
+                let plain = model.margin(row);
+                assert_eq!(compiled.margin(row).to_bits(), plain.to_bits(), "{row:?}");
+                assert_eq!(batched.to_bits(), plain.to_bits(), "{row:?}");
             }
         }
     }

@@ -7,7 +7,7 @@ use crate::calibration::sigmoid;
 use crate::decision::Tier;
 use crate::error::{ArtifactError, ScoreError};
 use crate::model::{Aggregation, CompiledTrees, Model};
-use crate::shap::add_tree_shap;
+use crate::shap::add_tree_shap_with;
 use crate::value::Value;
 
 /// The score of one customer.
@@ -129,7 +129,7 @@ impl Scorer {
                 let width = component.preprocessing.width();
                 let compiled = match &component.model {
                     Model::Linear(_) => Compiled::Linear,
-                    Model::Trees(ensemble) => Compiled::Trees(CompiledTrees::new(ensemble)),
+                    Model::Trees(ensemble) => Compiled::Trees(CompiledTrees::new(ensemble, width)),
                 };
                 let scoring = ScoringComponent {
                     weight: component.weight,
@@ -301,8 +301,9 @@ impl Scorer {
                         Aggregation::Mean => (1.0 / ensemble.trees.len() as f64, 0.0),
                     };
                     let mut expected = 0.0;
+                    let mut paths = Vec::new();
                     for tree in &ensemble.trees {
-                        add_tree_shap(tree, x, scale, &mut phi);
+                        add_tree_shap_with(tree, x, scale, &mut phi, &mut paths);
                         expected += tree.expected_value() * scale;
                     }
                     start + expected

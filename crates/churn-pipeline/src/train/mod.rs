@@ -107,6 +107,9 @@ pub struct TrainOptions {
     pub class_weight: ClassWeight,
     /// When the run started, for lineage (`trained_at`).
     pub trained_at: String,
+    /// The search cross-validates on a stratified sample of at most this many training
+    /// rows; the final models are fitted on all of them.
+    pub search_rows: usize,
 }
 
 impl Default for TrainOptions {
@@ -131,6 +134,7 @@ impl Default for TrainOptions {
             scaling: ScalingKind::Standard,
             class_weight: ClassWeight::None,
             trained_at: String::new(),
+            search_rows: 100_000,
         }
     }
 }
@@ -463,7 +467,18 @@ pub fn train(
                 .into(),
         ));
     }
-    let folds = split::folds(&data.labels, &train_rows, options.folds, options.seed)?;
+    let search_rows = if train_rows.len() > options.search_rows {
+        warnings.push(format!(
+            "the search cross-validated on a stratified sample of {} of the {} training rows; the final models use all of them",
+            options.search_rows,
+            train_rows.len()
+        ));
+        split::sample(&data.labels, &train_rows, options.search_rows, options.seed)
+    } else {
+        train_rows.clone()
+    };
+    let search_labels = labels_of(data, &search_rows);
+    let folds = split::folds(&data.labels, &search_rows, options.folds, options.seed)?;
     let train_labels = labels_of(data, &train_rows);
     let positives = train_labels.iter().filter(|l| **l).count();
     let balanced_weight = (train_labels.len() - positives) as f64 / positives.max(1) as f64;
@@ -485,7 +500,7 @@ pub fn train(
         .par_iter()
         .enumerate()
         .map(|(index, valid)| {
-            let train = split::complement(&train_rows, valid);
+            let train = split::complement(&search_rows, valid);
             prepare_fold(
                 data,
                 train,
@@ -647,7 +662,7 @@ pub fn train(
                 oof_margins[row] = *margin;
             }
         }
-        let oof_margins: Vec<f64> = train_rows.iter().map(|&r| oof_margins[r]).collect();
+        let oof_margins: Vec<f64> = search_rows.iter().map(|&r| oof_margins[r]).collect();
         out_of_fold.insert(family, oof_margins.clone());
         let configs: Vec<(&Config, &Trial)> = members
             .iter()
@@ -656,7 +671,7 @@ pub fn train(
         let mut artifact = final_artifact(
             data,
             &train_rows,
-            &train_labels,
+            &search_labels,
             &oof_margins,
             &configs,
             options,
@@ -697,8 +712,8 @@ pub fn train(
             &out_of_fold[&Family::Boosting],
             &BlendInputs {
                 data,
-                train_rows: &train_rows,
-                train_labels: &train_labels,
+                search_rows: &search_rows,
+                search_labels: &search_labels,
                 test_rows: &test_rows,
                 test_labels: &test_labels,
                 folds: &fold_data,
@@ -751,7 +766,7 @@ pub fn score_rows(scorer: &Scorer, data: &Dataset, rows: &[usize]) -> Vec<f64> {
 fn final_artifact(
     data: &Dataset,
     train_rows: &[usize],
-    train_labels: &[bool],
+    oof_labels: &[bool],
     oof_margins: &[f64],
     members: &[(&Config, &Trial)],
     options: &TrainOptions,
@@ -801,14 +816,14 @@ fn final_artifact(
     let calibration = calibrate::fit(
         options.calibration,
         oof_margins,
-        train_labels,
+        oof_labels,
         margin_is_probability,
     );
     let oof_probabilities: Vec<f64> = oof_margins
         .iter()
         .map(|&m| calibration.probability(m, margin_is_probability))
         .collect();
-    let decision = threshold::decide(options.threshold, train_labels, &oof_probabilities);
+    let decision = threshold::decide(options.threshold, oof_labels, &oof_probabilities);
     let model_json = serde_json::to_string(&model).unwrap_or_default();
     let mut parameters = BTreeMap::new();
     for (index, (config, _)) in members.iter().enumerate() {
@@ -915,8 +930,8 @@ fn average(mut models: Vec<Model>) -> Model {
 /// What a blend needs to know about the run.
 struct BlendInputs<'a> {
     data: &'a Dataset,
-    train_rows: &'a [usize],
-    train_labels: &'a [bool],
+    search_rows: &'a [usize],
+    search_labels: &'a [bool],
     test_rows: &'a [usize],
     test_labels: &'a [bool],
     folds: &'a [FoldData],
@@ -941,7 +956,7 @@ fn blend(
         return Ok(None);
     };
     let position: BTreeMap<usize, usize> = inputs
-        .train_rows
+        .search_rows
         .iter()
         .enumerate()
         .map(|(position, &row)| (row, position))
@@ -982,14 +997,19 @@ fn blend(
         .zip(boosted_oof)
         .map(|(l, b)| weight * l + (1.0 - weight) * b)
         .collect();
-    let calibration = calibrate::fit(inputs.options.calibration, &oof, inputs.train_labels, false);
+    let calibration = calibrate::fit(
+        inputs.options.calibration,
+        &oof,
+        inputs.search_labels,
+        false,
+    );
     let probabilities: Vec<f64> = oof
         .iter()
         .map(|&m| calibration.probability(m, false))
         .collect();
     let decision = threshold::decide(
         inputs.options.threshold,
-        inputs.train_labels,
+        inputs.search_labels,
         &probabilities,
     );
     let mut components = Vec::new();

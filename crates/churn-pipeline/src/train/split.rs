@@ -27,6 +27,23 @@ pub fn train_test(labels: &[bool], test_fraction: f64, seed: u64) -> (Vec<usize>
     (train, test)
 }
 
+/// A stratified sample of `count` of `rows` (sorted).
+pub fn sample(labels: &[bool], rows: &[usize], count: usize, seed: u64) -> Vec<usize> {
+    let mut rng = Rng::for_stream(seed, 0x5a3b);
+    let share = count as f64 / rows.len().max(1) as f64;
+    let mut out = Vec::with_capacity(count);
+    for class in [true, false] {
+        let shuffled = shuffled(
+            rows.iter().copied().filter(|&r| labels[r] == class),
+            &mut rng,
+        );
+        let take = ((shuffled.len() as f64 * share).round() as usize).min(shuffled.len());
+        out.extend_from_slice(&shuffled[..take]);
+    }
+    out.sort_unstable();
+    out
+}
+
 /// Deals `rows` into `k` stratified folds (each sorted); fails when a class has fewer
 /// than `k` rows.
 pub fn folds(labels: &[bool], rows: &[usize], k: usize, seed: u64) -> Result<Vec<Vec<usize>>> {
