@@ -29,6 +29,9 @@ pub struct PredictOptions {
     pub batch_rows: usize,
     /// Reason codes per customer (0 skips the explanation, which is most of the cost).
     pub reasons: usize,
+    /// Explain only customers at or above this tier: reasons are for acting on, and the
+    /// lower tiers are most customers and most of the cost.
+    pub reasons_from: Tier,
     /// Keep at most this many customers in the high-risk list (the riskiest).
     pub max_high_risk: Option<usize>,
 }
@@ -38,6 +41,7 @@ impl Default for PredictOptions {
         Self {
             batch_rows: 100_000,
             reasons: 3,
+            reasons_from: Tier::High,
             max_high_risk: None,
         }
     }
@@ -256,7 +260,7 @@ pub fn predict(
                 |(values, buffer), row| {
                     values.clear();
                     values.extend(inputs.iter().map(|input| input.value(row)));
-                    score_row(&scorer, values, buffer, reasons)
+                    score_row(&scorer, values, buffer, reasons, options.reasons_from)
                         .map_err(|e| format!("customer '{}': {e}", ids.get(row).unwrap_or("")))
                 },
             )
@@ -369,9 +373,10 @@ fn score_row(
     values: &[Value<'_>],
     buffer: &mut Vec<f64>,
     reasons: usize,
+    reasons_from: Tier,
 ) -> std::result::Result<Scored, churn_core::ScoreError> {
-    if reasons == 0 {
-        let score = scorer.score_with(values, buffer)?;
+    let score = scorer.score_with(values, buffer)?;
+    if reasons == 0 || score.tier < reasons_from {
         return Ok(Scored {
             probability: score.probability,
             tier: score.tier,

@@ -780,24 +780,27 @@ fn final_artifact(
         &[style],
         options.seed ^ 0xf1a1,
     );
-    let models: Vec<Model> = members
+    // The final booster grows as many trees as early stopping kept on average, plus 10%
+    // for the larger training set.
+    let configs: Vec<Config> = members
+        .iter()
+        .map(|(config, trial)| match config {
+            Config::Boosting(params) => {
+                let kept =
+                    trial.trees.iter().sum::<usize>() as f64 / trial.trees.len().max(1) as f64;
+                let mut params = *params;
+                params.max_trees = ((kept * 1.1).round() as usize).max(1);
+                Config::Boosting(params)
+            }
+            other => **other,
+        })
+        .collect();
+    let models: Vec<Model> = configs
         .iter()
         .enumerate()
-        .map(|(index, (config, trial))| {
-            // The final booster grows as many trees as early stopping kept on average,
-            // plus 10% for the larger training set.
-            let config = match config {
-                Config::Boosting(params) => {
-                    let kept =
-                        trial.trees.iter().sum::<usize>() as f64 / trial.trees.len().max(1) as f64;
-                    let mut params = *params;
-                    params.max_trees = ((kept * 1.1).round() as usize).max(1);
-                    Config::Boosting(params)
-                }
-                other => **other,
-            };
+        .map(|(index, config)| {
             fit_model(
-                &config,
+                config,
                 &fold,
                 data,
                 false,
@@ -826,7 +829,7 @@ fn final_artifact(
     let decision = threshold::decide(options.threshold, oof_labels, &oof_probabilities);
     let model_json = serde_json::to_string(&model).unwrap_or_default();
     let mut parameters = BTreeMap::new();
-    for (index, (config, _)) in members.iter().enumerate() {
+    for (index, config) in configs.iter().enumerate() {
         for (key, value) in config.describe() {
             let key = if members.len() == 1 {
                 key
