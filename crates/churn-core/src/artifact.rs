@@ -85,6 +85,7 @@ pub struct ModelArtifact {
     pub lineage: Lineage,
 }
 
+#[cfg(feature = "json")]
 #[derive(Deserialize)]
 struct VersionOnly {
     schema_version: u32,
@@ -149,9 +150,10 @@ impl ModelArtifact {
             ..
         } = self.decision;
         if !(0.0..=1.0).contains(&threshold) || !(0.0..=threshold).contains(&medium_from) {
-            return Err(ArtifactError::Inconsistent(format!(
-                "decision threshold {threshold} and medium tier {medium_from} are not 0 <= medium <= threshold <= 1"
-            )));
+            return Err(ArtifactError::Inconsistent(
+                "the decision threshold and the medium tier are not 0 <= medium <= threshold <= 1"
+                    .into(),
+            ));
         }
         Ok(())
     }

@@ -31,14 +31,18 @@ pub enum Calibration {
 }
 
 /// The logistic function.
+///
+/// Scoring uses `libm` rather than the platform's `exp` and `ln`: glibc and the wasm
+/// runtime round some results differently in the last bit, and the CLI, the Lambdas and
+/// the browser must agree bit for bit.
 pub fn sigmoid(x: f64) -> f64 {
-    1.0 / (1.0 + (-x).exp())
+    1.0 / (1.0 + libm::exp(-x))
 }
 
 /// Log-odds of a probability, clamped away from 0 and 1.
 pub fn logit(p: f64) -> f64 {
     let p = p.clamp(1e-12, 1.0 - 1e-12);
-    (p / (1.0 - p)).ln()
+    libm::log(p / (1.0 - p))
 }
 
 impl Calibration {

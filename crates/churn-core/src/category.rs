@@ -10,6 +10,10 @@ use std::borrow::Cow;
 /// Trims, lowercases, and turns every run of whitespace, `_` and `-` into a single `-`.
 /// Values already in that form (the common case) are returned without allocating.
 ///
+/// Lowercasing covers ASCII and the Latin-1 letters (`À`–`Þ`); other scripts are kept as
+/// they are. Full Unicode case tables would triple the size of the browser scorer for
+/// category spellings no extract has shown.
+///
 /// ```
 /// use churn_core::normalize_category;
 /// assert_eq!(normalize_category(" Two_Year "), "two-year");
@@ -39,9 +43,7 @@ fn is_normalized(raw: &str) -> bool {
 }
 
 fn normalize_slow(raw: &str) -> String {
-    // Lowercase the whole string first: `str::to_lowercase` handles context-dependent
-    // letters (the Greek final sigma) exactly as polars' `to_lowercase` does.
-    let lower = raw.trim().to_lowercase();
+    let lower: String = raw.trim().chars().map(lowercase).collect();
     let mut out = String::with_capacity(lower.len());
     let mut pending_separator = false;
     for ch in lower.chars() {
@@ -56,6 +58,14 @@ fn normalize_slow(raw: &str) -> String {
         out.push(ch);
     }
     out
+}
+
+/// ASCII and Latin-1 lowercase; every other character unchanged.
+fn lowercase(ch: char) -> char {
+    match ch {
+        'A'..='Z' | 'À'..='Ö' | 'Ø'..='Þ' => char::from_u32(ch as u32 + 32).unwrap_or(ch),
+        _ => ch,
+    }
 }
 
 fn is_separator(ch: char) -> bool {
@@ -74,8 +84,13 @@ mod tests {
     }
 
     #[test]
-    fn lowercases_unicode() {
+    fn lowercases_ascii_and_latin1() {
         assert_eq!(normalize_category("ÉTÉ Plan"), "été-plan");
+        assert_eq!(
+            normalize_category("Ωmega"),
+            "Ωmega",
+            "other scripts are kept"
+        );
     }
 
     #[test]

@@ -47,6 +47,18 @@ pub enum Encoding {
     },
 }
 
+impl Encoding {
+    /// The known categories of a categorical encoding.
+    pub fn categories(&self) -> Option<&[String]> {
+        match self {
+            Encoding::OneHot { categories } | Encoding::Target { categories, .. } => {
+                Some(categories)
+            }
+            Encoding::Numeric { .. } | Encoding::Boolean { .. } => None,
+        }
+    }
+}
+
 /// The encoding of one input feature.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InputEncoding {
@@ -216,13 +228,21 @@ fn wrong_type(input: &InputEncoding, expected: &'static str, value: Value<'_>) -
 
 fn finite(input: &InputEncoding, x: f64) -> Result<f64, ScoreError> {
     if x.is_finite() {
-        Ok(x)
-    } else {
-        Err(ScoreError::NotFinite {
-            feature: input.feature.clone(),
-            value: format!("{x}"),
-        })
+        return Ok(x);
     }
+    // Spelt out rather than formatted: float formatting would add kilobytes to the
+    // browser build for three cases.
+    let value = if x.is_nan() {
+        "NaN"
+    } else if x > 0.0 {
+        "Infinity"
+    } else {
+        "-Infinity"
+    };
+    Err(ScoreError::NotFinite {
+        feature: input.feature.clone(),
+        value: value.to_owned(),
+    })
 }
 
 /// The number a value stands for, if any (`None` for missing).
@@ -232,10 +252,14 @@ fn number(input: &InputEncoding, value: Value<'_>) -> Result<Option<f64>, ScoreE
         Value::Number(x) => finite(input, x).map(Some),
         Value::Bool(flag) => Ok(Some(f64::from(u8::from(flag)))),
         Value::Text(text) if text.trim().is_empty() => Ok(None),
+        #[cfg(feature = "parse-numbers")]
         Value::Text(text) => match text.trim().parse::<f64>() {
             Ok(x) => finite(input, x).map(Some),
             Err(_) => Err(wrong_type(input, "a number", value)),
         },
+        // Without decimal parsing (the browser build), text is not a number.
+        #[cfg(not(feature = "parse-numbers"))]
+        Value::Text(_) => Err(wrong_type(input, "a number", value)),
     }
 }
 
@@ -299,7 +323,7 @@ fn encode_one(input: &InputEncoding, value: Value<'_>, out: &mut [f64]) -> Resul
         Encoding::Numeric { impute, with_log } => {
             out[0] = number(input, value)?.or(*impute).unwrap_or(f64::NAN);
             if *with_log {
-                out[1] = out[0].max(0.0).ln_1p();
+                out[1] = libm::log1p(out[0].max(0.0));
             }
         }
         Encoding::Boolean { impute } => {

@@ -278,13 +278,18 @@ impl Scorer {
 
     /// Scores a record and attributes its margin to the features: exact TreeSHAP for
     /// trees, weight × standardised value for linear models, weighted across components.
-    pub fn explain(&self, values: &[Value<'_>]) -> Result<Explanation, ScoreError> {
+    /// Returns the score, the margin of an average customer (`base`) and one contribution
+    /// per feature, in spec order: `base + Σ contributions = margin`.
+    pub fn contributions(
+        &self,
+        values: &[Value<'_>],
+    ) -> Result<(Score, f64, Vec<f64>), ScoreError> {
         let mut encoded = vec![0.0; self.width];
         self.encode(values, &mut encoded)?;
         let margin = self.margin_encoded(&encoded);
-        let features = &self.artifact.feature_spec.features;
-        let mut totals = vec![0.0; features.len()];
+        let mut totals = vec![0.0; self.feature_count()];
         let mut base = 0.0;
+        let mut paths = Vec::new();
         for component in &self.components {
             let x = &encoded[component.offset..component.offset + component.width];
             let mut phi = vec![0.0; component.width];
@@ -301,7 +306,6 @@ impl Scorer {
                         Aggregation::Mean => (1.0 / ensemble.trees.len() as f64, 0.0),
                     };
                     let mut expected = 0.0;
-                    let mut paths = Vec::new();
                     for tree in &ensemble.trees {
                         add_tree_shap_with(tree, x, scale, &mut phi, &mut paths);
                         expected += tree.expected_value() * scale;
@@ -314,6 +318,13 @@ impl Scorer {
                 totals[component.sources[column]] += component.weight * value;
             }
         }
+        Ok((self.score_margin(margin), base, totals))
+    }
+
+    /// [`Scorer::contributions`] as readable reasons, largest contribution first.
+    pub fn explain(&self, values: &[Value<'_>]) -> Result<Explanation, ScoreError> {
+        let (score, base, totals) = self.contributions(values)?;
+        let features = &self.artifact.feature_spec.features;
         let mut contributions: Vec<Reason> = features
             .iter()
             .zip(totals)
@@ -327,7 +338,7 @@ impl Scorer {
             .collect();
         contributions.sort_by(|a, b| b.contribution.total_cmp(&a.contribution));
         Ok(Explanation {
-            score: self.score_margin(margin),
+            score,
             base,
             contributions,
         })

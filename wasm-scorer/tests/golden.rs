@@ -1,0 +1,228 @@
+//! The wasm scorer against the golden file (the same one the native tests assert), and
+//! every bad input of the issue. Runs in Node and in headless Chromium through
+//! wasm-bindgen-test-runner (see build.sh).
+
+use churn_wasm_scorer::WasmScorer;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_test::*;
+
+const BINARY: &[u8] = include_bytes!("../../crates/churn-core/tests/fixtures/model-v1.bin");
+const GOLDEN: &str = include_str!("../../crates/churn-core/tests/fixtures/golden-v1.json");
+
+fn message(error: wasm_bindgen::JsError) -> String {
+    let value: JsValue = error.into();
+    js_sys::Error::from(value).message().into()
+}
+
+/// Packs a golden record as js/record.mjs would.
+fn pack(scorer: &WasmScorer, record: &serde_json::Value) -> (Vec<u8>, Vec<f64>, String) {
+    let mut tags = Vec::new();
+    let mut numbers = Vec::new();
+    let mut texts = Vec::new();
+    for name in scorer.feature_names() {
+        match &record[&name] {
+            serde_json::Value::Number(n) => {
+                tags.push(1);
+                numbers.push(n.as_f64().unwrap_or(f64::NAN));
+            }
+            serde_json::Value::Bool(flag) => {
+                tags.push(2);
+                numbers.push(f64::from(u8::from(*flag)));
+            }
+            serde_json::Value::String(text) => {
+                tags.push(3);
+                numbers.push(0.0);
+                texts.push(text.clone());
+            }
+            _ => {
+                tags.push(0);
+                numbers.push(0.0);
+            }
+        }
+    }
+    (tags, numbers, texts.join("\u{1f}"))
+}
+
+#[wasm_bindgen_test]
+fn golden_probabilities_and_reasons_are_bit_for_bit_the_native_ones() {
+    let mut scorer = WasmScorer::new(BINARY).expect("the v1 fixture loads");
+    let golden: serde_json::Value = serde_json::from_str(GOLDEN).expect("golden");
+    let records = golden["records"].as_array().expect("records");
+    assert!(records.len() >= 40);
+    let names = scorer.feature_names();
+    for (index, record) in records.iter().enumerate() {
+        let (tags, numbers, texts) = pack(&scorer, &record["values"]);
+        let score = scorer.score_packed(&tags, &numbers, &texts).expect("score");
+        let expected = record["probability"].as_f64().expect("probability");
+        assert_eq!(
+            score[0].to_bits(),
+            expected.to_bits(),
+            "record {index}: {} vs {expected}",
+            score[0]
+        );
+        let tier = ["low", "medium", "high"][score[1] as usize];
+        assert_eq!(
+            tier,
+            record["tier"].as_str().expect("tier"),
+            "record {index}"
+        );
+        let explained = scorer
+            .explain_packed(&tags, &numbers, &texts, 3)
+            .expect("explain");
+        assert_eq!(explained[0].to_bits(), expected.to_bits());
+        let reasons: Vec<&str> = explained[4..]
+            .chunks(2)
+            .map(|pair| names[pair[0] as usize].as_str())
+            .collect();
+        let golden_reasons: Vec<&str> = record["reasons"]
+            .as_array()
+            .expect("reasons")
+            .iter()
+            .map(|r| r.as_str().unwrap_or(""))
+            .collect();
+        assert_eq!(reasons, golden_reasons, "record {index}");
+    }
+}
+
+#[wasm_bindgen_test]
+fn damaged_and_newer_artifacts_are_errors_not_crashes() {
+    for cut in [0, 7, 100, BINARY.len() - 1] {
+        let error = WasmScorer::new(&BINARY[..cut]).expect_err("truncated");
+        assert!(message(error).contains("damaged"));
+    }
+    let mut newer = BINARY.to_vec();
+    newer[4..8].copy_from_slice(&9u32.to_le_bytes());
+    let text = message(WasmScorer::new(&newer).expect_err("newer"));
+    assert!(
+        text.contains("schema version 9") && text.contains("upgrade churn"),
+        "{text}"
+    );
+    let mut corrupted = BINARY.to_vec();
+    for position in (9..corrupted.len()).step_by(1013) {
+        corrupted[position] ^= 0x5a;
+    }
+    // Any error is fine; a panic would abort the test.
+    let _ = WasmScorer::new(&corrupted);
+}
+
+#[wasm_bindgen_test]
+fn bad_records_are_errors_and_the_scorer_keeps_working() {
+    let mut scorer = WasmScorer::new(BINARY).expect("loads");
+    let golden: serde_json::Value = serde_json::from_str(GOLDEN).expect("golden");
+    let good = &golden["records"][0]["values"];
+    let (tags, numbers, texts) = pack(&scorer, good);
+    let names = scorer.feature_names();
+    let kinds = scorer.feature_kinds();
+    let numeric = kinds
+        .iter()
+        .position(|k| k == "numeric")
+        .expect("a numeric feature");
+    let categorical = kinds
+        .iter()
+        .position(|k| k == "categorical")
+        .expect("a categorical feature");
+
+    // A string where a number belongs.
+    let mut as_text = good.clone();
+    as_text[&names[numeric]] = serde_json::json!("12");
+    let (t, n, x) = pack(&scorer, &as_text);
+    let error = message(
+        scorer
+            .score_packed(&t, &n, &x)
+            .expect_err("text for a number"),
+    );
+    assert!(
+        error.contains(&format!("feature '{}' expects a number", names[numeric])),
+        "{error}"
+    );
+
+    // NaN and Infinity.
+    for bad in [f64::NAN, f64::INFINITY] {
+        let mut numbers = numbers.clone();
+        numbers[numeric] = bad;
+        let mut tags = tags.clone();
+        tags[numeric] = 1;
+        let error = message(
+            scorer
+                .score_packed(&tags, &numbers, &texts)
+                .expect_err("not finite"),
+        );
+        assert!(error.contains("send null for an unknown value"), "{error}");
+    }
+
+    // An object.
+    let mut tags_object = tags.clone();
+    tags_object[numeric] = 4;
+    assert!(scorer.score_packed(&tags_object, &numbers, &texts).is_err());
+
+    // An unknown category is allowed (scored like a missing one).
+    let mut unknown = good.clone();
+    unknown[&names[categorical]] = serde_json::json!("Galactic Plan");
+    let (t, n, x) = pack(&scorer, &unknown);
+    let score = scorer.score_packed(&t, &n, &x).expect("unknown category");
+    assert!((0.0..=1.0).contains(&score[0]));
+
+    // Batches: empty, and not a multiple of the column count.
+    let columns = names.len();
+    assert!(message(scorer.score_batch(&[], columns).expect_err("empty")).contains("empty"));
+    let error = message(
+        scorer
+            .score_batch(&vec![0.0; columns + 1], columns)
+            .expect_err("ragged"),
+    );
+    assert!(error.contains("not a multiple"), "{error}");
+    assert!(
+        scorer
+            .score_batch(&vec![0.0; columns], columns + 1)
+            .is_err()
+    );
+
+    // After all that, the scorer still scores the good record exactly.
+    let again = scorer
+        .score_packed(&tags, &numbers, &texts)
+        .expect("still works");
+    let expected = golden["records"][0]["probability"].as_f64().expect("p");
+    assert_eq!(again[0].to_bits(), expected.to_bits());
+}
+
+#[wasm_bindgen_test]
+fn batches_of_numbers_score_like_records() {
+    let mut scorer = WasmScorer::new(BINARY).expect("loads");
+    let golden: serde_json::Value = serde_json::from_str(GOLDEN).expect("golden");
+    let names = scorer.feature_names();
+    let kinds = scorer.feature_kinds();
+    let mut values = Vec::new();
+    let mut expected = Vec::new();
+    for record in golden["records"].as_array().expect("records") {
+        let row = &record["values"];
+        let mut usable = true;
+        let mut numbers = Vec::new();
+        for (name, kind) in names.iter().zip(&kinds) {
+            numbers.push(match (&row[name], kind.as_str()) {
+                (serde_json::Value::Null, _) => f64::NAN,
+                (serde_json::Value::Bool(flag), _) => f64::from(u8::from(*flag)),
+                (serde_json::Value::Number(n), _) => n.as_f64().unwrap_or(f64::NAN),
+                (serde_json::Value::String(text), _) => {
+                    let categories = scorer.categories(name).expect("categories");
+                    match categories.iter().position(|c| c == text) {
+                        Some(index) => index as f64,
+                        None => {
+                            usable = false; // an unknown category has no index
+                            f64::NAN
+                        }
+                    }
+                }
+                _ => f64::NAN,
+            });
+        }
+        if usable {
+            values.extend(numbers);
+            expected.push(record["probability"].as_f64().expect("p"));
+        }
+    }
+    let scores = scorer.score_batch(&values, names.len()).expect("batch");
+    assert_eq!(scores.len(), expected.len());
+    for (got, want) in scores.iter().zip(&expected) {
+        assert_eq!(got.to_bits(), want.to_bits());
+    }
+}
