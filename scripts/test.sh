@@ -4,7 +4,12 @@
 #
 # Build products go to $CARGO_TARGET_DIR, by default a cache outside the clone
 # (~/.cache/churn-target), so a fresh clone reuses earlier builds. Cold, on 2 cores, the
-# whole run takes about 15 minutes; warm, a few.
+# whole run takes about 15 minutes (plus about 7 the first time wasm-bindgen-cli is
+# installed); warm, a few.
+#
+# Installs when missing: the wasm32 target, wasm-bindgen-cli at the exact version of the
+# wasm-bindgen crate in Cargo.lock, the web tools of wasm-scorer/ (npm ci: binaryen's
+# wasm-opt, playwright-core) and Debian's chromium and chromium-driver.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,17 +25,76 @@ step "toolchain: $(rustc --version)"
 rustup component add rustfmt clippy >/dev/null
 rustup target add wasm32-unknown-unknown >/dev/null
 
+step "tools for the WASM scorer"
+wasm_bindgen_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print }' Cargo.lock)
+if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $wasm_bindgen_version" ]; then
+  echo "installing wasm-bindgen-cli $wasm_bindgen_version (a few minutes, once)"
+  # Not --locked: one of its locked dependencies cannot be fetched here (../shared/TOOLCHAIN.md).
+  cargo install --quiet wasm-bindgen-cli --version "=$wasm_bindgen_version"
+fi
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  echo "installing Debian's chromium and chromium-driver"
+  sudo_if_needed=$([ "$(id -u)" = 0 ] || echo sudo)
+  $sudo_if_needed apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_if_needed apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+(cd wasm-scorer && npm ci --no-audit --no-fund --loglevel=error)
+
 step "format"
 cargo fmt --all --check
 
 step "lint"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "churn-core builds for wasm32-unknown-unknown"
-cargo check -p churn-core --target wasm32-unknown-unknown --locked
+step "lint the WASM scorer for wasm32-unknown-unknown"
+cargo clippy -p churn-wasm-scorer --target wasm32-unknown-unknown --all-targets --locked -- -D warnings
 
 step "tests"
 cargo test --workspace --locked
+
+# wasm-bindgen-test-runner can exit 0 having run nothing (a browser run that never
+# started, say): check that every test of the file ran and passed.
+wasm_tests() {
+  local where=$1 log expected
+  shift
+  expected=$(grep -c '^#\[wasm_bindgen_test\]' wasm-scorer/tests/golden.rs)
+  log=$(env "$@" CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+    cargo test -p churn-wasm-scorer --target wasm32-unknown-unknown --locked --test golden 2>&1) || {
+    echo "$log"
+    return 1
+  }
+  echo "$log" | grep -E '^test |^test result'
+  if ! echo "$log" | grep -q "test result: ok. $expected passed; 0 failed"; then
+    echo "error: expected $expected wasm tests to pass in $where" >&2
+    return 1
+  fi
+}
+
+step "WASM scorer: golden parity and bad inputs under wasm-bindgen-test in Node.js"
+wasm_tests Node.js
+
+step "WASM scorer: the same tests in headless Chromium"
+wasm_tests Chromium WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER="$(command -v chromedriver)"
+
+step "WASM scorer: npm package (web and nodejs), size budget"
+./wasm-scorer/build.sh
+
+step "WASM scorer: TypeScript declarations type-check a usage file"
+(cd wasm-scorer && node_modules/.bin/tsc -p test/tsconfig.json)
+
+step "WASM scorer: node:test on the package, the edge worker, the demo page in Chromium"
+log=$(cd wasm-scorer && node --test test/*.test.mjs 2>&1) || {
+  echo "$log"
+  exit 1
+}
+echo "$log" | grep -E '^(not )?ok |^# (tests|pass|fail)'
+tests=$(echo "$log" | sed -n 's/^# tests //p')
+passed=$(echo "$log" | sed -n 's/^# pass //p')
+if [ -z "$tests" ] || [ "$tests" = 0 ] || [ "$tests" != "$passed" ]; then
+  echo "error: $passed of ${tests:-no} node tests passed" >&2
+  exit 1
+fi
+echo "screenshot of the demo page: wasm-scorer/test-output/demo-page.png"
 
 step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked

@@ -36,7 +36,7 @@ if [ "$gzipped" -gt "$BUDGET_GZIP_BYTES" ]; then
   exit 1
 fi
 
-cp js/record.mjs js/index.node.mjs js/index.web.mjs js/index.d.ts pkg/
+cp js/*.mjs js/*.d.mts pkg/
 cp README.md pkg/README.md
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' ../Cargo.toml | head -n 1)
 artifact_version=$(sed -n 's/^pub const ARTIFACT_SCHEMA_VERSION: u32 = \([0-9]*\);/\1/p' ../crates/churn-core/src/artifact.rs)
@@ -47,17 +47,16 @@ cat > pkg/package.json <<JSON
   "description": "Churn risk in the browser and at the edge: the churn platform's scorer in WebAssembly (model artifact format v$artifact_version).",
   "license": "Apache-2.0",
   "type": "module",
-  "types": "./index.d.ts",
+  "types": "./index.web.d.mts",
   "exports": {
     ".": {
-      "types": "./index.d.ts",
-      "node": "./index.node.mjs",
-      "default": "./index.web.mjs"
+      "node": { "types": "./index.node.d.mts", "default": "./index.node.mjs" },
+      "default": { "types": "./index.web.d.mts", "default": "./index.web.mjs" }
     },
-    "./web": "./index.web.mjs",
-    "./node": "./index.node.mjs"
+    "./web": { "types": "./index.web.d.mts", "default": "./index.web.mjs" },
+    "./node": { "types": "./index.node.d.mts", "default": "./index.node.mjs" }
   },
-  "files": ["*.mjs", "index.d.ts", "web/", "node/", "README.md"],
+  "files": ["*.mjs", "*.d.mts", "web/", "node/", "README.md"],
   "churn": { "artifactVersion": $artifact_version }
 }
 JSON

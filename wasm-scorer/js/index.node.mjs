@@ -10,7 +10,9 @@ export function load(artifact) {
 }
 
 /** The newest artifact format version this package reads. */
-export const artifactVersion = wasm.WasmScorer.artifactVersion();
+export function artifactVersion() {
+  return wasm.WasmScorer.artifactVersion();
+}
 
 function toBytes(artifact) {
   if (artifact instanceof Uint8Array) return artifact;

@@ -7,15 +7,25 @@ const SEPARATOR = '\u001f';
 const TIERS = ['low', 'medium', 'high'];
 
 export class ChurnScorer {
-  /** @param {import('./types').WasmScorer} wasm a loaded WasmScorer */
+  /** @param wasm a loaded WasmScorer (the wasm-bindgen class) */
   constructor(wasm) {
     this.wasm = wasm;
     this.featureNames = wasm.featureNames;
     this.featureKinds = wasm.featureKinds;
     this.modelId = wasm.modelId;
     this.threshold = wasm.threshold;
-    this.tags = new Uint8Array(this.featureNames.length);
-    this.numbers = new Float64Array(this.featureNames.length);
+    this.mediumFrom = wasm.mediumFrom;
+    const count = this.featureNames.length;
+    // One array crosses into wasm: the type tags, then the numbers.
+    this.packed = new Float64Array(2 * count);
+    this.tags = this.packed.subarray(0, count);
+    this.numbers = this.packed.subarray(count);
+  }
+
+  /** The tier of a probability (as churn-core's Decision::tier). */
+  tier(probability) {
+    if (probability >= this.threshold) return 'high';
+    return probability >= this.mediumFrom ? 'medium' : 'low';
   }
 
   /** Packs a record into this.tags / this.numbers and returns the joined texts. */
@@ -53,15 +63,14 @@ export class ChurnScorer {
 
   /** Probability and tier of one record. */
   score(record) {
-    const texts = this.pack(record);
-    const result = this.wasm.scorePacked(this.tags, this.numbers, texts);
-    return { probability: result[0], tier: TIERS[result[1]] };
+    const probability = this.wasm.scorePacked(this.packed, this.pack(record));
+    return { probability, tier: this.tier(probability) };
   }
 
   /** Probability, tier and the `top` strongest risk-raising reasons of one record. */
   explain(record, top = 3) {
     const texts = this.pack(record);
-    const result = this.wasm.explainPacked(this.tags, this.numbers, texts, top);
+    const result = this.wasm.explainPacked(this.packed, texts, top);
     const reasons = [];
     for (let i = 4; i < result.length; i += 2) {
       const feature = this.featureNames[result[i]];
@@ -84,7 +93,7 @@ export class ChurnScorer {
   scoreRecords(records) {
     if (!Array.isArray(records)) throw new Error('scoreRecords takes an array of records');
     const out = new Float64Array(records.length);
-    for (let i = 0; i < records.length; i++) out[i] = this.score(records[i]).probability;
+    for (let i = 0; i < records.length; i++) out[i] = this.wasm.scorePacked(this.packed, this.pack(records[i]));
     return out;
   }
 

@@ -3,8 +3,8 @@
 //! (the same churn-core code runs on both sides).
 //!
 //! The JavaScript wrapper of the npm package (`js/record.mjs`) reads a record's fields and
-//! hands them over in one crossing: a type tag per feature (`Uint8Array`), the numbers
-//! (`Float64Array`) and the texts joined by the unit separator `\u{1f}`. Everything else,
+//! hands them over in one crossing: one `Float64Array` with a type tag per feature then
+//! the features' numbers, and the texts joined by the unit separator `\u{1f}`. Everything else,
 //! validation and its messages included, happens here. Errors become JavaScript `Error`s;
 //! nothing panics, and the scorer keeps working after an error.
 
@@ -102,35 +102,37 @@ impl WasmScorer {
         self.scorer.artifact().decision.threshold
     }
 
-    /// Scores one record packed by `js/record.mjs`: returns `[probability, tier]`, the
-    /// tier as 0 (low), 1 (medium) or 2 (high).
+    /// Where the medium tier starts (the high tier starts at [`WasmScorer::threshold`]).
+    #[wasm_bindgen(getter, js_name = mediumFrom)]
+    pub fn medium_from(&self) -> f64 {
+        self.scorer.artifact().decision.medium_from
+    }
+
+    /// Scores one record packed by `js/record.mjs` into one array (the features' type
+    /// tags, then their numbers) and its texts. Returns the probability: one number, no
+    /// allocation on either side of the crossing.
     #[wasm_bindgen(js_name = scorePacked)]
-    pub fn score_packed(
-        &mut self,
-        tags: &[u8],
-        numbers: &[f64],
-        texts: &str,
-    ) -> Result<Vec<f64>, JsError> {
-        let values = self.values(tags, numbers, texts)?;
+    pub fn score_packed(&mut self, packed: &[f64], texts: &str) -> Result<f64, JsError> {
+        let values = self.unpack(packed, texts)?;
         let score = self
             .scorer
             .score_with(&values, &mut self.buffer)
             .map_err(error)?;
-        Ok(vec![score.probability, f64::from(score.tier as u8)])
+        Ok(score.probability)
     }
 
     /// Scores one packed record with reasons: returns
     /// `[probability, tier, margin, base, (feature index, contribution) x top]`, the
-    /// reasons being the strongest risk-raising contributions, largest first.
+    /// reasons being the strongest risk-raising contributions, largest first, and the
+    /// tier 0 (low), 1 (medium) or 2 (high).
     #[wasm_bindgen(js_name = explainPacked)]
     pub fn explain_packed(
         &self,
-        tags: &[u8],
-        numbers: &[f64],
+        packed: &[f64],
         texts: &str,
         top: usize,
     ) -> Result<Vec<f64>, JsError> {
-        let values = self.values(tags, numbers, texts)?;
+        let values = self.unpack(packed, texts)?;
         let (score, base, contributions) = self.scorer.contributions(&values).map_err(error)?;
         let mut out = vec![
             score.probability,
@@ -139,11 +141,9 @@ impl WasmScorer {
             base,
         ];
         let mut order: Vec<usize> = (0..contributions.len()).collect();
-        order.sort_unstable_by(|&a, &b| {
-            contributions[b]
-                .total_cmp(&contributions[a])
-                .then(a.cmp(&b))
-        });
+        // Stable, as churn-core's explain: ties keep feature order. (The stable sort is
+        // in the module already; an unstable one would add 12 KB.)
+        order.sort_by(|&a, &b| contributions[b].total_cmp(&contributions[a]));
         for index in order
             .into_iter()
             .filter(|&i| contributions[i] > 0.0)
@@ -175,40 +175,10 @@ impl WasmScorer {
                 values.len()
             )));
         }
-        let categories: Vec<Vec<String>> = (0..features).map(|i| self.categories_of(i)).collect();
-        let mut out = Vec::with_capacity(values.len() / columns);
-        let mut record: Vec<Value<'_>> = Vec::with_capacity(features);
-        for (row, numbers) in values.chunks(columns).enumerate() {
-            record.clear();
-            for (feature, &x) in numbers.iter().enumerate() {
-                record.push(if x.is_nan() {
-                    Value::Missing
-                } else {
-                    match self.kinds[feature] {
-                        churn_core::FeatureKind::Numeric => Value::Number(x),
-                        churn_core::FeatureKind::Boolean => Value::Number(x),
-                        churn_core::FeatureKind::Categorical => {
-                            let index = x as usize;
-                            match categories[feature].get(index) {
-                                Some(category) if x >= 0.0 && x.fract() == 0.0 => Value::Text(category),
-                                _ => {
-                                    return Err(error(format!(
-                                        "row {row}: '{}' holds a value that is not a category index (0 to {})",
-                                        self.scorer.artifact().feature_spec.features[feature].name,
-                                        categories[feature].len().saturating_sub(1)
-                                    )));
-                                }
-                            }
-                        }
-                    }
-                });
-            }
-            let score = self
-                .scorer
-                .score_with(&record, &mut self.buffer)
-                .map_err(|e| error(format!("row {row}: {e}")))?;
-            out.push(score.probability);
-        }
+        let mut out = vec![0.0; values.len() / columns];
+        self.scorer
+            .score_indexed(values, columns, &mut out)
+            .map_err(error)?;
         Ok(out)
     }
 
@@ -225,32 +195,27 @@ impl WasmScorer {
     }
 
     fn categories_of(&self, feature: usize) -> Vec<String> {
-        // Every component of an artifact encodes the same features from the same
-        // training data: the first one's categories are the model's.
-        self.scorer.artifact().components[0].preprocessing.inputs[feature]
-            .encoding
-            .categories()
+        self.scorer
+            .categories(feature)
             .map(<[String]>::to_vec)
             .unwrap_or_default()
     }
 
-    fn values<'a>(
-        &self,
-        tags: &[u8],
-        numbers: &[f64],
-        texts: &'a str,
-    ) -> Result<Vec<Value<'a>>, JsError> {
+    /// The record of a packed array (see the module docs) and its texts.
+    fn unpack<'a>(&self, packed: &[f64], texts: &'a str) -> Result<Vec<Value<'a>>, JsError> {
         let features = &self.scorer.artifact().feature_spec.features;
-        if tags.len() != features.len() || numbers.len() != features.len() {
+        if packed.len() != 2 * features.len() {
             return Err(error(format!(
                 "expected {} feature values, got {}",
                 features.len(),
-                tags.len()
+                packed.len() / 2
             )));
         }
+        let (tags, numbers) = packed.split_at(features.len());
         let mut texts = texts.split(SEPARATOR);
         let mut values = Vec::with_capacity(features.len());
         for ((feature, &tag), &number) in features.iter().zip(tags).zip(numbers) {
+            let tag = tag as u8;
             let wrong = |got: &str| {
                 error(format!(
                     "feature '{}' expects {}, got {got}",

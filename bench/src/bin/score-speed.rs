@@ -27,12 +27,21 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const ROWS: usize = 1_000_000;
 
+#[derive(Debug, clap::Parser)]
+struct Args {
+    /// Also write the benchmark model (model.bin) and 2,000 raw records (records.json)
+    /// here, for the WASM scorer's benchmark (wasm-scorer/bench/bench.mjs).
+    #[arg(long)]
+    export: Option<std::path::PathBuf>,
+}
+
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
 }
 
 fn main() -> anyhow::Result<()> {
+    let args = <Args as clap::Parser>::parse();
     // Single-threaded figures: the pool has one thread.
     rayon::ThreadPoolBuilder::new()
         .num_threads(1)
@@ -103,6 +112,30 @@ fn main() -> anyhow::Result<()> {
         metrics: Default::default(),
         lineage: Lineage::default(),
     };
+    if let Some(dir) = &args.export {
+        std::fs::create_dir_all(dir)?;
+        std::fs::write(dir.join("model.bin"), artifact.to_binary())?;
+        let records: Vec<serde_json::Value> = (0..data.len().min(2000))
+            .map(|row| {
+                let values = data.row_values(row);
+                let mut object = serde_json::Map::new();
+                for (feature, value) in data.spec.features.iter().zip(values) {
+                    object.insert(
+                        feature.name.clone(),
+                        match value {
+                            Value::Missing => serde_json::Value::Null,
+                            Value::Number(x) => serde_json::json!(x),
+                            Value::Bool(flag) => serde_json::json!(flag),
+                            Value::Text(text) => serde_json::json!(text),
+                        },
+                    );
+                }
+                serde_json::Value::Object(object)
+            })
+            .collect();
+        std::fs::write(dir.join("records.json"), serde_json::to_string(&records)?)?;
+        println!("exported model.bin and records.json to {}", dir.display());
+    }
     let scorer = Scorer::new(artifact)?;
     println!(
         "model: {} trees, depth <= {depth}, {width} encoded columns; {} feature rows repeated to {ROWS} rows; 1 thread",
@@ -142,6 +175,31 @@ fn main() -> anyhow::Result<()> {
     }
     println!(
         "  one by one, raw records:    {:>10.2} M rows/s (encoding and calibration included)  [checksum {total:.3}]",
+        ROWS as f64 / started.elapsed().as_secs_f64() / 1e6
+    );
+
+    // Many records given as numbers (categories as indices): the batch path of the
+    // browser scorer.
+    let columns = data.spec.features.len();
+    let mut indexed = Vec::with_capacity(ROWS * columns);
+    for index in 0..ROWS {
+        for (feature, value) in records[index % records.len()].iter().enumerate() {
+            indexed.push(match value {
+                Value::Missing => f64::NAN,
+                Value::Number(x) => *x,
+                Value::Bool(flag) => f64::from(u8::from(*flag)),
+                Value::Text(text) => scorer
+                    .categories(feature)
+                    .and_then(|c| c.iter().position(|known| known == text))
+                    .map_or(f64::NAN, |i| i as f64),
+            });
+        }
+    }
+    let mut probabilities = vec![0.0; ROWS];
+    let started = Instant::now();
+    scorer.score_indexed(&indexed, columns, &mut probabilities)?;
+    println!(
+        "  batch of numeric records:    {:>10.2} M rows/s (encoding, trees and calibration)",
         ROWS as f64 / started.elapsed().as_secs_f64() / 1e6
     );
 

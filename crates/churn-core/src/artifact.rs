@@ -129,9 +129,9 @@ impl ModelArtifact {
                 )));
             }
             if !component.weight.is_finite() {
+                // Not formatted: float formatting alone is 14 KB of the browser build.
                 return Err(ArtifactError::Inconsistent(format!(
-                    "component {index} has weight {}",
-                    component.weight
+                    "component {index} has a weight that is not a finite number"
                 )));
             }
             component.preprocessing.validate()?;

@@ -247,6 +247,55 @@ impl Scorer {
         }
     }
 
+    /// The categories of a categorical feature, when every component lists the same
+    /// ones (what [`Scorer::score_indexed`] indices refer to).
+    pub fn categories(&self, feature: usize) -> Option<&[String]> {
+        let mut lists = self.artifact.components.iter().map(|component| {
+            component
+                .preprocessing
+                .inputs
+                .get(feature)
+                .and_then(|i| i.encoding.categories())
+        });
+        let first = lists.next().flatten()?;
+        lists.all(|other| other == Some(first)).then_some(first)
+    }
+
+    /// Calibrated probabilities of many records given as numbers (see
+    /// [`crate::preprocess::Preprocessing::encode_indexed`]), `columns` per record.
+    /// Encodes whole blocks and walks them through the trees together: the fast path.
+    pub fn score_indexed(
+        &self,
+        rows: &[f64],
+        columns: usize,
+        out: &mut [f64],
+    ) -> Result<(), ScoreError> {
+        const ROWS: usize = 1024;
+        let mut encoded = Vec::new();
+        let mut margins = vec![0.0; ROWS];
+        for (block, out) in rows.chunks(ROWS * columns.max(1)).zip(out.chunks_mut(ROWS)) {
+            out.fill(0.0);
+            for component in &self.components {
+                let preprocessing = &self.artifact.components[component.index].preprocessing;
+                encoded.resize(out.len() * component.width, 0.0);
+                for (row, slot) in block
+                    .chunks(columns.max(1))
+                    .zip(encoded.chunks_mut(component.width.max(1)))
+                {
+                    preprocessing.encode_indexed(row, slot)?;
+                }
+                self.component_margins(component, &encoded, &mut margins[..out.len()]);
+                for (total, margin) in out.iter_mut().zip(&margins) {
+                    *total += component.weight * margin;
+                }
+            }
+            for slot in out.iter_mut() {
+                *slot = self.score_margin(*slot).probability;
+            }
+        }
+        Ok(())
+    }
+
     /// The calibrated score of a margin.
     pub fn score_margin(&self, margin: f64) -> Score {
         let probability = self
