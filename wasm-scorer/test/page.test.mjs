@@ -68,3 +68,32 @@ test('the demo page updates the risk and its reasons as the form changes', async
     server.close();
   }
 });
+
+test('in a Chromium page, the web package scores the golden records bit for bit', async () => {
+  const golden = JSON.parse(readFileSync(here('../../crates/churn-core/tests/fixtures/golden-v1.json'), 'utf8'));
+  const server = await serve();
+  const browser = await chromium();
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/wasm-scorer/www/index.html`);
+    const scored = await page.evaluate(async (records) => {
+      const { load } = await import('/wasm-scorer/pkg/index.web.mjs');
+      const bytes = await fetch('/crates/churn-core/tests/fixtures/model-v1.bin').then((r) => r.arrayBuffer());
+      const scorer = await load(bytes);
+      return records.map((values) => {
+        const { probability, tier, reasons } = scorer.explain(values, 3);
+        return { probability, tier, reasons: reasons.map((reason) => reason.feature) };
+      });
+    }, golden.records.map((record) => record.values));
+    assert.equal(scored.length, golden.records.length);
+    for (const [index, record] of golden.records.entries()) {
+      // Exact equality: the bound reached is 0, not just 1e-12.
+      assert.equal(scored[index].probability, record.probability, `record ${index}`);
+      assert.equal(scored[index].tier, record.tier, `record ${index}`);
+      assert.deepEqual(scored[index].reasons, record.reasons, `record ${index}`);
+    }
+  } finally {
+    await browser.close();
+    server.close();
+  }
+});
