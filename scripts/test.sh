@@ -9,7 +9,9 @@
 #
 # Installs when missing: the wasm32 target, wasm-bindgen-cli at the exact version of the
 # wasm-bindgen crate in Cargo.lock, the web tools of wasm-scorer/ (npm ci: binaryen's
-# wasm-opt, playwright-core) and Debian's chromium and chromium-driver.
+# wasm-opt, playwright-core), Debian's chromium and chromium-driver, and moto's AWS
+# emulator (into the project-local virtualenv .venv-tools/), which it starts on a free
+# port of 127.0.0.1 for the tests in tests/ and stops at exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,6 +41,27 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
   DEBIAN_FRONTEND=noninteractive $sudo_if_needed apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 (cd wasm-scorer && npm ci --no-audit --no-fund --loglevel=error)
+
+step "AWS emulator: moto's server"
+moto_version=5.2.5
+if [ "$(.venv-tools/bin/python -c 'import moto; print(moto.__version__)' 2>/dev/null)" != "$moto_version" ]; then
+  python3 -m venv .venv-tools
+  .venv-tools/bin/pip install --quiet --disable-pip-version-check \
+    "moto[s3,dynamodb,events,sqs]==$moto_version" flask flask-cors
+fi
+moto_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+.venv-tools/bin/moto_server -H 127.0.0.1 -p "$moto_port" >"${TMPDIR:-/tmp}/churn-moto-$moto_port.log" 2>&1 &
+moto_pid=$!
+trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+  curl -sf "http://127.0.0.1:$moto_port/moto-api/" >/dev/null && break
+  kill -0 "$moto_pid" 2>/dev/null || { echo "error: moto's server did not start" >&2; exit 1; }
+  sleep 0.2
+done
+curl -sf "http://127.0.0.1:$moto_port/moto-api/" >/dev/null || { echo "error: moto's server does not answer" >&2; exit 1; }
+export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port" AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 \
+  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_EC2_METADATA_DISABLED=true
+echo "moto $moto_version at $AWS_ENDPOINT_URL"
 
 step "format"
 cargo fmt --all --check

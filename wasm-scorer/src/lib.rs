@@ -220,11 +220,7 @@ impl WasmScorer {
                 error(format!(
                     "feature '{}' expects {}, got {got}",
                     feature.name,
-                    match feature.kind {
-                        churn_core::FeatureKind::Numeric => "a number",
-                        churn_core::FeatureKind::Boolean => "a boolean",
-                        churn_core::FeatureKind::Categorical => "a category (text)",
-                    }
+                    feature.kind.expects()
                 ))
             };
             let value = match tag {

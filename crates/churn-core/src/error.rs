@@ -51,4 +51,20 @@ pub enum ScoreError {
         /// The value as text.
         value: String,
     },
+    /// A field that is not one of the model's features (a typo, or another model's).
+    #[error("'{field}' is not a feature of this model{hint}")]
+    UnknownFeature {
+        /// The field.
+        field: String,
+        /// ", did you mean '...'?" when a feature's name is close.
+        hint: String,
+    },
+    /// The record is not a JSON object.
+    #[error(
+        "a record is a JSON object of feature values, e.g. {{\"tenure_days\": 120}}; got {got}"
+    )]
+    NotARecord {
+        /// What it was.
+        got: &'static str,
+    },
 }

@@ -30,6 +30,15 @@ impl FeatureKind {
             Self::Boolean => "boolean",
         }
     }
+
+    /// What a record may hold for a feature of this kind, for error messages.
+    pub fn expects(self) -> &'static str {
+        match self {
+            Self::Numeric => "a number",
+            Self::Categorical => "a category (text)",
+            Self::Boolean => "a boolean",
+        }
+    }
 }
 
 /// One feature column.

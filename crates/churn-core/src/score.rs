@@ -247,6 +247,68 @@ impl Scorer {
         }
     }
 
+    /// A record given as a JSON object (feature name to value), in spec order: numbers,
+    /// booleans and strings as they are, `null` or an absent key as missing. A key that
+    /// is not a feature, or an object or array as a value, is an error naming it.
+    #[cfg(feature = "json")]
+    pub fn values_from_json<'a>(
+        &self,
+        record: &'a serde_json::Value,
+    ) -> Result<Vec<Value<'a>>, ScoreError> {
+        use serde_json::Value as Json;
+        let Json::Object(fields) = record else {
+            return Err(ScoreError::NotARecord {
+                got: match record {
+                    Json::Array(_) => "an array",
+                    Json::String(_) => "a string",
+                    Json::Number(_) => "a number",
+                    Json::Bool(_) => "a boolean",
+                    _ => "null",
+                },
+            });
+        };
+        let features = &self.artifact.feature_spec.features;
+        let mut values = vec![Value::Missing; features.len()];
+        for (field, value) in fields {
+            let Some(index) = self.feature_index(field) else {
+                let simplified = |name: &str| {
+                    name.chars()
+                        .filter(|c| c.is_alphanumeric())
+                        .flat_map(char::to_lowercase)
+                        .collect::<String>()
+                };
+                let hint = features
+                    .iter()
+                    .find(|f| simplified(&f.name) == simplified(field))
+                    .map(|f| format!(", did you mean '{}'?", f.name))
+                    .unwrap_or_default();
+                return Err(ScoreError::UnknownFeature {
+                    field: field.clone(),
+                    hint,
+                });
+            };
+            values[index] = match value {
+                Json::Null => Value::Missing,
+                Json::Bool(flag) => Value::Bool(*flag),
+                Json::Number(number) => Value::Number(number.as_f64().unwrap_or(f64::NAN)),
+                Json::String(text) => Value::Text(text),
+                Json::Array(_) | Json::Object(_) => {
+                    return Err(ScoreError::WrongType {
+                        feature: field.clone(),
+                        expected: features[index].kind.expects(),
+                        got: if value.is_array() {
+                            "an array"
+                        } else {
+                            "an object"
+                        }
+                        .to_owned(),
+                    });
+                }
+            };
+        }
+        Ok(values)
+    }
+
     /// The categories of a categorical feature, when every component lists the same
     /// ones (what [`Scorer::score_indexed`] indices refer to).
     pub fn categories(&self, feature: usize) -> Option<&[String]> {

@@ -1,20 +1,11 @@
 //! The v1 artifact fixture keeps loading, scores the golden records exactly, and damaged
 //! or newer artifacts are refused with a message saying which.
 
-use churn_core::{ArtifactError, ModelArtifact, Scorer, Value};
+use churn_core::{ArtifactError, ModelArtifact, ScoreError, Scorer};
 
 const JSON: &str = include_str!("fixtures/model-v1.json");
 const BINARY: &[u8] = include_bytes!("fixtures/model-v1.bin");
 const GOLDEN: &str = include_str!("fixtures/golden-v1.json");
-
-fn value(json: &serde_json::Value) -> Value<'_> {
-    match json {
-        serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap_or(f64::NAN)),
-        serde_json::Value::Bool(flag) => Value::Bool(*flag),
-        serde_json::Value::String(text) => Value::Text(text),
-        _ => Value::Missing,
-    }
-}
 
 #[test]
 fn the_v1_fixture_loads_in_both_encodings_and_scores_the_golden_records() {
@@ -25,13 +16,9 @@ fn the_v1_fixture_loads_in_both_encodings_and_scores_the_golden_records() {
     let scorer = Scorer::new(from_binary).expect("valid");
     let golden: serde_json::Value = serde_json::from_str(GOLDEN).expect("golden");
     for record in golden["records"].as_array().expect("records") {
-        let values: Vec<Value<'_>> = scorer
-            .artifact()
-            .feature_spec
-            .features
-            .iter()
-            .map(|f| value(&record["values"][&f.name]))
-            .collect();
+        let values = scorer
+            .values_from_json(&record["values"])
+            .expect("a record");
         let score = scorer.score(&values).expect("score");
         assert_eq!(
             score.probability,
@@ -39,6 +26,42 @@ fn the_v1_fixture_loads_in_both_encodings_and_scores_the_golden_records() {
         );
         assert_eq!(score.tier.as_str(), record["tier"].as_str().expect("tier"));
     }
+}
+
+#[test]
+fn json_records_name_what_is_wrong_with_them() {
+    let scorer = Scorer::new(ModelArtifact::from_binary(BINARY).expect("loads")).expect("valid");
+    let error = |record: serde_json::Value| {
+        scorer
+            .values_from_json(&record)
+            .expect_err("refused")
+            .to_string()
+    };
+    assert_eq!(
+        error(serde_json::json!({"Tenure Days": 3})),
+        "'Tenure Days' is not a feature of this model, did you mean 'tenure_days'?"
+    );
+    assert_eq!(
+        error(serde_json::json!({"shoe_size": 3})),
+        "'shoe_size' is not a feature of this model"
+    );
+    assert_eq!(
+        error(serde_json::json!({"tenure_days": [3]})),
+        "feature 'tenure_days' expects a number, got an array"
+    );
+    assert!(error(serde_json::json!([1, 2])).contains("got an array"));
+    // Missing and null fields are unknown, not errors.
+    let unknown = serde_json::json!({"tenure_days": null});
+    let values = scorer.values_from_json(&unknown).expect("record");
+    assert_eq!(values.len(), scorer.feature_count());
+    assert!(scorer.score(&values).is_ok());
+    // A wrong type is found when scoring, with the feature's name.
+    let spelt = serde_json::json!({"tenure_days": "forty-two"});
+    let values = scorer.values_from_json(&spelt).expect("record");
+    assert!(matches!(
+        scorer.score(&values),
+        Err(ScoreError::WrongType { feature, .. }) if feature == "tenure_days"
+    ));
 }
 
 #[test]

@@ -1,0 +1,101 @@
+//! One error type for every adapter, with the retry decision made once, here.
+
+use std::path::PathBuf;
+
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+/// A failure of an adapter. [`IoError::is_retryable`] says whether trying again later
+/// can succeed (throttling, timeouts, 5xx, a connection refused) or not (a missing
+/// object, a refused condition, bad input).
+#[derive(Debug, thiserror::Error)]
+pub enum IoError {
+    /// A call to an AWS service failed.
+    #[error("{operation} {target}: {message}")]
+    Service {
+        operation: &'static str,
+        target: String,
+        message: String,
+        retryable: bool,
+    },
+    /// The object or item does not exist.
+    #[error("{0} does not exist")]
+    NotFound(String),
+    /// A conditional write lost: someone else changed the item first.
+    #[error("{0}")]
+    Conflict(String),
+    /// A local file could not be read or written.
+    #[error("{path}: {source}")]
+    Local {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// Stored data is not what this version reads.
+    #[error("{target}: {message}")]
+    Corrupt { target: String, message: String },
+}
+
+impl IoError {
+    /// Whether the same call may succeed later.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            IoError::Service { retryable, .. } => *retryable,
+            IoError::Local { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::Interrupted | std::io::ErrorKind::TimedOut
+            ),
+            IoError::NotFound(_) | IoError::Conflict(_) | IoError::Corrupt { .. } => false,
+        }
+    }
+
+    pub(crate) fn local(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        IoError::Local {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Classifies a failed SDK call (every AWS SDK crate shares `SdkError`).
+    pub(crate) fn sdk<E>(
+        operation: &'static str,
+        target: impl Into<String>,
+        error: SdkError<E, HttpResponse>,
+    ) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let retryable = match &error {
+            SdkError::TimeoutError(_)
+            | SdkError::DispatchFailure(_)
+            | SdkError::ResponseError(_) => true,
+            SdkError::ServiceError(service) => {
+                let status = service.raw().status().as_u16();
+                status >= 500 || status == 429 || is_throttling(service.err().code())
+            }
+            _ => false,
+        };
+        IoError::Service {
+            operation,
+            target: target.into(),
+            message: DisplayErrorContext(&error).to_string(),
+            retryable,
+        }
+    }
+}
+
+/// Error codes AWS services use for "slow down".
+fn is_throttling(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some(
+            "Throttling"
+                | "ThrottlingException"
+                | "ThrottledException"
+                | "RequestLimitExceeded"
+                | "ProvisionedThroughputExceededException"
+                | "RequestThrottled"
+                | "SlowDown"
+                | "TooManyRequestsException"
+        )
+    )
+}

@@ -1,0 +1,108 @@
+//! The EventBridge publisher of the platform's domain events (`DatasetIngested`,
+//! `ModelPromoted`, `PredictionsReady`, ...): batches of at most 10 entries per
+//! PutEvents call, as the API requires, and entries EventBridge rejects retried.
+
+use std::time::Duration;
+
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+
+use crate::IoError;
+
+/// One domain event: its type (EventBridge's `detail-type`) and its JSON detail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DomainEvent {
+    pub detail_type: String,
+    pub detail: serde_json::Value,
+}
+
+/// Publishes to one event bus under one source (e.g. `churn.platform`).
+#[derive(Debug, Clone)]
+pub struct EventPublisher {
+    client: aws_sdk_eventbridge::Client,
+    bus: String,
+    source: String,
+}
+
+/// PutEvents takes at most this many entries.
+pub const MAX_ENTRIES_PER_CALL: usize = 10;
+const ATTEMPTS: u32 = 4;
+
+impl EventPublisher {
+    pub fn new(
+        client: aws_sdk_eventbridge::Client,
+        bus: impl Into<String>,
+        source: impl Into<String>,
+    ) -> Self {
+        Self {
+            client,
+            bus: bus.into(),
+            source: source.into(),
+        }
+    }
+
+    /// Publishes every event; returns the number of PutEvents calls made.
+    pub async fn publish(&self, events: &[DomainEvent]) -> Result<usize, IoError> {
+        let mut calls = 0;
+        for batch in events.chunks(MAX_ENTRIES_PER_CALL) {
+            let mut pending: Vec<PutEventsRequestEntry> = batch
+                .iter()
+                .map(|event| {
+                    PutEventsRequestEntry::builder()
+                        .event_bus_name(&self.bus)
+                        .source(&self.source)
+                        .detail_type(&event.detail_type)
+                        .detail(event.detail.to_string())
+                        .build()
+                })
+                .collect();
+            let mut attempt = 0;
+            loop {
+                let output = self
+                    .client
+                    .put_events()
+                    .set_entries(Some(pending.clone()))
+                    .send()
+                    .await
+                    .map_err(|e| IoError::sdk("PutEvents", format!("event bus {}", self.bus), e))?;
+                calls += 1;
+                attempt += 1;
+                if output.failed_entry_count() == 0 {
+                    break;
+                }
+                // Entries come back in request order; failed ones carry an error code.
+                let mut retryable = true;
+                let mut reasons = Vec::new();
+                let mut again = Vec::new();
+                for (entry, result) in pending.iter().zip(output.entries()) {
+                    if let Some(code) = result.error_code() {
+                        retryable &= matches!(
+                            code,
+                            "ThrottlingException" | "InternalFailure" | "InternalException"
+                        );
+                        reasons.push(format!(
+                            "{code}: {}",
+                            result.error_message().unwrap_or_default()
+                        ));
+                        again.push(entry.clone());
+                    }
+                }
+                if !retryable || attempt == ATTEMPTS {
+                    return Err(IoError::Service {
+                        operation: "PutEvents",
+                        target: format!("event bus {}", self.bus),
+                        message: format!(
+                            "{} of {} entries rejected: {}",
+                            again.len(),
+                            pending.len(),
+                            reasons.join("; ")
+                        ),
+                        retryable,
+                    });
+                }
+                tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                pending = again;
+            }
+        }
+        Ok(calls)
+    }
+}

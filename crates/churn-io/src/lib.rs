@@ -1,0 +1,26 @@
+//! Adapters of the churn platform: where bytes and records live outside the process.
+//!
+//! - [`store`]: object stores with the same keys on a local directory and on S3
+//!   (`raw/`, `curated/`, `models/<version>/`, ...), whole-object writes only.
+//! - [`registry`]: the model registry in DynamoDB; the champion pointer moves only by a
+//!   conditional write.
+//! - [`ledger`]: the idempotency ledger in DynamoDB: an event delivered twice is
+//!   processed once.
+//! - [`online`]: the online feature table (latest feature row per customer).
+//! - [`events`]: the EventBridge publisher of domain events.
+//!
+//! Clients are built once, from the standard AWS configuration chain ([`AwsClients`]), so
+//! `AWS_ENDPOINT_URL` points every one of them at an emulator with no code change. This
+//! crate holds no business rules: it moves data and says, for every failure, whether a
+//! retry can help ([`IoError::is_retryable`]).
+
+mod clients;
+mod error;
+pub mod events;
+pub mod ledger;
+pub mod online;
+pub mod registry;
+pub mod store;
+
+pub use clients::AwsClients;
+pub use error::IoError;

@@ -1,0 +1,89 @@
+//! Helpers of the emulator tests: the clients, fresh names, tables and buckets.
+//!
+//! The tests need an AWS emulator at `AWS_ENDPOINT_URL` (scripts/test.sh starts moto's
+//! server and exports it with dummy credentials). Without one they are skipped with a
+//! message, except under CI, where a missing emulator is a failure.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use churn_io::AwsClients;
+
+/// The clients, pointed at the emulator, or `None` (test skipped) outside CI.
+pub async fn emulator(test: &str) -> Option<AwsClients> {
+    if std::env::var_os("AWS_ENDPOINT_URL").is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{test}: AWS_ENDPOINT_URL is not set; run ./scripts/test.sh, which starts the emulator"
+        );
+        eprintln!("{test}: skipped, no AWS_ENDPOINT_URL (./scripts/test.sh starts an emulator)");
+        return None;
+    }
+    Some(AwsClients::from_env().await)
+}
+
+/// A name no other test (or earlier run against the same emulator) uses.
+pub fn fresh(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Creates an on-demand table keyed by the string `pk`, as infra/ defines them.
+pub async fn table(clients: &AwsClients, prefix: &str) -> String {
+    let name = fresh(prefix);
+    clients
+        .dynamodb
+        .create_table()
+        .table_name(&name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute"),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("key"),
+        )
+        .send()
+        .await
+        .expect("create table");
+    name
+}
+
+/// Creates a bucket.
+pub async fn bucket(clients: &AwsClients) -> String {
+    let name = fresh("churn-test");
+    clients
+        .s3
+        .create_bucket()
+        .bucket(&name)
+        .send()
+        .await
+        .expect("create bucket");
+    name
+}
+
+/// Clients whose endpoint is a port nobody listens on: an emulator (or AWS) that went
+/// away mid-run.
+pub async fn unreachable() -> AwsClients {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    drop(listener);
+    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(format!("http://127.0.0.1:{port}"))
+        .load()
+        .await;
+    AwsClients::from_config(&shared)
+}
