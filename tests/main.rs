@@ -2,9 +2,11 @@
 //! in one test binary. scripts/test.sh starts moto's server and exports
 //! `AWS_ENDPOINT_URL`; see support.rs for what happens without it.
 
+mod event_files; // every file in events/ parses as the event its function receives
 mod events; // EventBridge: batches of 10, delivered through a rule to an SQS queue
 mod faults; // an emulator gone mid-run: retryable errors, nothing half-written
 mod ledger; // the idempotency ledger: an event processed once, leases, release
 mod online; // the online feature table: round trip, more than one batch of 25
 mod registry; // model versions and the champion; two promotions at once, one wins
-mod store; // the S3 store: round trip, multipart upload, listing, URL-decoded keys
+mod score_api;
+mod store; // the S3 store: round trip, multipart upload, listing, URL-decoded keys // churn-score-api driven by the function-URL events in events/

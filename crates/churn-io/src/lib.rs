@@ -8,6 +8,7 @@
 //!   processed once.
 //! - [`online`]: the online feature table (latest feature row per customer).
 //! - [`events`]: the EventBridge publisher of domain events.
+//! - [`Settings`]: the bucket, table and bus names from a function's environment.
 //!
 //! Clients are built once, from the standard AWS configuration chain ([`AwsClients`]), so
 //! `AWS_ENDPOINT_URL` points every one of them at an emulator with no code change. This
@@ -20,7 +21,9 @@ pub mod events;
 pub mod ledger;
 pub mod online;
 pub mod registry;
+mod settings;
 pub mod store;
 
 pub use clients::AwsClients;
 pub use error::IoError;
+pub use settings::Settings;

@@ -1,0 +1,45 @@
+use std::path::PathBuf;
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::s3::S3Event;
+
+fn events_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../events"))
+}
+
+/// Every file in events/, parsed as what its function receives.
+#[test]
+fn every_event_file_parses_as_its_event_type() {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(events_dir())
+        .expect("events/")
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 10, "{files:?}");
+    for path in files {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        let text = std::fs::read_to_string(&path).expect("read");
+        let value: serde_json::Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        if value.get("Records").is_some() {
+            let event: S3Event =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(!event.records.is_empty(), "{name}");
+        } else if value.get("detail-type").is_some() {
+            let event: EventBridgeEvent<serde_json::Value> =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(!event.detail_type.is_empty(), "{name}");
+        } else if value.get("requestContext").is_some() {
+            let request =
+                lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(!request.uri().path().is_empty(), "{name}");
+        } else {
+            panic!("{name}: not an S3, EventBridge or function-URL event");
+        }
+    }
+}
