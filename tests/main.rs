@@ -2,6 +2,7 @@
 //! in one test binary. scripts/test.sh starts moto's server and exports
 //! `AWS_ENDPOINT_URL`; see support.rs for what happens without it.
 
+mod end_to_end; // raw files in S3 → ingest → train → batch-predict → score API, and every replay a no-op
 mod event_files; // every file in events/ parses as the event its function receives
 mod events; // EventBridge: batches of 10, delivered through a rule to an SQS queue
 mod faults; // an emulator gone mid-run: retryable errors, nothing half-written

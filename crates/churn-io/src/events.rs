@@ -106,3 +106,50 @@ impl EventPublisher {
         Ok(calls)
     }
 }
+
+/// `DatasetIngested`: raw data was validated and curated.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DatasetIngested {
+    pub bucket: String,
+    /// The object whose upload started it.
+    pub trigger: String,
+    /// The last day with events in the curated data (YYYY-MM-DD), if any.
+    pub data_end: Option<String>,
+    pub curated_rows: u64,
+    pub quarantined_rows: u64,
+    pub duplicate_rows: u64,
+}
+
+/// `ModelPromoted`: a new champion.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ModelPromoted {
+    pub bucket: String,
+    pub version: String,
+    pub artifact_key: String,
+    pub metric_name: String,
+    pub metric: f64,
+    /// The champion it replaced.
+    pub previous: Option<String>,
+    /// The features' as-of date it was trained on.
+    pub as_of: String,
+}
+
+/// `PredictionsReady`: a day's scores and high-risk list are written.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PredictionsReady {
+    pub bucket: String,
+    pub date: String,
+    pub model: String,
+    pub prefix: String,
+    pub high_risk_key: String,
+    pub rows: u64,
+    pub high_risk: u64,
+}
+
+/// A typed domain event as an EventBridge entry.
+pub fn domain_event(detail_type: &str, detail: &impl serde::Serialize) -> DomainEvent {
+    DomainEvent {
+        detail_type: detail_type.to_owned(),
+        detail: serde_json::to_value(detail).unwrap_or_default(),
+    }
+}

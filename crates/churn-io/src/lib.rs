@@ -8,6 +8,7 @@
 //!   processed once.
 //! - [`online`]: the online feature table (latest feature row per customer).
 //! - [`events`]: the EventBridge publisher of domain events.
+//! - [`sync`]: whole folders between a store and a local work directory.
 //! - [`Settings`]: the bucket, table and bus names from a function's environment.
 //!
 //! Clients are built once, from the standard AWS configuration chain ([`AwsClients`]), so
@@ -20,10 +21,13 @@ mod error;
 pub mod events;
 pub mod ledger;
 pub mod online;
+mod platform;
 pub mod registry;
 mod settings;
 pub mod store;
+pub mod sync;
 
 pub use clients::AwsClients;
 pub use error::IoError;
+pub use platform::{HandlerError, LEASE_SECONDS, Platform, now_epoch};
 pub use settings::Settings;

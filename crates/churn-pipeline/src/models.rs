@@ -109,3 +109,28 @@ pub fn train_dir(
     write_model_dir(&dir, &outcome)?;
     Ok((outcome, dir))
 }
+
+/// ROC-AUC of `artifact` on the rows of the feature folder `features` whose ids are in
+/// `ids` (a challenger's test split): how the champion is measured on the challenger's
+/// holdout before a promotion. `None` when the artifact was trained on other features
+/// (its spec hash differs: the two cannot be compared on this table) or the rows hold a
+/// single class.
+pub fn holdout_roc_auc(
+    artifact: ModelArtifact,
+    features: &Path,
+    ids: &[String],
+) -> Result<Option<f64>> {
+    let dataset = data::load_dir(features, true)?;
+    if artifact.feature_spec.hash != dataset.spec.hash {
+        return Ok(None);
+    }
+    let wanted: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
+    let rows: Vec<usize> = (0..dataset.len())
+        .filter(|&row| wanted.contains(dataset.ids[row].as_str()))
+        .collect();
+    let scorer = churn_core::Scorer::new(artifact)
+        .map_err(|e| PipelineError::InvalidInput(format!("the champion artifact: {e}")))?;
+    let scores = crate::train::score_rows(&scorer, &dataset, &rows);
+    let labels: Vec<bool> = rows.iter().map(|&row| dataset.labels[row]).collect();
+    Ok(churn_core::metrics::roc_auc(&labels, &scores))
+}

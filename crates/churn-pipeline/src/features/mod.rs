@@ -227,3 +227,36 @@ pub fn write_table(
     write_json(dir.join(SUMMARY_FILE), &summary)?;
     Ok(summary)
 }
+
+/// The rows of a feature folder as JSON objects (feature name to value, null when
+/// missing), with their customer ids: what the online feature table stores for the
+/// scoring API.
+pub fn rows_as_json(
+    dir: &Path,
+) -> Result<Vec<(String, serde_json::Map<String, serde_json::Value>)>> {
+    let dataset = crate::train::data::load_dir(dir, false)?;
+    let names: Vec<&str> = dataset
+        .spec
+        .features
+        .iter()
+        .map(|feature| feature.name.as_str())
+        .collect();
+    Ok((0..dataset.len())
+        .map(|row| {
+            let values = names
+                .iter()
+                .zip(dataset.row_values(row))
+                .map(|(name, value)| {
+                    let json = match value {
+                        churn_core::Value::Missing => serde_json::Value::Null,
+                        churn_core::Value::Number(x) => serde_json::json!(x),
+                        churn_core::Value::Bool(flag) => serde_json::Value::Bool(flag),
+                        churn_core::Value::Text(text) => serde_json::Value::String(text.to_owned()),
+                    };
+                    ((*name).to_owned(), json)
+                })
+                .collect();
+            (dataset.ids[row].clone(), values)
+        })
+        .collect())
+}

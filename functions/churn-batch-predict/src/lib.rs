@@ -1,0 +1,308 @@
+//! `churn-batch-predict`: the daily schedule or `ModelPromoted` → the feature snapshot
+//! as of the day after the data ends, scored by the registry's champion (the same use
+//! case as `churn predict`) → `predictions/dt=<date>/` (scores, tiers, reasons, the
+//! ranked high-risk list; `summary.json` last) → the online feature table →
+//! `PredictionsReady`.
+//!
+//! A Step Functions Distributed Map shard (`{"Key": "features/as_of=<date>/x.parquet"}`,
+//! one S3 object of an existing snapshot) is scored into
+//! `predictions/dt=<date>/shard=<name>/` instead.
+//!
+//! Idempotent: a (date, model, shard) is claimed in the ledger, so a replay writes
+//! nothing twice.
+
+use std::path::{Path, PathBuf};
+
+use churn_core::Tier;
+use churn_io::events::{PredictionsReady, domain_event};
+use churn_io::ledger::Claim;
+use churn_io::online::OnlineRow;
+use churn_io::store::ObjectGet;
+use churn_io::sync::{download_prefix, upload_dir};
+use churn_io::{HandlerError, Platform, now_epoch};
+use churn_pipeline::features::{SPEC_FILE, TABLE_FILE};
+use churn_pipeline::predict::{PredictOptions, PredictSummary};
+use churn_pipeline::progress::NoProgress;
+use churn_pipeline::store::Store;
+use serde::Serialize;
+
+/// What one invocation did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Summary {
+    pub date: String,
+    pub model: String,
+    pub shard: Option<String>,
+    pub rows: u64,
+    pub high_risk: u64,
+    pub online_rows: usize,
+    /// Already done by an earlier delivery.
+    pub duplicate: bool,
+}
+
+/// Horizon of the features built for scoring (their label is unknown anyway).
+const HORIZON_DAYS: u32 = 30;
+
+/// Handles one invocation: an EventBridge event (schedule, `ModelPromoted`) or a shard.
+pub async fn handle(
+    platform: &Platform,
+    event: serde_json::Value,
+) -> Result<Summary, HandlerError> {
+    let champion = platform.registry.champion().await?.ok_or_else(|| {
+        HandlerError::permanent("no model has been promoted yet: nothing to score with")
+    })?;
+    let model = platform
+        .registry
+        .version(&champion.version)
+        .await?
+        .ok_or_else(|| {
+            HandlerError::permanent(format!(
+                "the champion {} has no registry entry",
+                champion.version
+            ))
+        })?;
+
+    let work = tempfile::tempdir()
+        .map_err(|e| HandlerError::retryable(format!("a work folder in /tmp: {e}")))?;
+    let root = work.path().to_path_buf();
+    let model_dir = root.join("models").join(&model.version);
+    let bytes = platform.store.get(&model.artifact_key).await?;
+    write(&model_dir.join(churn_pipeline::models::BINARY_FILE), &bytes)?;
+
+    // What to score, and where the predictions go.
+    let shard = event["Key"].as_str().map(str::to_owned);
+    let (features_dir, date, out_key) = match &shard {
+        Some(key) => {
+            let (dir, date) = shard_input(platform, key, &root).await?;
+            let name = Path::new(key)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            (
+                dir,
+                date.clone(),
+                format!("predictions/dt={date}/shard={name}"),
+            )
+        }
+        None => {
+            download_prefix(&platform.store, "curated/", &root).await?;
+            let date = snapshot_date(&root).await?;
+            let dir = {
+                let root = root.clone();
+                let as_of = churn_pipeline::dates::parse_date(&date, "the snapshot date")
+                    .map_err(|e| HandlerError::permanent(e.to_string()))?;
+                blocking("building the feature snapshot", move || {
+                    let table = churn_pipeline::features::build_as_of(
+                        &Store::new(&root),
+                        as_of,
+                        HORIZON_DAYS,
+                        None,
+                    )?;
+                    Ok(PathBuf::from(table.dir))
+                })
+                .await?
+            };
+            (dir, date.clone(), format!("predictions/dt={date}"))
+        }
+    };
+
+    let ledger_key = format!("predict:{out_key}:{}", model.version);
+    match platform.ledger.claim(&ledger_key, now_epoch()).await? {
+        Claim::Acquired => {}
+        Claim::Done { outcome } if outcome.starts_with("failed") => {
+            return Err(HandlerError::permanent(outcome));
+        }
+        Claim::Done { .. } => {
+            return Ok(Summary {
+                date,
+                model: model.version,
+                shard,
+                duplicate: true,
+                ..Summary::default()
+            });
+        }
+        Claim::Busy { .. } => {
+            return Err(HandlerError::retryable(format!(
+                "{out_key} is being scored by another invocation"
+            )));
+        }
+    }
+    let result = run(
+        platform,
+        &root,
+        &model_dir,
+        &features_dir,
+        &out_key,
+        shard.is_none(),
+    )
+    .await;
+    let now = now_epoch();
+    match result {
+        Ok((predicted, online_rows)) => {
+            let summary = Summary {
+                date: date.clone(),
+                model: model.version.clone(),
+                shard,
+                rows: predicted.rows,
+                high_risk: predicted.high_risk,
+                online_rows,
+                duplicate: false,
+            };
+            let ready = PredictionsReady {
+                bucket: platform.settings.bucket.clone(),
+                date,
+                model: model.version,
+                prefix: format!("{out_key}/"),
+                high_risk_key: format!("{out_key}/high_risk.csv"),
+                rows: predicted.rows,
+                high_risk: predicted.high_risk,
+            };
+            platform
+                .events
+                .publish(&[domain_event("PredictionsReady", &ready)])
+                .await?;
+            platform
+                .ledger
+                .finish(&ledger_key, now, &format!("scored {} rows", predicted.rows))
+                .await?;
+            tracing::info!(
+                date = summary.date,
+                model = summary.model,
+                rows = summary.rows,
+                high_risk = summary.high_risk,
+                online_rows = summary.online_rows,
+                "predictions written"
+            );
+            Ok(summary)
+        }
+        Err(error) => {
+            if error.retryable {
+                platform.ledger.release(&ledger_key).await?;
+            } else {
+                platform
+                    .ledger
+                    .finish(&ledger_key, now, &format!("failed: {}", error.message))
+                    .await?;
+            }
+            tracing::error!(
+                error = error.message,
+                retryable = error.retryable,
+                "prediction failed"
+            );
+            Err(error)
+        }
+    }
+}
+
+async fn run(
+    platform: &Platform,
+    root: &Path,
+    model_dir: &Path,
+    features_dir: &Path,
+    out_key: &str,
+    refresh_online: bool,
+) -> Result<(PredictSummary, usize), HandlerError> {
+    let out = root.join(out_key);
+    let predicted = {
+        let (model_dir, features_dir, out) = (
+            model_dir.join(churn_pipeline::models::BINARY_FILE),
+            features_dir.to_path_buf(),
+            out.clone(),
+        );
+        let options = PredictOptions {
+            reasons_from: Tier::High,
+            ..PredictOptions::default()
+        };
+        blocking("scoring", move || {
+            churn_pipeline::predict::predict(&model_dir, &features_dir, &out, &options, &NoProgress)
+        })
+        .await?
+    };
+    upload_dir(&platform.store, root, out_key, &["summary.json"]).await?;
+    if let Ok(relative) = features_dir.strip_prefix(root) {
+        upload_dir(
+            &platform.store,
+            root,
+            &relative.to_string_lossy(),
+            &["summary.json"],
+        )
+        .await?;
+    }
+    let mut online_rows = 0;
+    if refresh_online {
+        let features_dir = features_dir.to_path_buf();
+        let as_of = features_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().trim_start_matches("as_of=").to_owned())
+            .unwrap_or_default();
+        let rows = blocking("reading the feature rows", move || {
+            churn_pipeline::features::rows_as_json(&features_dir)
+        })
+        .await?;
+        let rows: Vec<OnlineRow> = rows
+            .into_iter()
+            .map(|(customer_id, values)| OnlineRow {
+                customer_id,
+                as_of: as_of.clone(),
+                values,
+            })
+            .collect();
+        online_rows = platform.online.put(&rows).await?;
+    }
+    Ok((predicted, online_rows))
+}
+
+/// The snapshot date: the day after the curated data ends.
+async fn snapshot_date(root: &Path) -> Result<String, HandlerError> {
+    let root = root.to_path_buf();
+    blocking("reading the curated data", move || {
+        let sources = churn_pipeline::features::load_sources(&Store::new(&root))?;
+        let end = churn_pipeline::features::data_end(&sources)?.ok_or_else(|| {
+            churn_pipeline::PipelineError::InvalidInput(
+                "the curated data has no events: nothing to score".into(),
+            )
+        })?;
+        Ok((churn_pipeline::dates::from_days(end) + chrono::Duration::days(1)).to_string())
+    })
+    .await
+}
+
+/// Downloads one shard object of a snapshot and its spec into a feature folder.
+async fn shard_input(
+    platform: &Platform,
+    key: &str,
+    root: &Path,
+) -> Result<(PathBuf, String), HandlerError> {
+    let folder = key.rsplit_once('/').map_or("", |(folder, _)| folder);
+    let date = folder
+        .rsplit('/')
+        .find_map(|part| part.strip_prefix("as_of="))
+        .ok_or_else(|| {
+            HandlerError::permanent(format!("shard {key} is not under features/as_of=<date>/"))
+        })?
+        .to_owned();
+    let dir = root.join("shard");
+    write(&dir.join(TABLE_FILE), &platform.store.get(key).await?)?;
+    write(
+        &dir.join(SPEC_FILE),
+        &platform.store.get(&format!("{folder}/{SPEC_FILE}")).await?,
+    )?;
+    Ok((dir, date))
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), HandlerError> {
+    let fail = |e: std::io::Error| HandlerError::retryable(format!("{}: {e}", path.display()));
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(fail)?;
+    }
+    std::fs::write(path, bytes).map_err(fail)
+}
+
+async fn blocking<T: Send + 'static>(
+    what: &'static str,
+    work: impl FnOnce() -> churn_pipeline::Result<T> + Send + 'static,
+) -> Result<T, HandlerError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| HandlerError::permanent(format!("{what} stopped: {e}")))?
+        .map_err(|e| HandlerError::permanent(format!("{what}: {e}")))
+}

@@ -1,0 +1,19 @@
+//! The batch prediction Lambda: adapters once per cold start, then the runtime loop.
+
+use churn_io::{AwsClients, Platform, Settings};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .without_time()
+        .init();
+    let platform = Platform::new(&AwsClients::from_env().await, &Settings::from_env()?);
+    lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
+        let platform = &platform;
+        async move { Ok::<_, Error>(churn_batch_predict::handle(platform, event.payload).await?) }
+    }))
+    .await
+}

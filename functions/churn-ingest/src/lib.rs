@@ -1,0 +1,181 @@
+//! `churn-ingest`: an upload under `raw/` → the whole raw data set validated, cleaned and
+//! curated (the same use case as `churn ingest`) → `curated/`, `quarantine/`,
+//! `reports/ingest-report.json` → `DatasetIngested`.
+//!
+//! Idempotent: each uploaded object (bucket, key, sequencer) is claimed in the ledger,
+//! so an event delivered twice is processed once. The work happens in a temporary
+//! folder under `/tmp`; outputs are uploaded whole, the report last.
+
+use std::path::Path;
+
+use aws_lambda_events::event::s3::S3Event;
+use churn_io::events::{DatasetIngested, domain_event};
+use churn_io::ledger::Claim;
+use churn_io::store::decode_event_key;
+use churn_io::sync::{download_prefix, upload_dir};
+use churn_io::{HandlerError, Platform, now_epoch};
+use churn_pipeline::ingest::{IngestOptions, ingest};
+use churn_pipeline::progress::NoProgress;
+use churn_pipeline::store::Store;
+use serde::Serialize;
+
+/// What one invocation did (also its structured log line).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Summary {
+    /// Objects of the event under `raw/`.
+    pub objects: usize,
+    /// Objects already processed by an earlier delivery.
+    pub duplicates: usize,
+    /// Whether the data set was ingested in this invocation.
+    pub ingested: bool,
+    pub curated_rows: u64,
+    pub quarantined_rows: u64,
+    pub duplicate_rows: u64,
+}
+
+/// Handles one S3 notification (one or more records).
+pub async fn handle(platform: &Platform, event: S3Event) -> Result<Summary, HandlerError> {
+    let mut summary = Summary::default();
+    let mut claimed = Vec::new();
+    let mut trigger = None;
+    for record in &event.records {
+        let bucket = record.s3.bucket.name.as_deref().unwrap_or_default();
+        let raw_key = record.s3.object.key.as_deref().unwrap_or_default();
+        let key = decode_event_key(raw_key)?;
+        if bucket != platform.settings.bucket || !key.starts_with("raw/") {
+            tracing::warn!(
+                bucket,
+                key,
+                "not an upload under raw/ of the data bucket; ignored"
+            );
+            continue;
+        }
+        summary.objects += 1;
+        let version = record
+            .s3
+            .object
+            .sequencer
+            .as_deref()
+            .or(record.s3.object.e_tag.as_deref())
+            .unwrap_or_default();
+        let ledger_key = format!("ingest:{bucket}/{key}:{version}");
+        match platform.ledger.claim(&ledger_key, now_epoch()).await? {
+            Claim::Acquired => {
+                claimed.push(ledger_key);
+                trigger.get_or_insert(key);
+            }
+            Claim::Done { outcome } if outcome.starts_with("failed") => {
+                return Err(HandlerError::permanent(outcome));
+            }
+            Claim::Done { .. } => summary.duplicates += 1,
+            Claim::Busy { .. } => {
+                return Err(HandlerError::retryable(format!(
+                    "{key} is being ingested by another invocation; retry later"
+                )));
+            }
+        }
+    }
+    let Some(trigger) = trigger else {
+        tracing::info!(summary = ?summary, "nothing new to ingest");
+        return Ok(summary);
+    };
+
+    let result = run(platform, &trigger).await;
+    let now = now_epoch();
+    match result {
+        Ok(ingested) => {
+            summary.ingested = true;
+            summary.curated_rows = ingested.curated_rows;
+            summary.quarantined_rows = ingested.quarantined_rows;
+            summary.duplicate_rows = ingested.duplicate_rows;
+            let outcome = format!("ingested: {} rows curated", ingested.curated_rows);
+            for key in &claimed {
+                platform.ledger.finish(key, now, &outcome).await?;
+            }
+            tracing::info!(
+                objects = summary.objects,
+                duplicates = summary.duplicates,
+                curated = summary.curated_rows,
+                quarantined = summary.quarantined_rows,
+                duplicate_rows = summary.duplicate_rows,
+                "ingested"
+            );
+            Ok(summary)
+        }
+        Err(error) => {
+            for key in &claimed {
+                if error.retryable {
+                    platform.ledger.release(key).await?;
+                } else {
+                    platform
+                        .ledger
+                        .finish(key, now, &format!("failed: {}", error.message))
+                        .await?;
+                }
+            }
+            tracing::error!(
+                error = error.message,
+                retryable = error.retryable,
+                "ingest failed"
+            );
+            Err(error)
+        }
+    }
+}
+
+/// Downloads `raw/`, ingests it in a temporary folder, uploads the results and
+/// publishes `DatasetIngested`.
+async fn run(platform: &Platform, trigger: &str) -> Result<DatasetIngested, HandlerError> {
+    let work = tempfile::tempdir()
+        .map_err(|e| HandlerError::retryable(format!("a work folder in /tmp: {e}")))?;
+    let root = work.path().to_path_buf();
+    download_prefix(&platform.store, "raw/", &root).await?;
+    let report = {
+        let root = root.clone();
+        tokio::task::spawn_blocking(move || {
+            ingest(&Store::new(&root), &IngestOptions::default(), &NoProgress)
+        })
+        .await
+        .map_err(|e| HandlerError::permanent(format!("ingest stopped: {e}")))?
+        .map_err(|e| HandlerError::permanent(e.to_string()))?
+    };
+    upload(platform, &root).await?;
+    let sum =
+        |f: fn(&churn_pipeline::ingest::SourceReport) -> u64| report.sources.values().map(f).sum();
+    let data_end = data_end(&root).await?;
+    let event = DatasetIngested {
+        bucket: platform.settings.bucket.clone(),
+        trigger: trigger.to_owned(),
+        data_end,
+        curated_rows: sum(|s| s.curated),
+        quarantined_rows: sum(|s| s.quarantined),
+        duplicate_rows: sum(|s| s.duplicates),
+    };
+    platform
+        .events
+        .publish(&[domain_event("DatasetIngested", &event)])
+        .await?;
+    Ok(event)
+}
+
+async fn upload(platform: &Platform, root: &Path) -> Result<(), HandlerError> {
+    upload_dir(&platform.store, root, "curated", &[]).await?;
+    upload_dir(&platform.store, root, "quarantine", &[]).await?;
+    upload_dir(&platform.store, root, "reports", &["ingest-report.json"]).await?;
+    Ok(())
+}
+
+/// The last day with events in the curated data.
+async fn data_end(root: &Path) -> Result<Option<String>, HandlerError> {
+    let root = root.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let sources = churn_pipeline::features::load_sources(&Store::new(&root))?;
+        Ok::<_, churn_pipeline::PipelineError>(
+            churn_pipeline::features::data_end(&sources)?
+                .map(|day| churn_pipeline::dates::from_days(day).to_string()),
+        )
+    })
+    .await
+    .map_err(|e| HandlerError::permanent(format!("reading the curated data stopped: {e}")))?
+    .map_err(|e| HandlerError::permanent(e.to_string()))
+}

@@ -1,0 +1,21 @@
+//! The training Lambda: adapters once per cold start, then the runtime loop (lib.rs).
+
+use churn_io::{AwsClients, Platform, Settings};
+use churn_train::{Options, TrainEvent};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .without_time()
+        .init();
+    let platform = Platform::new(&AwsClients::from_env().await, &Settings::from_env()?);
+    let options = Options::from_env()?;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<TrainEvent>| {
+        let (platform, options) = (&platform, &options);
+        async move { Ok::<_, Error>(churn_train::handle(platform, options, event.payload).await?) }
+    }))
+    .await
+}
