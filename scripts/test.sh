@@ -10,8 +10,9 @@
 # Installs when missing: the wasm32 target, wasm-bindgen-cli at the exact version of the
 # wasm-bindgen crate in Cargo.lock, the web tools of wasm-scorer/ (npm ci: binaryen's
 # wasm-opt, playwright-core), Debian's chromium and chromium-driver, and moto's AWS
-# emulator (into the project-local virtualenv .venv-tools/), which it starts on a free
-# port of 127.0.0.1 for the tests in tests/ and stops at exit.
+# emulator and cfn-lint (scripts/tools-requirements.txt, into the project-local
+# virtualenv .venv-tools/); it starts the emulator on a free port of 127.0.0.1 for the
+# tests in tests/ and stops it at exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,11 +44,11 @@ fi
 (cd wasm-scorer && npm ci --no-audit --no-fund --loglevel=error)
 
 step "AWS emulator: moto's server"
-moto_version=5.2.5
-if [ "$(.venv-tools/bin/python -c 'import moto; print(moto.__version__)' 2>/dev/null)" != "$moto_version" ]; then
+# Reinstalled only when scripts/tools-requirements.txt changes.
+if ! cmp -s scripts/tools-requirements.txt .venv-tools/installed-requirements.txt; then
   python3 -m venv .venv-tools
-  .venv-tools/bin/pip install --quiet --disable-pip-version-check \
-    "moto[s3,dynamodb,events,sqs]==$moto_version" flask flask-cors
+  .venv-tools/bin/pip install --quiet --disable-pip-version-check -r scripts/tools-requirements.txt
+  cp scripts/tools-requirements.txt .venv-tools/installed-requirements.txt
 fi
 moto_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 .venv-tools/bin/moto_server -H 127.0.0.1 -p "$moto_port" >"${TMPDIR:-/tmp}/churn-moto-$moto_port.log" 2>&1 &
@@ -61,7 +62,10 @@ done
 curl -sf "http://127.0.0.1:$moto_port/moto-api/" >/dev/null || { echo "error: moto's server does not answer" >&2; exit 1; }
 export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port" AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 \
   AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_EC2_METADATA_DISABLED=true
-echo "moto $moto_version at $AWS_ENDPOINT_URL"
+echo "moto at $AWS_ENDPOINT_URL"
+
+step "the SAM stack: cfn-lint infra/template.yaml"
+.venv-tools/bin/cfn-lint infra/template.yaml
 
 step "format"
 cargo fmt --all --check
@@ -91,6 +95,27 @@ wasm_tests() {
     echo "error: expected $expected wasm tests to pass in $where" >&2
     return 1
   fi
+}
+
+step "the real Lambda runtime loop: cargo lambda watch + invoke churn-score-api"
+watch_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+CHURN_BUCKET=churn-watch .venv-tools/bin/cargo-lambda lambda watch --invoke-address 127.0.0.1 \
+  --invoke-port "$watch_port" >"${TMPDIR:-/tmp}/churn-watch-$watch_port.log" 2>&1 &
+watch_pid=$!
+trap 'kill "$moto_pid" "$watch_pid" 2>/dev/null || true' EXIT
+answer=""
+for _ in $(seq 60); do
+  # The first invoke waits for the function's build; until the server is up it fails.
+  answer=$(.venv-tools/bin/cargo-lambda lambda invoke churn-score-api --invoke-address 127.0.0.1 \
+    --invoke-port "$watch_port" --data-file events/health.json 2>&1) && break
+  sleep 2
+done
+echo "$answer"
+kill "$watch_pid" 2>/dev/null || true
+echo "$answer" | grep -q '"statusCode": *200' || {
+  echo "error: churn-score-api did not answer GET /health through cargo lambda watch" >&2
+  cat "${TMPDIR:-/tmp}/churn-watch-$watch_port.log" >&2
+  exit 1
 }
 
 step "WASM scorer: golden parity and bad inputs under wasm-bindgen-test in Node.js"

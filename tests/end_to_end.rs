@@ -82,6 +82,14 @@ async fn raw_uploads_become_a_champion_and_a_ranked_list_and_replays_change_noth
         .expect("delete");
     platform.store.put(spaced, bytes).await.expect("put");
 
+    // A poison object: a file no ingest can read (another table's header).
+    let poison = "raw/accounts/zz-broken.csv";
+    platform
+        .store
+        .put(poison, b"not,the,header\n1,2,3\n".to_vec())
+        .await
+        .expect("put");
+
     // S3 notifies the ingest function (the key URL-encoded, as S3 does).
     let mut s3_event = event_file("s3-put-raw.json");
     s3_event["Records"][0]["s3"]["bucket"]["name"] = json!(platform.settings.bucket);
@@ -106,6 +114,28 @@ async fn raw_uploads_become_a_champion_and_a_ranked_list_and_replays_change_noth
         ["reports/ingest-report.json"]
     );
     assert!(!keys(&platform, "quarantine/").await.is_empty());
+    // The poison object was set aside with its reason, and the rest went through.
+    assert_eq!(ingested.quarantined_objects, [poison]);
+    assert!(
+        keys(&platform, "raw/accounts/")
+            .await
+            .iter()
+            .all(|k| k != poison)
+    );
+    let reason = platform
+        .store
+        .get(&format!("quarantine/objects/{poison}.reason.txt"))
+        .await
+        .expect("reason");
+    let reason = String::from_utf8(reason).expect("utf8");
+    let bucket_key = format!("s3://{}/{poison}", platform.settings.bucket);
+    assert!(reason.starts_with(&bucket_key), "{reason}");
+    assert!(
+        !keys(&platform, &format!("quarantine/objects/{poison}"))
+            .await
+            .is_empty(),
+        "the object itself is kept"
+    );
     // Delivered again: nothing is redone.
     let again = churn_ingest::handle(&platform, s3_event)
         .await

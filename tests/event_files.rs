@@ -38,8 +38,15 @@ fn every_event_file_parses_as_its_event_type() {
             let request =
                 lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(!request.uri().path().is_empty(), "{name}");
+        } else if let Some(key) = value.get("Key") {
+            // A Distributed Map item: one S3 object of a feature snapshot.
+            assert!(
+                key.as_str()
+                    .is_some_and(|k| k.starts_with("features/as_of=")),
+                "{name}"
+            );
         } else {
-            panic!("{name}: not an S3, EventBridge or function-URL event");
+            panic!("{name}: not an S3, EventBridge, function-URL or shard event");
         }
     }
 }

@@ -118,6 +118,9 @@ pub struct DatasetIngested {
     pub curated_rows: u64,
     pub quarantined_rows: u64,
     pub duplicate_rows: u64,
+    /// Raw objects refused as a whole, moved to `quarantine/objects/`.
+    #[serde(default)]
+    pub quarantined_objects: Vec<String>,
 }
 
 /// `ModelPromoted`: a new champion.

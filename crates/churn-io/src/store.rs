@@ -40,6 +40,11 @@ pub trait ObjectPut {
     fn upload(&self, path: &Path, key: &str) -> impl Future<Output = Result<u64, IoError>> + Send;
 }
 
+/// Deletes objects (deleting what is not there is not an error).
+pub trait ObjectDelete {
+    fn delete(&self, key: &str) -> impl Future<Output = Result<(), IoError>> + Send;
+}
+
 /// Lists objects under a prefix, sorted by key.
 pub trait ObjectList {
     fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<ObjectInfo>, IoError>> + Send;
@@ -193,6 +198,18 @@ impl ObjectPut for LocalStore {
 
     async fn upload(&self, path: &Path, key: &str) -> Result<u64, IoError> {
         Self::copy_whole(path, &self.path(key)?).await
+    }
+}
+
+impl ObjectDelete for LocalStore {
+    async fn delete(&self, key: &str) -> Result<(), IoError> {
+        let path = self.path(key)?;
+        match tokio::fs::remove_file(&path).await {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                Err(IoError::local(path, error))
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -473,6 +490,20 @@ impl ObjectPut for S3Store {
             .await
             .map_err(|e| IoError::sdk("PutObject", self.target(key), e))?;
         Ok(size)
+    }
+}
+
+impl ObjectDelete for S3Store {
+    async fn delete(&self, key: &str) -> Result<(), IoError> {
+        check_key(key)?;
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| IoError::sdk("DeleteObject", self.target(key), e))?;
+        Ok(())
     }
 }
 

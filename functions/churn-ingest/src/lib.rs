@@ -11,7 +11,7 @@ use std::path::Path;
 use aws_lambda_events::event::s3::S3Event;
 use churn_io::events::{DatasetIngested, domain_event};
 use churn_io::ledger::Claim;
-use churn_io::store::decode_event_key;
+use churn_io::store::{ObjectDelete, ObjectPut, decode_event_key};
 use churn_io::sync::{download_prefix, upload_dir};
 use churn_io::{HandlerError, Platform, now_epoch};
 use churn_pipeline::ingest::{IngestOptions, ingest};
@@ -31,7 +31,13 @@ pub struct Summary {
     pub curated_rows: u64,
     pub quarantined_rows: u64,
     pub duplicate_rows: u64,
+    /// Raw objects refused as a whole (moved to `quarantine/objects/`).
+    pub quarantined_objects: Vec<String>,
 }
+
+/// At most this many whole objects are set aside in one invocation; more means something
+/// upstream is broken, and the ingest stops with the error instead.
+const MAX_POISON_OBJECTS: usize = 10;
 
 /// Handles one S3 notification (one or more records).
 pub async fn handle(platform: &Platform, event: S3Event) -> Result<Summary, HandlerError> {
@@ -88,6 +94,7 @@ pub async fn handle(platform: &Platform, event: S3Event) -> Result<Summary, Hand
             summary.curated_rows = ingested.curated_rows;
             summary.quarantined_rows = ingested.quarantined_rows;
             summary.duplicate_rows = ingested.duplicate_rows;
+            summary.quarantined_objects = ingested.quarantined_objects.clone();
             let outcome = format!("ingested: {} rows curated", ingested.curated_rows);
             for key in &claimed {
                 platform.ledger.finish(key, now, &outcome).await?;
@@ -98,6 +105,7 @@ pub async fn handle(platform: &Platform, event: S3Event) -> Result<Summary, Hand
                 curated = summary.curated_rows,
                 quarantined = summary.quarantined_rows,
                 duplicate_rows = summary.duplicate_rows,
+                quarantined_objects = summary.quarantined_objects.len(),
                 "ingested"
             );
             Ok(summary)
@@ -124,20 +132,54 @@ pub async fn handle(platform: &Platform, event: S3Event) -> Result<Summary, Hand
 }
 
 /// Downloads `raw/`, ingests it in a temporary folder, uploads the results and
-/// publishes `DatasetIngested`.
+/// publishes `DatasetIngested`. A raw object the pipeline refuses as a whole (a wrong
+/// header, a damaged Parquet file) is moved to `quarantine/objects/<key>` with a
+/// `<key>.reason.txt` beside it, and the rest is ingested without it.
 async fn run(platform: &Platform, trigger: &str) -> Result<DatasetIngested, HandlerError> {
     let work = tempfile::tempdir()
         .map_err(|e| HandlerError::retryable(format!("a work folder in /tmp: {e}")))?;
     let root = work.path().to_path_buf();
+    let remote = format!("s3://{}/", platform.settings.bucket);
+    // Messages name objects, not the work folder.
+    let readable = |error: &churn_pipeline::PipelineError| {
+        error
+            .to_string()
+            .replace(&format!("{}/", root.display()), &remote)
+    };
     download_prefix(&platform.store, "raw/", &root).await?;
-    let report = {
-        let root = root.clone();
-        tokio::task::spawn_blocking(move || {
-            ingest(&Store::new(&root), &IngestOptions::default(), &NoProgress)
-        })
-        .await
-        .map_err(|e| HandlerError::permanent(format!("ingest stopped: {e}")))?
-        .map_err(|e| HandlerError::permanent(e.to_string()))?
+    let mut quarantined_objects = Vec::new();
+    let report = loop {
+        let attempt = {
+            let root = root.clone();
+            tokio::task::spawn_blocking(move || {
+                ingest(&Store::new(&root), &IngestOptions::default(), &NoProgress)
+            })
+            .await
+            .map_err(|e| HandlerError::permanent(format!("ingest stopped: {e}")))?
+        };
+        match attempt {
+            Ok(report) => break report,
+            Err(error @ churn_pipeline::PipelineError::BadFile { .. })
+                if quarantined_objects.len() < MAX_POISON_OBJECTS =>
+            {
+                let churn_pipeline::PipelineError::BadFile { file, .. } = &error else {
+                    unreachable!("matched above")
+                };
+                let Some(key) = file
+                    .strip_prefix(&root)
+                    .ok()
+                    .map(|k| k.to_string_lossy().replace('\\', "/"))
+                    .filter(|k| k.starts_with("raw/"))
+                else {
+                    return Err(HandlerError::permanent(readable(&error)));
+                };
+                let reason = readable(&error);
+                tracing::warn!(key, reason, "raw object refused as a whole; quarantined");
+                set_aside(platform, &root, &key, &reason).await?;
+                quarantined_objects.push(key);
+            }
+            Err(error) => return Err(HandlerError::permanent(readable(&error))),
+        }
     };
     upload(platform, &root).await?;
     let sum =
@@ -150,12 +192,33 @@ async fn run(platform: &Platform, trigger: &str) -> Result<DatasetIngested, Hand
         curated_rows: sum(|s| s.curated),
         quarantined_rows: sum(|s| s.quarantined),
         duplicate_rows: sum(|s| s.duplicates),
+        quarantined_objects,
     };
     platform
         .events
         .publish(&[domain_event("DatasetIngested", &event)])
         .await?;
     Ok(event)
+}
+
+/// Moves a refused raw object to `quarantine/objects/`, with its reason, out of `raw/`
+/// (here and in the bucket), so later ingests are not blocked by it.
+async fn set_aside(
+    platform: &Platform,
+    root: &Path,
+    key: &str,
+    reason: &str,
+) -> Result<(), HandlerError> {
+    let local = root.join(key);
+    let target = format!("quarantine/objects/{key}");
+    platform.store.upload(&local, &target).await?;
+    platform
+        .store
+        .put(&format!("{target}.reason.txt"), reason.as_bytes().to_vec())
+        .await?;
+    platform.store.delete(key).await?;
+    std::fs::remove_file(&local)
+        .map_err(|e| HandlerError::retryable(format!("{}: {e}", local.display())))
 }
 
 async fn upload(platform: &Platform, root: &Path) -> Result<(), HandlerError> {
