@@ -19,13 +19,16 @@ if ! command -v cargo-lambda >/dev/null; then
 fi
 
 functions=(churn-ingest churn-train churn-batch-predict churn-score-api)
-packages=()
-for f in "${functions[@]}"; do packages+=(-p "$f"); done
 zips="$CARGO_TARGET_DIR/lambda-zips"
+# Two cargo invocations: built together, feature unification would give the scoring API
+# churn-lambda's `pipeline` feature, and polars with it.
+build() {
+  cargo lambda build --profile lambda-release "$@" -p churn-ingest -p churn-train -p churn-batch-predict
+  cargo lambda build --profile lambda-release "$@" -p churn-score-api
+}
 
 echo "== arm64 zips (what infra/template.yaml deploys)"
-cargo lambda build --profile lambda-release --arm64 --output-format zip \
-  --lambda-dir "$zips/arm64" "${packages[@]}"
+build --arm64 --output-format zip --lambda-dir "$zips/arm64"
 over=0
 for f in "${functions[@]}"; do
   budget=$((15 * 1000 * 1000))
@@ -36,7 +39,7 @@ for f in "${functions[@]}"; do
 done
 
 echo "== init time (x86_64 bootstraps of the same code, on this machine)"
-cargo lambda build --profile lambda-release --compiler cargo --lambda-dir "$zips/x86_64" "${packages[@]}"
+build --compiler cargo --lambda-dir "$zips/x86_64"
 bootstraps=()
 for f in "${functions[@]}"; do bootstraps+=(--bootstrap "$f=$zips/x86_64/$f/bootstrap"); done
 cargo run --release --locked -q -p churn-bench --bin lambda-init -- "${bootstraps[@]}" --event events/health.json

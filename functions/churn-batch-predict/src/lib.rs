@@ -15,11 +15,11 @@ use std::path::{Path, PathBuf};
 
 use churn_core::Tier;
 use churn_io::events::{PredictionsReady, domain_event};
-use churn_io::ledger::Claim;
 use churn_io::online::OnlineRow;
 use churn_io::store::ObjectGet;
 use churn_io::sync::{download_prefix, upload_dir};
-use churn_io::{HandlerError, Platform, now_epoch};
+use churn_io::{HandlerError, Platform};
+use churn_lambda::blocking;
 use churn_pipeline::features::{SPEC_FILE, TABLE_FILE};
 use churn_pipeline::predict::{PredictOptions, PredictSummary};
 use churn_pipeline::progress::NoProgress;
@@ -106,91 +106,63 @@ pub async fn handle(
     };
 
     let ledger_key = format!("predict:{out_key}:{}", model.version);
-    match platform.ledger.claim(&ledger_key, now_epoch()).await? {
-        Claim::Acquired => {}
-        Claim::Done { outcome } if outcome.starts_with("failed") => {
-            return Err(HandlerError::permanent(outcome));
-        }
-        Claim::Done { .. } => {
-            return Ok(Summary {
-                date,
-                model: model.version,
-                shard,
-                duplicate: true,
-                ..Summary::default()
-            });
-        }
-        Claim::Busy { .. } => {
-            return Err(HandlerError::retryable(format!(
-                "{out_key} is being scored by another invocation"
-            )));
-        }
+    if churn_lambda::claim(platform, &ledger_key).await?.is_some() {
+        return Ok(Summary {
+            date,
+            model: model.version,
+            shard,
+            duplicate: true,
+            ..Summary::default()
+        });
     }
-    let result = run(
-        platform,
-        &root,
-        &model_dir,
-        &features_dir,
-        &out_key,
-        shard.is_none(),
-    )
+    let keys = [ledger_key];
+    let result = async {
+        let (predicted, online_rows) = run(
+            platform,
+            &root,
+            &model_dir,
+            &features_dir,
+            &out_key,
+            shard.is_none(),
+        )
+        .await?;
+        let ready = PredictionsReady {
+            bucket: platform.settings.bucket.clone(),
+            date: date.clone(),
+            model: model.version.clone(),
+            prefix: format!("{out_key}/"),
+            high_risk_key: format!("{out_key}/high_risk.csv"),
+            rows: predicted.rows,
+            high_risk: predicted.high_risk,
+        };
+        platform
+            .events
+            .publish(&[domain_event("PredictionsReady", &ready)])
+            .await?;
+        Ok(Summary {
+            date: date.clone(),
+            model: model.version.clone(),
+            shard: shard.clone(),
+            rows: predicted.rows,
+            high_risk: predicted.high_risk,
+            online_rows,
+            duplicate: false,
+        })
+    }
     .await;
-    let now = now_epoch();
-    match result {
-        Ok((predicted, online_rows)) => {
-            let summary = Summary {
-                date: date.clone(),
-                model: model.version.clone(),
-                shard,
-                rows: predicted.rows,
-                high_risk: predicted.high_risk,
-                online_rows,
-                duplicate: false,
-            };
-            let ready = PredictionsReady {
-                bucket: platform.settings.bucket.clone(),
-                date,
-                model: model.version,
-                prefix: format!("{out_key}/"),
-                high_risk_key: format!("{out_key}/high_risk.csv"),
-                rows: predicted.rows,
-                high_risk: predicted.high_risk,
-            };
-            platform
-                .events
-                .publish(&[domain_event("PredictionsReady", &ready)])
-                .await?;
-            platform
-                .ledger
-                .finish(&ledger_key, now, &format!("scored {} rows", predicted.rows))
-                .await?;
-            tracing::info!(
-                date = summary.date,
-                model = summary.model,
-                rows = summary.rows,
-                high_risk = summary.high_risk,
-                online_rows = summary.online_rows,
-                "predictions written"
-            );
-            Ok(summary)
-        }
-        Err(error) => {
-            if error.retryable {
-                platform.ledger.release(&ledger_key).await?;
-            } else {
-                platform
-                    .ledger
-                    .finish(&ledger_key, now, &format!("failed: {}", error.message))
-                    .await?;
-            }
-            tracing::error!(
-                error = error.message,
-                retryable = error.retryable,
-                "prediction failed"
-            );
-            Err(error)
-        }
-    }
+    let summary = churn_lambda::settle(platform, &keys, result, |s| {
+        format!("scored {} rows", s.rows)
+    })
+    .await?;
+    tracing::info!(
+        date = summary.date,
+        model = summary.model,
+        rows = summary.rows,
+        high_risk = summary.high_risk,
+        online_rows = summary.online_rows,
+        "predictions written"
+    );
+    Ok(summary)
 }
 
 async fn run(
@@ -253,17 +225,10 @@ async fn run(
 
 /// The snapshot date: the day after the curated data ends.
 async fn snapshot_date(root: &Path) -> Result<String, HandlerError> {
-    let root = root.to_path_buf();
-    blocking("reading the curated data", move || {
-        let sources = churn_pipeline::features::load_sources(&Store::new(&root))?;
-        let end = churn_pipeline::features::data_end(&sources)?.ok_or_else(|| {
-            churn_pipeline::PipelineError::InvalidInput(
-                "the curated data has no events: nothing to score".into(),
-            )
-        })?;
-        Ok((churn_pipeline::dates::from_days(end) + chrono::Duration::days(1)).to_string())
-    })
-    .await
+    let end = churn_lambda::curated_data_end(root).await?.ok_or_else(|| {
+        HandlerError::permanent("the curated data has no events: nothing to score")
+    })?;
+    Ok((end + chrono::Duration::days(1)).to_string())
 }
 
 /// Downloads one shard object of a snapshot and its spec into a feature folder.
@@ -295,14 +260,4 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), HandlerError> {
         std::fs::create_dir_all(parent).map_err(fail)?;
     }
     std::fs::write(path, bytes).map_err(fail)
-}
-
-async fn blocking<T: Send + 'static>(
-    what: &'static str,
-    work: impl FnOnce() -> churn_pipeline::Result<T> + Send + 'static,
-) -> Result<T, HandlerError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| HandlerError::permanent(format!("{what} stopped: {e}")))?
-        .map_err(|e| HandlerError::permanent(format!("{what}: {e}")))
 }

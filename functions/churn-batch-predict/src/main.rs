@@ -5,11 +5,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .without_time()
-        .init();
+    churn_lambda::init_logging();
     let platform = Platform::new(&AwsClients::from_env().await, &Settings::from_env()?);
     lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         let platform = &platform;

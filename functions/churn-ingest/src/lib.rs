@@ -10,10 +10,9 @@ use std::path::Path;
 
 use aws_lambda_events::event::s3::S3Event;
 use churn_io::events::{DatasetIngested, domain_event};
-use churn_io::ledger::Claim;
 use churn_io::store::{ObjectDelete, ObjectPut, decode_event_key};
 use churn_io::sync::{download_prefix, upload_dir};
-use churn_io::{HandlerError, Platform, now_epoch};
+use churn_io::{HandlerError, Platform};
 use churn_pipeline::ingest::{IngestOptions, ingest};
 use churn_pipeline::progress::NoProgress;
 use churn_pipeline::store::Store;
@@ -65,20 +64,12 @@ pub async fn handle(platform: &Platform, event: S3Event) -> Result<Summary, Hand
             .or(record.s3.object.e_tag.as_deref())
             .unwrap_or_default();
         let ledger_key = format!("ingest:{bucket}/{key}:{version}");
-        match platform.ledger.claim(&ledger_key, now_epoch()).await? {
-            Claim::Acquired => {
+        match churn_lambda::claim(platform, &ledger_key).await? {
+            None => {
                 claimed.push(ledger_key);
                 trigger.get_or_insert(key);
             }
-            Claim::Done { outcome } if outcome.starts_with("failed") => {
-                return Err(HandlerError::permanent(outcome));
-            }
-            Claim::Done { .. } => summary.duplicates += 1,
-            Claim::Busy { .. } => {
-                return Err(HandlerError::retryable(format!(
-                    "{key} is being ingested by another invocation; retry later"
-                )));
-            }
+            Some(_) => summary.duplicates += 1,
         }
     }
     let Some(trigger) = trigger else {
@@ -86,49 +77,25 @@ pub async fn handle(platform: &Platform, event: S3Event) -> Result<Summary, Hand
         return Ok(summary);
     };
 
-    let result = run(platform, &trigger).await;
-    let now = now_epoch();
-    match result {
-        Ok(ingested) => {
-            summary.ingested = true;
-            summary.curated_rows = ingested.curated_rows;
-            summary.quarantined_rows = ingested.quarantined_rows;
-            summary.duplicate_rows = ingested.duplicate_rows;
-            summary.quarantined_objects = ingested.quarantined_objects.clone();
-            let outcome = format!("ingested: {} rows curated", ingested.curated_rows);
-            for key in &claimed {
-                platform.ledger.finish(key, now, &outcome).await?;
-            }
-            tracing::info!(
-                objects = summary.objects,
-                duplicates = summary.duplicates,
-                curated = summary.curated_rows,
-                quarantined = summary.quarantined_rows,
-                duplicate_rows = summary.duplicate_rows,
-                quarantined_objects = summary.quarantined_objects.len(),
-                "ingested"
-            );
-            Ok(summary)
-        }
-        Err(error) => {
-            for key in &claimed {
-                if error.retryable {
-                    platform.ledger.release(key).await?;
-                } else {
-                    platform
-                        .ledger
-                        .finish(key, now, &format!("failed: {}", error.message))
-                        .await?;
-                }
-            }
-            tracing::error!(
-                error = error.message,
-                retryable = error.retryable,
-                "ingest failed"
-            );
-            Err(error)
-        }
-    }
+    let ingested = churn_lambda::settle(platform, &claimed, run(platform, &trigger).await, |i| {
+        format!("ingested: {} rows curated", i.curated_rows)
+    })
+    .await?;
+    summary.ingested = true;
+    summary.curated_rows = ingested.curated_rows;
+    summary.quarantined_rows = ingested.quarantined_rows;
+    summary.duplicate_rows = ingested.duplicate_rows;
+    summary.quarantined_objects = ingested.quarantined_objects;
+    tracing::info!(
+        objects = summary.objects,
+        duplicates = summary.duplicates,
+        curated = summary.curated_rows,
+        quarantined = summary.quarantined_rows,
+        duplicate_rows = summary.duplicate_rows,
+        quarantined_objects = summary.quarantined_objects.len(),
+        "ingested"
+    );
+    Ok(summary)
 }
 
 /// Downloads `raw/`, ingests it in a temporary folder, uploads the results and
@@ -184,7 +151,9 @@ async fn run(platform: &Platform, trigger: &str) -> Result<DatasetIngested, Hand
     upload(platform, &root).await?;
     let sum =
         |f: fn(&churn_pipeline::ingest::SourceReport) -> u64| report.sources.values().map(f).sum();
-    let data_end = data_end(&root).await?;
+    let data_end = churn_lambda::curated_data_end(&root)
+        .await?
+        .map(|day| day.to_string());
     let event = DatasetIngested {
         bucket: platform.settings.bucket.clone(),
         trigger: trigger.to_owned(),
@@ -226,19 +195,4 @@ async fn upload(platform: &Platform, root: &Path) -> Result<(), HandlerError> {
     upload_dir(&platform.store, root, "quarantine", &[]).await?;
     upload_dir(&platform.store, root, "reports", &["ingest-report.json"]).await?;
     Ok(())
-}
-
-/// The last day with events in the curated data.
-async fn data_end(root: &Path) -> Result<Option<String>, HandlerError> {
-    let root = root.to_path_buf();
-    tokio::task::spawn_blocking(move || {
-        let sources = churn_pipeline::features::load_sources(&Store::new(&root))?;
-        Ok::<_, churn_pipeline::PipelineError>(
-            churn_pipeline::features::data_end(&sources)?
-                .map(|day| churn_pipeline::dates::from_days(day).to_string()),
-        )
-    })
-    .await
-    .map_err(|e| HandlerError::permanent(format!("reading the curated data stopped: {e}")))?
-    .map_err(|e| HandlerError::permanent(e.to_string()))
 }

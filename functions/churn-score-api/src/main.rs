@@ -7,12 +7,7 @@ use lambda_http::{Error, service_fn};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_current_span(false)
-        .without_time() // CloudWatch stamps every line
-        .init();
+    churn_lambda::init_logging();
     let settings = Settings::from_env()?;
     let app = App::new(&AwsClients::from_env().await, &settings);
     lambda_http::run(service_fn(|request| app.handle(request))).await

@@ -13,11 +13,11 @@ use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use chrono::NaiveDate;
 use churn_core::ModelArtifact;
 use churn_io::events::{DatasetIngested, ModelPromoted, domain_event};
-use churn_io::ledger::Claim;
 use churn_io::registry::ModelVersion;
 use churn_io::store::ObjectGet;
 use churn_io::sync::{download_prefix, upload_dir};
 use churn_io::{HandlerError, IoError, Platform, now_epoch};
+use churn_lambda::blocking;
 use churn_pipeline::progress::NoProgress;
 use churn_pipeline::store::Store;
 use churn_pipeline::train::TrainOptions;
@@ -104,7 +104,10 @@ pub async fn handle(
                         "a DatasetIngested event without its detail: {e}"
                     ))
                 })?;
-            as_of_for(detail.data_end.as_deref(), options.horizon_days)?
+            as_of_for(
+                detail.data_end.as_deref().map(parse_date).transpose()?,
+                options.horizon_days,
+            )?
         }
         "TrainRequested" => {
             if let Some(requested) = event.detail["seed"].as_u64() {
@@ -112,69 +115,43 @@ pub async fn handle(
             }
             match event.detail["as_of"].as_str() {
                 Some(date) => parse_date(date)?,
-                None => as_of_for(data_end(&root).await?.as_deref(), options.horizon_days)?,
+                None => as_of_for(
+                    churn_lambda::curated_data_end(&root).await?,
+                    options.horizon_days,
+                )?,
             }
         }
         // The monthly schedule: the latest date whose labels the data covers.
-        _ => as_of_for(data_end(&root).await?.as_deref(), options.horizon_days)?,
+        _ => as_of_for(
+            churn_lambda::curated_data_end(&root).await?,
+            options.horizon_days,
+        )?,
     };
 
     let ledger_key = format!("train:{as_of}:seed={seed}");
-    match platform.ledger.claim(&ledger_key, now_epoch()).await? {
-        Claim::Acquired => {}
-        Claim::Done { outcome } if outcome.starts_with("failed") => {
-            return Err(HandlerError::permanent(outcome));
-        }
-        Claim::Done { outcome } => {
-            tracing::info!(as_of = %as_of, outcome, "already trained");
-            return Ok(Summary {
-                as_of: as_of.to_string(),
-                duplicate: true,
-                ..Summary::default()
-            });
-        }
-        Claim::Busy { .. } => {
-            return Err(HandlerError::retryable(format!(
-                "the training as of {as_of} is running in another invocation"
-            )));
-        }
+    if let Some(outcome) = churn_lambda::claim(platform, &ledger_key).await? {
+        tracing::info!(as_of = %as_of, outcome, "already trained");
+        return Ok(Summary {
+            as_of: as_of.to_string(),
+            duplicate: true,
+            ..Summary::default()
+        });
     }
+    let keys = [ledger_key];
     let result = run(platform, options, seed, as_of, &root).await;
-    let now = now_epoch();
-    match result {
-        Ok(summary) => {
-            let outcome = format!(
-                "trained {}; promoted: {}",
-                summary.version, summary.promoted
-            );
-            platform.ledger.finish(&ledger_key, now, &outcome).await?;
-            tracing::info!(
-                as_of = summary.as_of,
-                version = summary.version,
-                metric = summary.metric,
-                champion_metric = summary.champion_metric,
-                promoted = summary.promoted,
-                "trained"
-            );
-            Ok(summary)
-        }
-        Err(error) => {
-            if error.retryable {
-                platform.ledger.release(&ledger_key).await?;
-            } else {
-                platform
-                    .ledger
-                    .finish(&ledger_key, now, &format!("failed: {}", error.message))
-                    .await?;
-            }
-            tracing::error!(
-                error = error.message,
-                retryable = error.retryable,
-                "training failed"
-            );
-            Err(error)
-        }
-    }
+    let summary = churn_lambda::settle(platform, &keys, result, |s| {
+        format!("trained {}; promoted: {}", s.version, s.promoted)
+    })
+    .await?;
+    tracing::info!(
+        as_of = summary.as_of,
+        version = summary.version,
+        metric = summary.metric,
+        champion_metric = summary.champion_metric,
+        promoted = summary.promoted,
+        "trained"
+    );
+    Ok(summary)
 }
 
 fn parse_date(text: &str) -> Result<NaiveDate, HandlerError> {
@@ -183,31 +160,11 @@ fn parse_date(text: &str) -> Result<NaiveDate, HandlerError> {
 }
 
 /// The latest as-of date whose horizon the data covers.
-fn as_of_for(data_end: Option<&str>, horizon_days: u32) -> Result<NaiveDate, HandlerError> {
+fn as_of_for(data_end: Option<NaiveDate>, horizon_days: u32) -> Result<NaiveDate, HandlerError> {
     let end = data_end.ok_or_else(|| {
         HandlerError::permanent("the curated data has no events: nothing to train on")
     })?;
-    Ok(parse_date(end)? - chrono::Duration::days(i64::from(horizon_days) - 1))
-}
-
-async fn blocking<T: Send + 'static>(
-    what: &'static str,
-    work: impl FnOnce() -> churn_pipeline::Result<T> + Send + 'static,
-) -> Result<T, HandlerError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| HandlerError::permanent(format!("{what} stopped: {e}")))?
-        .map_err(|e| HandlerError::permanent(format!("{what}: {e}")))
-}
-
-async fn data_end(root: &Path) -> Result<Option<String>, HandlerError> {
-    let root = root.to_path_buf();
-    blocking("reading the curated data", move || {
-        let sources = churn_pipeline::features::load_sources(&Store::new(&root))?;
-        Ok(churn_pipeline::features::data_end(&sources)?
-            .map(|day| churn_pipeline::dates::from_days(day).to_string()))
-    })
-    .await
+    Ok(end - chrono::Duration::days(i64::from(horizon_days) - 1))
 }
 
 async fn run(
