@@ -293,3 +293,43 @@ async fn raw_uploads_become_a_champion_and_a_ranked_list_and_replays_change_noth
         Claim::Done { .. }
     ));
 }
+
+#[tokio::test]
+async fn an_ingest_that_finds_one_upload_busy_gives_back_what_it_claimed() {
+    let Some(clients) = emulator("ingest claims").await else {
+        return;
+    };
+    let platform = platform(&clients).await;
+    let bucket = platform.settings.bucket.clone();
+    let mut event = event_file("s3-put-raw.json");
+    let mut second = event["Records"][0].clone();
+    event["Records"][0]["s3"]["bucket"]["name"] = json!(bucket);
+    event["Records"][0]["s3"]["object"]["key"] = json!("raw/customers/a.csv");
+    event["Records"][0]["s3"]["object"]["sequencer"] = json!("01");
+    second["s3"]["bucket"]["name"] = json!(bucket);
+    second["s3"]["object"]["key"] = json!("raw/customers/b.csv");
+    second["s3"]["object"]["sequencer"] = json!("02");
+    event["Records"]
+        .as_array_mut()
+        .expect("records")
+        .push(second);
+    // Another invocation is ingesting b.csv.
+    let now = churn_io::now_epoch();
+    let busy = format!("ingest:{bucket}/raw/customers/b.csv:02");
+    assert_eq!(
+        platform.ledger.claim(&busy, now).await.expect("claim"),
+        Claim::Acquired
+    );
+
+    let event = serde_json::from_value(event).expect("S3 event");
+    let error = churn_ingest::handle(&platform, event)
+        .await
+        .expect_err("busy");
+    assert!(error.retryable, "{error}");
+    // a.csv was claimed, then given back: the retry can claim it at once.
+    let first = format!("ingest:{bucket}/raw/customers/a.csv:01");
+    assert_eq!(
+        platform.ledger.claim(&first, now).await.expect("claim"),
+        Claim::Acquired
+    );
+}

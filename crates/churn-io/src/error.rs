@@ -99,3 +99,11 @@ fn is_throttling(code: Option<&str>) -> bool {
         )
     )
 }
+
+/// Whether a DynamoDB call lost its condition expression (every operation's error type
+/// spells it the same way).
+pub(crate) fn condition_failed<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> bool {
+    error
+        .as_service_error()
+        .is_some_and(|e| e.code() == Some("ConditionalCheckFailedException"))
+}

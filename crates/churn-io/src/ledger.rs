@@ -71,13 +71,7 @@ impl Ledger {
             .await;
         match result {
             Ok(_) => Ok(Claim::Acquired),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                self.current(key).await
-            }
+            Err(error) if crate::error::condition_failed(&error) => self.current(key).await,
             Err(error) => Err(IoError::sdk("PutItem", self.target(key), error)),
         }
     }
@@ -101,10 +95,7 @@ impl Ledger {
             .send()
             .await
             .map_err(|error| {
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception())
-                {
+                if crate::error::condition_failed(&error) {
                     IoError::Conflict(format!("{}: not claimed, cannot finish", self.target(key)))
                 } else {
                     IoError::sdk("UpdateItem", self.target(key), error)
@@ -128,13 +119,7 @@ impl Ledger {
         match result {
             Ok(_) => Ok(()),
             // Already done or gone: nothing to give up.
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
+            Err(error) if crate::error::condition_failed(&error) => Ok(()),
             Err(error) => Err(IoError::sdk("DeleteItem", self.target(key), error)),
         }
     }

@@ -121,13 +121,7 @@ impl ModelRegistry {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
+            Err(error) if crate::error::condition_failed(&error) => Ok(()),
             Err(error) => Err(IoError::sdk("PutItem", self.target(&key), error)),
         }
     }
@@ -199,11 +193,7 @@ impl ModelRegistry {
         };
         match request.send().await {
             Ok(_) => Ok(()),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
+            Err(error) if crate::error::condition_failed(&error) => {
                 Err(IoError::Conflict(format!(
                     "promoting {}: the champion is no longer {}; another promotion won",
                     model.version,

@@ -64,12 +64,19 @@ pub async fn handle(platform: &Platform, event: S3Event) -> Result<Summary, Hand
             .or(record.s3.object.e_tag.as_deref())
             .unwrap_or_default();
         let ledger_key = format!("ingest:{bucket}/{key}:{version}");
-        match churn_lambda::claim(platform, &ledger_key).await? {
-            None => {
+        match churn_lambda::claim(platform, &ledger_key).await {
+            Ok(None) => {
                 claimed.push(ledger_key);
                 trigger.get_or_insert(key);
             }
-            Some(_) => summary.duplicates += 1,
+            Ok(Some(_)) => summary.duplicates += 1,
+            Err(error) => {
+                // Give back what this invocation claimed, so the retry can claim it.
+                for key in &claimed {
+                    platform.ledger.release(key).await?;
+                }
+                return Err(error);
+            }
         }
     }
     let Some(trigger) = trigger else {
