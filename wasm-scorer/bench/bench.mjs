@@ -18,7 +18,7 @@ const model = readFileSync(`${dir}/model.bin`);
 const records = JSON.parse(readFileSync(`${dir}/records.json`, 'utf8'));
 const wasm = readFileSync(fileURLToPath(new URL('../pkg/web/churn_wasm_scorer_bg.wasm', import.meta.url)));
 
-console.log(`module: ${wasm.length} bytes, ${gzipSync(wasm, { level: 9 }).length} gzipped (budget 61440; onnxruntime-web ~10 MB, m2cgen's JS for 100 LightGBM trees ~590 KB)`);
+console.log(`module: ${wasm.length} bytes, ${gzipSync(wasm, { level: 9 }).length} gzipped by zlib -9 (build.sh checks gzip -9 against its budget of 61440; references quoted by the issue, not measured here: onnxruntime-web ~10 MB, m2cgen's JS for 100 LightGBM trees ~590 KB)`);
 
 /** The benchmark itself: the same code runs in Node and in the page. */
 export function measure(scorer, records) {
@@ -29,6 +29,13 @@ export function measure(scorer, records) {
     const started = performance.now();
     for (let i = 0; i < 2000; i++) scorer.score(records[(run * 2000 + i) % records.length]);
     perCall.push(((performance.now() - started) * 1000) / 2000);
+  }
+  // Of which reading the JS object into the packed array (no wasm call).
+  const packing = [];
+  for (let run = 0; run < 60; run++) {
+    const started = performance.now();
+    for (let i = 0; i < 2000; i++) scorer.pack(records[(run * 2000 + i) % records.length]);
+    packing.push(((performance.now() - started) * 1000) / 2000);
   }
   // Batch: 1,000,000 rows as numbers (categories as indices).
   const columns = scorer.featureNames.length;
@@ -49,11 +56,11 @@ export function measure(scorer, records) {
     scorer.scoreBatch(values, columns);
     throughput.push(rows / ((performance.now() - started) / 1000));
   }
-  return { singleMicros: median(perCall), batchRowsPerSecond: median(throughput) };
+  return { singleMicros: median(perCall), packMicros: median(packing), batchRowsPerSecond: median(throughput) };
 }
 
-const report = (where, { singleMicros, batchRowsPerSecond }) => {
-  console.log(`${where}: one record from a JS object ${singleMicros.toFixed(2)} us median (target <= 5); batch ${(batchRowsPerSecond / 1e6).toFixed(2)} M rows/s (target >= 1.0; m2cgen's JavaScript ~0.095)`);
+const report = (where, { singleMicros, packMicros, batchRowsPerSecond }) => {
+  console.log(`${where}: one record from a JS object ${singleMicros.toFixed(2)} us median (target <= 5; ${packMicros.toFixed(2)} us of it reading the object in JS); batch ${(batchRowsPerSecond / 1e6).toFixed(2)} M rows/s (target >= 1.0; m2cgen's JavaScript ~0.095 as quoted by the issue)`);
 };
 
 report('Node.js ' + process.version, measure(load(model), records));
