@@ -12,7 +12,10 @@ use churn_tests::{bucket, emulator, fresh, table};
 use serde_json::{Value as Json, json};
 
 fn event_file(name: &str) -> Json {
-    let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../events/{name}",
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
+    );
     serde_json::from_str(&std::fs::read_to_string(path).expect("event")).expect("json")
 }
 

@@ -13,7 +13,10 @@ const MODEL: &[u8] = include_bytes!("../crates/churn-core/tests/fixtures/model-v
 const GOLDEN: &str = include_str!("../crates/churn-core/tests/fixtures/golden-v1.json");
 
 async fn call(app: &App, event: &str) -> (u16, Json) {
-    let path = format!("{}/../events/{event}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../events/{event}",
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
+    );
     let text = std::fs::read_to_string(&path).expect("event");
     let request = lambda_http::request::from_str(&text).expect("request");
     let response = app.handle(request).await.expect("infallible");

@@ -212,9 +212,10 @@ fn unreadable_targets_and_missing_columns_are_clear_errors() {
 }
 
 fn shared_data(relative: &str) -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
-        .join(relative);
+    let path =
+        Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+            .join("../../../shared/data")
+            .join(relative);
     path.exists().then_some(path)
 }
 

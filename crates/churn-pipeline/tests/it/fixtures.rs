@@ -17,10 +17,10 @@ use serde_json::{Map, Value as Json, json};
 use crate::models::feature_dir;
 
 fn fixtures() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../churn-core/tests/fixtures"
-    ))
+    // The running clone's folder (read at run time: a target folder shared by clones
+    // may hold a binary compiled in another one).
+    PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+        .join("../churn-core/tests/fixtures")
 }
 
 fn to_json(value: &Value<'_>) -> Json {
