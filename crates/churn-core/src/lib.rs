@@ -34,6 +34,7 @@ mod feature_spec;
 mod hash;
 pub mod metrics;
 pub mod model;
+pub mod playbook;
 pub mod preprocess;
 mod score;
 pub mod shap;
@@ -45,5 +46,7 @@ pub use decision::{Decision, Tier};
 pub use error::{ArtifactError, ScoreError};
 pub use feature_spec::{FEATURE_SPEC_VERSION, FeatureDef, FeatureKind, FeatureSpec};
 pub use hash::{Fnv64, fnv64_hex};
-pub use score::{Explanation, Reason, Score, Scorer, ScoringComponent, raw_probability};
+pub use score::{
+    Explanation, Reason, Score, Scorer, ScoringComponent, raw_probability, reason_label,
+};
 pub use value::Value;

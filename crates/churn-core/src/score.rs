@@ -37,8 +37,13 @@ pub struct Reason {
 impl Reason {
     /// The reason as a person reads it: `late payment count 90d = 2`.
     pub fn label(&self) -> String {
-        format!("{} = {}", self.feature.replace('_', " "), self.value)
+        reason_label(&self.feature, &self.value)
     }
+}
+
+/// A reason as a person reads it, from the feature name and the customer's value.
+pub fn reason_label(feature: &str, value: &str) -> String {
+    format!("{} = {value}", feature.replace('_', " "))
 }
 
 /// A score with every feature's contribution.
