@@ -136,6 +136,9 @@ pub fn simulate(seed: u64, index: u64, window: Window) -> CustomerHistory {
         Value::Str(format!("{}@example.com", id.to_lowercase())),
         Value::Str(format!("+1555{:07}", index % 10_000_000)),
         Value::Bool(rng.chance(0.05)),
+        // From a stream of its own, so the rest of the simulation is what it was before
+        // the column existed.
+        Value::Bool(Rng::for_stream(seed ^ 0x000d_0c01_7ac7, index).chance(0.01)),
     ]);
 
     let long_term_pull = 0.4 * f64::from(traits.partner)
