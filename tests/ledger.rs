@@ -73,7 +73,7 @@ async fn a_failed_or_dead_claim_can_be_taken_again() {
     ));
     assert_eq!(
         ledger.claim("k2", now + 901).await.expect("claim"),
-        Claim::Acquired
+        Claim::TakenOver
     );
     // Releasing a finished key changes nothing.
     ledger.finish("k2", now + 950, "ok").await.expect("finish");

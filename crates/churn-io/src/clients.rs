@@ -10,6 +10,8 @@ pub struct AwsClients {
     pub s3: aws_sdk_s3::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub eventbridge: aws_sdk_eventbridge::Client,
+    pub ses: aws_sdk_sesv2::Client,
+    pub secrets_manager: aws_sdk_secretsmanager::Client,
 }
 
 impl AwsClients {
@@ -34,6 +36,8 @@ impl AwsClients {
             s3: aws_sdk_s3::Client::from_conf(s3.build()),
             dynamodb: aws_sdk_dynamodb::Client::new(shared),
             eventbridge: aws_sdk_eventbridge::Client::new(shared),
+            ses: aws_sdk_sesv2::Client::new(shared),
+            secrets_manager: aws_sdk_secretsmanager::Client::new(shared),
         }
     }
 }

@@ -33,18 +33,40 @@ pub enum IoError {
     /// Stored data is not what this version reads.
     #[error("{target}: {message}")]
     Corrupt { target: String, message: String },
+    /// A call to a CRM, messaging or webhook API failed (after its retries).
+    #[error("{provider} {operation}: {}{message}", status.map(|s| format!("HTTP {s}: ")).unwrap_or_default())]
+    Http {
+        provider: &'static str,
+        operation: &'static str,
+        status: Option<u16>,
+        message: String,
+        retryable: bool,
+    },
+    /// A configuration file or secret is missing or wrong.
+    #[error("{target}: {message}")]
+    Config { target: String, message: String },
 }
 
 impl IoError {
     /// Whether the same call may succeed later.
     pub fn is_retryable(&self) -> bool {
         match self {
-            IoError::Service { retryable, .. } => *retryable,
+            IoError::Service { retryable, .. } | IoError::Http { retryable, .. } => *retryable,
             IoError::Local { source, .. } => matches!(
                 source.kind(),
                 std::io::ErrorKind::Interrupted | std::io::ErrorKind::TimedOut
             ),
-            IoError::NotFound(_) | IoError::Conflict(_) | IoError::Corrupt { .. } => false,
+            IoError::NotFound(_)
+            | IoError::Conflict(_)
+            | IoError::Corrupt { .. }
+            | IoError::Config { .. } => false,
+        }
+    }
+
+    pub(crate) fn config(target: impl Into<String>, message: impl Into<String>) -> Self {
+        IoError::Config {
+            target: target.into(),
+            message: message.into(),
         }
     }
 

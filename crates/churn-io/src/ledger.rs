@@ -7,7 +7,7 @@
 //! Table: partition key `pk` (string); attributes `status`, `lease_until` (epoch
 //! seconds), `finished_at`, `outcome`. Times come from the caller.
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use crate::IoError;
 use crate::registry::Item;
@@ -18,6 +18,9 @@ pub enum Claim {
     /// This caller holds the key now: process, then [`Ledger::finish`] or
     /// [`Ledger::release`].
     Acquired,
+    /// This caller holds the key now, taken over from a holder whose lease ran out (it
+    /// died mid-way): whatever it did may have happened.
+    TakenOver,
     /// Processed before; the outcome recorded then.
     Done { outcome: String },
     /// Someone else holds it until `lease_until` (epoch seconds).
@@ -67,9 +70,13 @@ impl Ledger {
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":in_progress", AttributeValue::S(IN_PROGRESS.into()))
             .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .return_values(ReturnValue::AllOld)
             .send()
             .await;
         match result {
+            Ok(output) if output.attributes().is_some_and(|old| !old.is_empty()) => {
+                Ok(Claim::TakenOver)
+            }
             Ok(_) => Ok(Claim::Acquired),
             Err(error) if crate::error::condition_failed(&error) => self.current(key).await,
             Err(error) => Err(IoError::sdk("PutItem", self.target(key), error)),
@@ -152,6 +159,11 @@ impl Ledger {
                 lease_until: item.number("lease_until")?,
             })
         }
+    }
+
+    /// The table's client and name (the action ledger keeps its cool-down days there).
+    pub(crate) fn table(&self) -> (&aws_sdk_dynamodb::Client, &str) {
+        (&self.client, &self.table)
     }
 
     fn target(&self, key: &str) -> String {

@@ -9,6 +9,12 @@
 //! - [`online`]: the online feature table (latest feature row per customer).
 //! - [`events`]: the EventBridge publisher of domain events.
 //! - [`sync`]: whole folders between a store and a local work directory.
+//! - [`actions`]: a day's retention plan sent to the CRM and messaging providers, each
+//!   action claimed in the action ledger so nothing is sent twice.
+//! - [`crm`] (HubSpot, Salesforce, Zoho) and [`messaging`] (Twilio, SES, a signed
+//!   webhook): the providers, over [`http`] (rate limits, retries honouring
+//!   `Retry-After`); [`connections`] reads their configuration and the playbook, and
+//!   [`secrets`] their tokens from the environment or Secrets Manager.
 //! - [`Settings`]: the bucket, table and bus names from a function's environment.
 //!
 //! Clients are built once, from the standard AWS configuration chain ([`AwsClients`]), so
@@ -16,13 +22,19 @@
 //! crate holds no business rules: it moves data and says, for every failure, whether a
 //! retry can help ([`IoError::is_retryable`]).
 
+pub mod actions;
 mod clients;
+pub mod connections;
+pub mod crm;
 mod error;
 pub mod events;
+pub mod http;
 pub mod ledger;
+pub mod messaging;
 pub mod online;
 mod platform;
 pub mod registry;
+pub mod secrets;
 mod settings;
 pub mod store;
 pub mod sync;

@@ -1,6 +1,7 @@
 //! Every adapter a function uses, built once per cold start, and the error a handler
 //! returns.
 
+use crate::actions::ledger::{ACTION_LEASE_SECONDS, DynamoActionLedger};
 use crate::events::EventPublisher;
 use crate::ledger::Ledger;
 use crate::online::OnlineFeatures;
@@ -15,6 +16,8 @@ pub struct Platform {
     pub store: S3Store,
     pub registry: ModelRegistry,
     pub ledger: Ledger,
+    /// Retention actions' keys and cool-down days, in the same table as `ledger`.
+    pub actions: DynamoActionLedger,
     pub online: OnlineFeatures,
     pub events: EventPublisher,
 }
@@ -32,6 +35,11 @@ impl Platform {
                 clients.dynamodb.clone(),
                 &settings.ledger_table,
                 LEASE_SECONDS,
+            ),
+            actions: DynamoActionLedger::new(
+                clients.dynamodb.clone(),
+                &settings.ledger_table,
+                ACTION_LEASE_SECONDS,
             ),
             online: OnlineFeatures::new(clients.dynamodb.clone(), &settings.online_table),
             events: EventPublisher::new(

@@ -27,7 +27,8 @@ pub fn init_logging() {
 /// by a running invocation is a retryable error.
 pub async fn claim(platform: &Platform, key: &str) -> Result<Option<String>, HandlerError> {
     match platform.ledger.claim(key, now_epoch()).await? {
-        Claim::Acquired => Ok(None),
+        // A whole-event use case redoes its work from the start: taking over is acquiring.
+        Claim::Acquired | Claim::TakenOver => Ok(None),
         Claim::Done { outcome } if outcome.starts_with("failed") => {
             Err(HandlerError::permanent(outcome))
         }
