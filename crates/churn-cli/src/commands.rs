@@ -66,7 +66,11 @@ pub enum Command {
     Evaluate(EvaluateArgs),
     /// Score a feature table: probabilities, tiers, reasons and a ranked high-risk list.
     Predict(PredictArgs),
-    /// Generate a small data set and run every stage on it, printing where outputs are.
+    /// Plan the day's retention actions from a prediction run with a playbook; send them
+    /// to the CRM and messaging providers with --send.
+    Actions(crate::actions::ActionsArgs),
+    /// Generate a small data set and run every stage on it, up to a dry-run retention
+    /// plan, printing where outputs are.
     Demo(DemoArgs),
     /// Print reference documentation as Markdown (the source of docs/).
     Docs {
@@ -294,6 +298,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => train(args, &bars).map(|_| ()),
         Command::Evaluate(args) => evaluate(args).map(|_| ()),
         Command::Predict(args) => predict(args, &bars).map(|_| ()),
+        Command::Actions(args) => crate::actions::run(args).map(|_| ()),
         Command::Demo(args) => demo(args, &bars),
         Command::Docs { page } => {
             match page {
@@ -534,6 +539,22 @@ fn demo(args: DemoArgs, bars: &Bars) -> Result<()> {
     for line in text.lines().take(6) {
         println!("    {line}");
     }
+
+    // The retention plan of the day, with the example playbook (a dry run: nothing is
+    // sent without connections).
+    let playbook = store.path("playbook.toml");
+    std::fs::write(&playbook, crate::actions::EXAMPLE_PLAYBOOK)
+        .with_context(|| format!("writing {}", playbook.display()))?;
+    println!();
+    crate::actions::run(crate::actions::ActionsArgs {
+        predictions,
+        playbook,
+        connections: None,
+        send: false,
+        dir: args.dir.clone(),
+        features: None,
+        date: None,
+    })?;
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 // Printing results is what a CLI is for; libraries log instead.
 #![allow(clippy::print_stdout)]
 
+mod actions;
 mod commands;
 mod progress;
 

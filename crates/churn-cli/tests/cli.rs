@@ -8,14 +8,95 @@ fn churn() -> Command {
     command
 }
 
-#[test]
-fn demo_runs_every_stage_and_says_where_outputs_are() {
+/// HubSpot (contacts, tasks) and Twilio, answering as documented.
+async fn providers() -> wiremock::MockServer {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/contacts/batch/upsert"))
+        .respond_with(|request: &Request| {
+            let body: serde_json::Value = serde_json::from_slice(&request.body).expect("json");
+            let results: Vec<serde_json::Value> = body["inputs"]
+                .as_array()
+                .expect("inputs")
+                .iter()
+                .map(|i| serde_json::json!({ "id": format!("hs-{}", i["id"].as_str().unwrap_or("")), "objectWriteTraceId": i["objectWriteTraceId"] }))
+                .collect();
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({ "status": "COMPLETE", "results": results }))
+        })
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/tasks/batch/create"))
+        .respond_with(|request: &Request| {
+            let body: serde_json::Value = serde_json::from_slice(&request.body).expect("json");
+            let results: Vec<serde_json::Value> = body["inputs"]
+                .as_array()
+                .expect("inputs")
+                .iter()
+                .map(|i| serde_json::json!({ "id": "task", "objectWriteTraceId": i["objectWriteTraceId"] }))
+                .collect();
+            ResponseTemplate::new(201).set_body_json(serde_json::json!({ "status": "COMPLETE", "results": results }))
+        })
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/2010-04-01/Accounts/AC123/Messages.json"))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(serde_json::json!({ "sid": "SM1", "status": "queued" })),
+        )
+        .mount(&server)
+        .await;
+    server
+}
+
+const SEND_PLAYBOOK: &str = r#"
+format = 1
+revision = "cli-test"
+[value]
+expected_months = 12
+[budget]
+daily = 500
+[caps]
+call = 5
+[[actions]]
+id = "call-owner"
+kind = "call"
+cost = 10
+save_rate = 0.35
+cooldown_days = 30
+[[actions]]
+id = "discount-sms"
+kind = "discount"
+channel = "sms"
+cost = 0.05
+discount_percent = 10
+discount_months = 2
+save_rate = 0.2
+cooldown_days = 60
+body = "{discount_percent}% off for {discount_months} months: {offer_code}"
+[[rules]]
+name = "high"
+tiers = ["high"]
+actions = ["call-owner", "discount-sms"]
+"#;
+
+async fn run(command: Command) -> std::process::Output {
+    let mut command = command;
+    tokio::task::spawn_blocking(move || command.output().expect("run churn"))
+        .await
+        .expect("joined")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_runs_every_stage_and_the_plan_is_sent_once() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let output = churn()
-        .args(["demo", "--customers", "1200", "--trials", "1,1,1", "--dir"])
-        .arg(dir.path())
-        .output()
-        .expect("run churn");
+    let mut demo = churn();
+    demo.args(["demo", "--customers", "1200", "--trials", "1,1,1", "--dir"])
+        .arg(dir.path());
+    let output = run(demo).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -31,6 +112,9 @@ fn demo_runs_every_stage_and_says_where_outputs_are() {
         "<- champion",
         "high_risk.csv",
         "rank,customer_id,churn_probability,reasons",
+        "churn actions: plan of 2026-11-01 (playbook 2026-12-01), dry run: nothing sent",
+        "expected      cost",
+        "not acted on",
     ] {
         assert!(
             stdout.contains(expected),
@@ -42,6 +126,124 @@ fn demo_runs_every_stage_and_says_where_outputs_are() {
         .expect("models")
         .collect();
     assert_eq!(models.len(), 1, "one model folder");
+    let plan = dir.path().join("actions/dt=2026-11-01");
+    assert!(plan.join("plan.json").exists() && plan.join("plan.jsonl").exists());
+    assert!(
+        !plan.join("outcomes.jsonl").exists(),
+        "a dry run sends nothing"
+    );
+
+    // Now send a plan for the same day to local HubSpot and Twilio servers.
+    let server = providers().await;
+    let playbook = dir.path().join("send-playbook.toml");
+    std::fs::write(&playbook, SEND_PLAYBOOK).expect("playbook");
+    let connections = dir.path().join("connections.toml");
+    std::fs::write(
+        &connections,
+        format!(
+            "[crm]\nprovider = \"hubspot\"\nbase_url = \"{0}\"\ntoken = {{ env = \"TEST_HUBSPOT_TOKEN\" }}\n\n[sms]\nprovider = \"twilio\"\nbase_url = \"{0}\"\naccount_sid = \"AC123\"\nauth_token = {{ env = \"TEST_TWILIO_TOKEN\" }}\nfrom = \"+15005550006\"\nmessages_per_second = 1000\n",
+            server.uri()
+        ),
+    )
+    .expect("connections");
+    let predictions = dir.path().join("predictions/dt=2026-11-01");
+    let send = || {
+        let mut command = churn();
+        command
+            .args(["actions", "--send", "--predictions"])
+            .arg(&predictions)
+            .arg("--playbook")
+            .arg(&playbook)
+            .arg("--connections")
+            .arg(&connections)
+            .arg("--dir")
+            .arg(dir.path())
+            .env("TEST_HUBSPOT_TOKEN", "pat-test-token")
+            .env("TEST_TWILIO_TOKEN", "twilio-test-token");
+        command
+    };
+    // The dry-run plan is not frozen: sending plans the day anew with this playbook.
+    let output = run(send()).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("(playbook cli-test), sent"), "{stdout}");
+    let requests = server.received_requests().await.expect("recorded");
+    let texts = requests
+        .iter()
+        .filter(|r| r.url.path().ends_with("Messages.json"))
+        .count();
+    let tasks = requests
+        .iter()
+        .filter(|r| r.url.path().ends_with("tasks/batch/create"))
+        .count();
+    assert!(texts > 0 && tasks == 1, "{texts} texts, {tasks} task calls");
+    for secret in ["pat-test-token", "twilio-test-token"] {
+        assert!(!stdout.contains(secret) && !stderr.contains(secret));
+    }
+    let outcomes = std::fs::read_to_string(plan.join("outcomes.jsonl")).expect("outcomes");
+    assert!(
+        outcomes.lines().all(|l| l.contains("\"status\":\"sent\"")),
+        "{outcomes}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(plan.join("summary.json")).expect("summary"))
+            .expect("json");
+    assert_eq!(
+        summary["outcomes"]["sent"].as_u64(),
+        Some(outcomes.lines().count() as u64)
+    );
+    assert_eq!(
+        summary["plan"]["planned"]["discount-sms"].as_u64(),
+        Some(texts as u64)
+    );
+    assert!(
+        summary["plan"]["expected_cost"]
+            .as_f64()
+            .is_some_and(|c| c <= 500.0)
+    );
+
+    // Running the same command again sends nothing.
+    let output = run(send()).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("frozen plan of an earlier run") && stdout.contains("already_done"),
+        "{stdout}"
+    );
+    assert_eq!(
+        server.received_requests().await.expect("recorded").len(),
+        requests.len()
+    );
+
+    // Sending needs connections, and a bad playbook is refused naming the field.
+    let mut command = churn();
+    command
+        .args(["actions", "--send", "--predictions"])
+        .arg(&predictions)
+        .arg("--playbook")
+        .arg(&playbook);
+    let output = run(command).await;
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--send needs --connections"));
+    std::fs::write(
+        &playbook,
+        SEND_PLAYBOOK.replace("save_rate = 0.35", "save_rate = 3.5"),
+    )
+    .expect("write");
+    let mut command = churn();
+    command
+        .args(["actions", "--predictions"])
+        .arg(&predictions)
+        .arg("--playbook")
+        .arg(&playbook);
+    let output = run(command).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("actions[0] (call-owner).save_rate: must be a share in [0, 1]"),
+        "{stderr}"
+    );
 }
 
 #[test]

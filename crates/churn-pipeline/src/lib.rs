@@ -2,12 +2,14 @@
 //!
 //! `churn-pipeline` turns raw customer data into feature tables (and, later, models):
 //! the raw-data [`contract`], the synthetic data [`generate`]or, [`ingest`] (validation,
-//! cleaning, quarantine) and [`features`] as of a date. The `churn` CLI and the Lambda
-//! functions are thin shells over the use cases here.
+//! cleaning, quarantine) and [`features`] as of a date, [`train`]ing, [`evaluate`],
+//! [`predict`], and the [`actions`] candidates of a retention plan. The `churn` CLI and
+//! the Lambda functions are thin shells over the use cases here.
 //!
 //! It knows nothing of Lambda events, environment variables or terminals: progress goes
 //! through the [`progress::Progress`] trait and storage through [`store::Store`].
 
+pub mod actions;
 pub mod contract;
 pub mod dates;
 pub mod error;

@@ -1,5 +1,7 @@
 //! Integration tests of churn-pipeline: one binary, a module per subject.
 
+/// The candidates of a retention plan: scores joined with values, segments and contacts.
+mod actions;
 /// Bad input of every kind: a clear error naming the file, or a quarantined row.
 mod bad_input;
 mod common;
