@@ -295,6 +295,262 @@ async fn raw_uploads_become_a_champion_and_a_ranked_list_and_replays_change_noth
             .expect("claim"),
         Claim::Done { .. }
     ));
+
+    // PredictionsReady starts the CRM push.
+    let mut ready = event_file("predictions-ready.json");
+    ready["detail"]["bucket"] = json!(platform.settings.bucket);
+    ready["detail"]["date"] = json!(predicted.date);
+    ready["detail"]["model"] = json!(predicted.model);
+    ready["detail"]["prefix"] = json!(prefix);
+    ready["detail"]["high_risk_key"] = json!(format!("{prefix}high_risk.csv"));
+    crm_push(&clients, &platform, &predicted.date, ready).await;
+}
+
+/// HubSpot (contacts and tasks) and Twilio, answering as documented.
+async fn providers() -> wiremock::MockServer {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+    let server = MockServer::start().await;
+    let results = |request: &Request| -> Vec<Json> {
+        let body: Json = serde_json::from_slice(&request.body).expect("json");
+        body["inputs"]
+            .as_array()
+            .expect("inputs")
+            .iter()
+            .map(|i| json!({ "id": format!("hs-{}", i["id"].as_str().unwrap_or("task")), "objectWriteTraceId": i["objectWriteTraceId"] }))
+            .collect()
+    };
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/contacts/batch/upsert"))
+        .respond_with(move |r: &Request| {
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "status": "COMPLETE", "results": results(r) }))
+        })
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/tasks/batch/create"))
+        .respond_with(move |r: &Request| {
+            ResponseTemplate::new(201)
+                .set_body_json(json!({ "status": "COMPLETE", "results": results(r) }))
+        })
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/2010-04-01/Accounts/AC123/Messages.json"))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(json!({ "sid": "SM1", "status": "queued" })),
+        )
+        .mount(&server)
+        .await;
+    server
+}
+
+const PUSH_PLAYBOOK: &str = r#"
+format = 1
+revision = "e2e-1"
+[value]
+expected_months = 12
+[budget]
+daily = 2000
+[caps]
+call = 5
+[[actions]]
+id = "call-owner"
+kind = "call"
+cost = 10
+save_rate = 0.35
+cooldown_days = 30
+[[actions]]
+id = "discount-20-email"
+kind = "discount"
+channel = "email"
+cost = 0.1
+discount_percent = 20
+discount_months = 3
+save_rate = 0.25
+cooldown_days = 60
+subject = "{discount_percent}% off"
+body = "Use {offer_code} for {discount_percent}% off for {discount_months} months."
+[[actions]]
+id = "discount-10-sms"
+kind = "discount"
+channel = "sms"
+cost = 0.05
+discount_percent = 10
+discount_months = 3
+save_rate = 0.15
+cooldown_days = 60
+body = "{discount_percent}% off with {offer_code}"
+[[actions]]
+id = "support-priority"
+kind = "support_priority"
+save_rate = 0.05
+[[rules]]
+name = "high"
+tiers = ["high"]
+actions = ["call-owner", "discount-20-email", "discount-10-sms"]
+[[rules]]
+name = "medium"
+tiers = ["medium"]
+actions = ["support-priority"]
+"#;
+
+/// `churn-crm-push` on the day's predictions: sent once to HubSpot, Twilio and SES
+/// (tokens from Secrets Manager), replays and SQS redeliveries a no-op, a bad SQS
+/// message dropped and an unreachable store redelivered.
+async fn crm_push(clients: &AwsClients, platform: &Platform, date: &str, ready: Json) {
+    let server = providers().await;
+    let secret = fresh("churn/providers");
+    clients
+        .secrets_manager()
+        .create_secret()
+        .name(&secret)
+        .secret_string(
+            json!({ "hubspot": "pat-e2e-token", "twilio": "twilio-e2e-token" }).to_string(),
+        )
+        .send()
+        .await
+        .expect("secret");
+    let sender = format!("{}@example.com", fresh("retention"));
+    clients
+        .ses()
+        .create_email_identity()
+        .email_identity(&sender)
+        .send()
+        .await
+        .expect("identity");
+    let connections = format!(
+        "[crm]\nprovider = \"hubspot\"\nbase_url = \"{0}\"\ntoken = {{ secret = \"{secret}\", key = \"hubspot\" }}\n\n[sms]\nprovider = \"twilio\"\nbase_url = \"{0}\"\naccount_sid = \"AC123\"\nauth_token = {{ secret = \"{secret}\", key = \"twilio\" }}\nfrom = \"+15005550006\"\nmessages_per_second = 1000\n\n[email]\nprovider = \"ses\"\nfrom = \"{sender}\"\nemails_per_second = 100\n",
+        server.uri()
+    );
+    platform
+        .store
+        .put("config/playbook.toml", PUSH_PLAYBOOK.as_bytes().to_vec())
+        .await
+        .expect("playbook");
+    platform
+        .store
+        .put("config/connections.toml", connections.into_bytes())
+        .await
+        .expect("connections");
+    let deps = churn_crm_push::Deps {
+        secrets: churn_io::secrets::Secrets::new(Some(clients.secrets_manager())),
+        ses: Some(clients.ses()),
+        playbook_key: "config/playbook.toml".into(),
+        connections_key: "config/connections.toml".into(),
+        options: churn_io::actions::DispatchOptions {
+            record_attempts: 2,
+            record_backoff: std::time::Duration::from_millis(10),
+            concurrency: 4,
+        },
+        clock: churn_io::now_epoch,
+    };
+    let _counting = churn_tests::SES_COUNT.lock().await;
+    let ses_before = churn_tests::ses_sent().await;
+    let pushed = churn_crm_push::handle(platform, &deps, ready.clone())
+        .await
+        .expect("push");
+    let day = &pushed["day"];
+    let sent = day["outcomes"]["sent"].as_u64().expect("sent");
+    assert_eq!(
+        Some(sent),
+        day["outcomes"]
+            .as_object()
+            .map(|o| o.values().filter_map(Json::as_u64).sum()),
+        "{day}"
+    );
+    assert!(day["plan"]["crm_syncs"].as_u64() > Some(0), "{day}");
+    let actions = format!("actions/dt={date}/");
+    let written = keys(platform, &actions).await;
+    for file in [
+        "plan.json",
+        "plan.jsonl",
+        "skipped.jsonl",
+        "outcomes.jsonl",
+        "summary.json",
+    ] {
+        assert!(
+            written.contains(&format!("{actions}{file}")),
+            "{file} in {written:?}"
+        );
+    }
+    let emails = day["plan"]["planned"]["discount-20-email"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(emails > 0, "{day}");
+    assert_eq!(churn_tests::ses_sent().await, ses_before + emails);
+    let requests = server.received_requests().await.expect("recorded").len();
+    assert!(requests > 0);
+    let plan = String::from_utf8(
+        platform
+            .store
+            .get(&format!("{actions}plan.jsonl"))
+            .await
+            .expect("plan"),
+    )
+    .expect("utf8");
+    let first_key = serde_json::from_str::<Json>(plan.lines().next().expect("an action"))
+        .expect("json")["key"]
+        .as_str()
+        .expect("key")
+        .to_owned();
+    assert!(matches!(
+        churn_io::actions::ledger::ActionLedger::claim(
+            &platform.actions,
+            &first_key,
+            churn_io::now_epoch()
+        )
+        .await
+        .expect("claim"),
+        churn_io::actions::ledger::ActionClaim::Done { .. }
+    ));
+
+    // A replay of the event, and the same event through SQS next to a bad message: no
+    // request, no e-mail, and nothing to redeliver.
+    let replay = churn_crm_push::handle(platform, &deps, ready.clone())
+        .await
+        .expect("replay");
+    assert_eq!(replay["day"]["frozen"], json!(true));
+    assert_eq!(
+        replay["day"]["outcomes"]["already_done"].as_u64(),
+        Some(sent)
+    );
+    // The schedule after quiet hours finds the latest day and has nothing left to send.
+    let scheduled = churn_crm_push::handle(platform, &deps, event_file("schedule-actions.json"))
+        .await
+        .expect("scheduled");
+    assert_eq!(scheduled["date"], json!(date));
+    assert_eq!(
+        scheduled["day"]["outcomes"]["already_done"].as_u64(),
+        Some(sent)
+    );
+    let mut batch = event_file("sqs-predictions-ready.json");
+    batch["Records"][0]["messageId"] = json!("m1");
+    batch["Records"][0]["body"] = json!(ready.to_string());
+    let mut bad = batch["Records"][0].clone();
+    bad["messageId"] = json!("m2");
+    bad["body"] = json!("not an event");
+    batch["Records"].as_array_mut().expect("records").push(bad);
+    let answer = churn_crm_push::handle(platform, &deps, batch.clone())
+        .await
+        .expect("sqs");
+    assert_eq!(answer, json!({ "batchItemFailures": [] }));
+    assert_eq!(
+        server.received_requests().await.expect("recorded").len(),
+        requests
+    );
+    assert_eq!(churn_tests::ses_sent().await, ses_before + emails);
+
+    // The store gone: the message goes back to the queue for a later try.
+    let gone = Platform::new(&churn_tests::unreachable().await, &platform.settings);
+    let answer = churn_crm_push::handle(&gone, &deps, batch)
+        .await
+        .expect("sqs");
+    assert_eq!(
+        answer,
+        json!({ "batchItemFailures": [{ "itemIdentifier": "m1" }] })
+    );
 }
 
 #[tokio::test]

@@ -27,7 +27,18 @@ fn every_event_file_parses_as_its_event_type() {
         let text = std::fs::read_to_string(&path).expect("read");
         let value: serde_json::Value =
             serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-        if value.get("Records").is_some() {
+        if value["Records"][0]["eventSource"] == "aws:sqs" {
+            // An SQS batch of EventBridge events (churn-crm-push's queue).
+            for record in value["Records"].as_array().expect("records") {
+                let body = record["body"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{name}: no body"));
+                let event: EventBridgeEvent<serde_json::Value> =
+                    serde_json::from_str(body).unwrap_or_else(|e| panic!("{name}: {e}"));
+                assert!(!event.detail_type.is_empty(), "{name}");
+                assert!(record["messageId"].as_str().is_some(), "{name}");
+            }
+        } else if value.get("Records").is_some() {
             let event: S3Event =
                 serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(!event.records.is_empty(), "{name}");
@@ -47,7 +58,7 @@ fn every_event_file_parses_as_its_event_type() {
                 "{name}"
             );
         } else {
-            panic!("{name}: not an S3, EventBridge, function-URL or shard event");
+            panic!("{name}: not an S3, SQS, EventBridge, function-URL or shard event");
         }
     }
 }

@@ -2,12 +2,13 @@
 //! in one test binary. scripts/test.sh starts moto's server and exports
 //! `AWS_ENDPOINT_URL`; see support.rs for what happens without it.
 
-mod end_to_end; // raw files in S3 → ingest → train → batch-predict → score API, and every replay a no-op
+mod actions; // the action ledger in DynamoDB, Secrets Manager fields, e-mail through SES
+mod end_to_end; // raw files in S3 → ingest → train → batch-predict → score API → CRM push, every replay a no-op
 mod event_files; // every file in events/ parses as the event its function receives
 mod events; // EventBridge: batches of 10, delivered through a rule to an SQS queue
 mod faults; // an emulator gone mid-run: retryable errors, nothing half-written
 mod ledger; // the idempotency ledger: an event processed once, leases, release
 mod online; // the online feature table: round trip, more than one batch of 25
 mod registry; // model versions and the champion; two promotions at once, one wins
-mod score_api;
-mod store; // the S3 store: round trip, multipart upload, listing, URL-decoded keys // churn-score-api driven by the function-URL events in events/
+mod score_api; // churn-score-api driven by the function-URL events in events/
+mod store; // the S3 store: round trip, multipart upload, listing, URL-decoded keys

@@ -87,3 +87,33 @@ pub async fn unreachable() -> AwsClients {
         .await;
     AwsClients::from_config(&shared)
 }
+
+/// Held by the tests that count the e-mails SES accepted, so their counts do not mix.
+pub static SES_COUNT: std::sync::LazyLock<tokio::sync::Mutex<()>> =
+    std::sync::LazyLock::new(|| tokio::sync::Mutex::new(()));
+
+/// How many e-mails moto's SES has accepted since it started. No SES v2 call reports
+/// it (and moto's `/moto-api/data.json` fails once S3 holds certain keys), so this asks
+/// SES v1's `GetSendQuota`, which moto answers without checking the signature.
+pub async fn ses_sent() -> u64 {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("an emulator");
+    let text = reqwest::Client::new()
+        .post(format!("{endpoint}/"))
+        .header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=test/20261201/us-east-1/ses/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("Action=GetSendQuota&Version=2010-12-01")
+        .send()
+        .await
+        .expect("moto answers")
+        .text()
+        .await
+        .expect("text");
+    text.split("<SentLast24Hours>")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .and_then(|n| n.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no SentLast24Hours in {text}")) as u64
+}

@@ -115,10 +115,10 @@ pub fn run(args: ActionsArgs) -> Result<DayReport> {
                 } else {
                     None
                 };
-                let secrets = Secrets::new(aws.as_ref().map(|a| a.secrets_manager.clone()));
+                let secrets = Secrets::new(aws.as_ref().map(|a| a.secrets_manager()));
                 Some(
                     connections
-                        .connect(&secrets, aws.as_ref().map(|a| a.ses.clone()))
+                        .connect(&secrets, aws.as_ref().map(|a| a.ses()))
                         .await?,
                 )
             }

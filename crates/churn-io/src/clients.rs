@@ -10,8 +10,7 @@ pub struct AwsClients {
     pub s3: aws_sdk_s3::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub eventbridge: aws_sdk_eventbridge::Client,
-    pub ses: aws_sdk_sesv2::Client,
-    pub secrets_manager: aws_sdk_secretsmanager::Client,
+    shared: aws_config::SdkConfig,
 }
 
 impl AwsClients {
@@ -36,8 +35,18 @@ impl AwsClients {
             s3: aws_sdk_s3::Client::from_conf(s3.build()),
             dynamodb: aws_sdk_dynamodb::Client::new(shared),
             eventbridge: aws_sdk_eventbridge::Client::new(shared),
-            ses: aws_sdk_sesv2::Client::new(shared),
-            secrets_manager: aws_sdk_secretsmanager::Client::new(shared),
+            shared: shared.clone(),
         }
+    }
+
+    /// An SES v2 client (built on demand, so that functions sending no e-mail do not
+    /// link it).
+    pub fn ses(&self) -> aws_sdk_sesv2::Client {
+        aws_sdk_sesv2::Client::new(&self.shared)
+    }
+
+    /// A Secrets Manager client (built on demand, like [`AwsClients::ses`]).
+    pub fn secrets_manager(&self) -> aws_sdk_secretsmanager::Client {
+        aws_sdk_secretsmanager::Client::new(&self.shared)
     }
 }

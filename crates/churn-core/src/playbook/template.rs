@@ -110,7 +110,11 @@ mod tests {
                 .expect_err("refused")
                 .contains("unknown placeholder {first_name}")
         );
-        assert!(check("Hi {customer_id").expect_err("refused").contains("not closed"));
+        assert!(
+            check("Hi {customer_id")
+                .expect_err("refused")
+                .contains("not closed")
+        );
         assert!(check("Hi }").expect_err("refused").contains("without its"));
     }
 }
