@@ -176,12 +176,12 @@ fn main() -> Result<()> {
         println!(
             "  {name:<22} binary {:>5.1} MB  init {init:>6.1} ms median  {}  (first event answered in {:.1} ms)",
             size as f64 / 1e6,
-            median(firsts),
             if init <= args.budget_ms {
                 "within budget"
             } else {
                 "OVER BUDGET"
-            }
+            },
+            median(firsts),
         );
     }
     Ok(())

@@ -281,6 +281,43 @@ impl Connections {
 mod tests {
     use super::*;
 
+    /// The ```toml blocks of a Markdown text.
+    fn toml_blocks(markdown: &str) -> Vec<String> {
+        markdown
+            .split("```toml\n")
+            .skip(1)
+            .filter_map(|rest| rest.split("```").next().map(str::to_owned))
+            .collect()
+    }
+
+    #[test]
+    fn the_examples_and_the_readme_snippets_are_valid() {
+        let playbook = parse_playbook(
+            include_str!("../../../examples/playbook.toml"),
+            "examples/playbook.toml",
+        )
+        .expect("examples/playbook.toml");
+        assert!(playbook.actions.len() >= 4);
+        let connections = Connections::parse(
+            include_str!("../../../examples/connections.toml"),
+            "examples/connections.toml",
+        )
+        .expect("examples/connections.toml");
+        assert!(
+            connections.crm.is_some() && connections.sms.is_some() && connections.email.is_some()
+        );
+        assert!(connections.push.is_some() && connections.webhook.is_some());
+        let readme = include_str!("../../../README.md");
+        let section = readme
+            .split("## Retention actions")
+            .nth(1)
+            .expect("the README section");
+        let blocks = toml_blocks(section);
+        parse_playbook(&blocks[0], "the README's playbook").expect("the README's playbook");
+        Connections::parse(&blocks[1], "the README's connections")
+            .expect("the README's connections");
+    }
+
     #[test]
     fn reads_every_provider_and_refuses_tokens_in_the_file() {
         let text = r#"

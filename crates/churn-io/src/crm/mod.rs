@@ -168,6 +168,15 @@ impl TaskCreate for Crm {
     }
 }
 
+/// A task priority as Salesforce and Zoho spell it.
+pub(crate) fn priority_name(priority: TaskPriority) -> &'static str {
+    match priority {
+        TaskPriority::High => "High",
+        TaskPriority::Medium => "Normal",
+        TaskPriority::Low => "Low",
+    }
+}
+
 /// A probability as CRMs store it: a decimal with four places.
 pub(crate) fn risk_text(probability: f64) -> String {
     format!("{probability:.4}")

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::{
     ContactUpdate, ContactUpsert, FieldNames, Fields, RecordResult, TaskCreate, TaskRequest,
-    pad_results,
+    pad_results, priority_name,
 };
 use crate::IoError;
 use crate::http::{HttpClient, Reply, Verdict, default_verdict};
@@ -237,12 +237,7 @@ impl TaskCreate for Salesforce {
                 record.insert("Description".into(), json!(task.body));
                 record.insert("WhoId".into(), json!(task.contact_id));
                 record.insert("ActivityDate".into(), json!(task.due.to_string()));
-                let priority = match task.priority {
-                    churn_core::playbook::TaskPriority::High => "High",
-                    churn_core::playbook::TaskPriority::Medium => "Normal",
-                    churn_core::playbook::TaskPriority::Low => "Low",
-                };
-                record.insert("Priority".into(), json!(priority));
+                record.insert("Priority".into(), json!(priority_name(task.priority)));
                 record.insert("Status".into(), json!("Not Started"));
                 record.insert("TaskSubtype".into(), json!("Call"));
                 if let Some(owner) = &self.owner_id {

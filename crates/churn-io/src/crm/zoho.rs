@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::{
     ContactUpdate, ContactUpsert, FieldNames, Fields, RecordResult, TaskCreate, TaskRequest,
-    pad_results,
+    pad_results, priority_name,
 };
 use crate::IoError;
 use crate::http::{HttpClient, default_verdict};
@@ -215,16 +215,11 @@ impl TaskCreate for Zoho {
         let data: Vec<Value> = tasks
             .iter()
             .map(|task| {
-                let priority = match task.priority {
-                    churn_core::playbook::TaskPriority::High => "High",
-                    churn_core::playbook::TaskPriority::Medium => "Normal",
-                    churn_core::playbook::TaskPriority::Low => "Low",
-                };
                 let mut record = json!({
                     "Subject": task.subject,
                     "Description": task.body,
                     "Due_Date": task.due.to_string(),
-                    "Priority": priority,
+                    "Priority": priority_name(task.priority),
                     "Status": "Not Started",
                     "Who_Id": { "id": task.contact_id },
                 });

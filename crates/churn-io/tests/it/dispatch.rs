@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use churn_core::Tier;
-use churn_core::playbook::{Candidate, ContactHistory, Day, Plan, Playbook, plan};
+use churn_core::playbook::{Candidate, ContactHistory, Day, Plan, Playbook, QuietHours, plan};
 use churn_io::actions::ledger::{ActionLedger, LocalActionLedger};
 use churn_io::actions::{DispatchOptions, Dispatcher, Outcome, Status, run_day};
 use churn_io::connections::{Sinks, parse_playbook};
@@ -185,6 +185,26 @@ fn statuses(outcomes: &[Outcome]) -> BTreeMap<(String, Status), usize> {
     counts
 }
 
+/// Sends `plan` as it would be at `clock`, with quick record retries.
+async fn send(
+    ledger: &LocalActionLedger,
+    sinks: &Sinks,
+    quiet_hours: Option<&QuietHours>,
+    clock: &(dyn Fn() -> i64 + Sync),
+    plan: &Plan,
+) -> Vec<Outcome> {
+    Dispatcher {
+        ledger,
+        sinks,
+        quiet_hours,
+        clock,
+        options: options(),
+    }
+    .run(plan)
+    .await
+    .expect("dispatch")
+}
+
 fn day_plan(date: &str) -> Plan {
     plan(
         &playbook(),
@@ -345,16 +365,7 @@ async fn bad_records_are_isolated_and_flaky_ones_retried_alone() {
     let dir = tempfile::tempdir().expect("dir");
     let ledger = LocalActionLedger::new(dir.path(), 300);
     let clock = || at("2026-12-01", 12);
-    let outcomes = Dispatcher {
-        ledger: &ledger,
-        sinks: &sinks,
-        quiet_hours: None,
-        clock: &clock,
-        options: options(),
-    }
-    .run(&plan)
-    .await
-    .expect("dispatch");
+    let outcomes = send(&ledger, &sinks, None, &clock, &plan).await;
     let by_customer: BTreeMap<&str, Status> = outcomes
         .iter()
         .map(|o| (o.customer_id.as_str(), o.status))
@@ -381,16 +392,7 @@ async fn bad_records_are_isolated_and_flaky_ones_retried_alone() {
         .collect();
     assert_eq!(sizes, [8, 4, 2, 1, 1, 2, 4, 1]);
     // The permanent failure is recorded: a re-run does not send it again.
-    let again = Dispatcher {
-        ledger: &ledger,
-        sinks: &sinks,
-        quiet_hours: None,
-        clock: &clock,
-        options: options(),
-    }
-    .run(&plan)
-    .await
-    .expect("replay");
+    let again = send(&ledger, &sinks, None, &clock, &plan).await;
     assert!(again.iter().all(|o| o.status == Status::AlreadyDone));
     let bad = again
         .iter()
@@ -458,16 +460,7 @@ async fn a_crashed_run_is_resumed_without_sending_twice() {
         .expect("finish");
 
     let clock = || at("2026-12-01", 12);
-    let outcomes = Dispatcher {
-        ledger: &ledger,
-        sinks: &sinks,
-        quiet_hours: None,
-        clock: &clock,
-        options: options(),
-    }
-    .run(&plan)
-    .await
-    .expect("dispatch");
+    let outcomes = send(&ledger, &sinks, None, &clock, &plan).await;
     let of = |key: &str| {
         outcomes
             .iter()
@@ -533,16 +526,14 @@ async fn an_outage_leaves_actions_for_the_next_run_which_sends_only_those() {
     let dir = tempfile::tempdir().expect("dir");
     let ledger = LocalActionLedger::new(dir.path(), 300);
     let clock = || at("2026-12-01", 12);
-    let outcomes = Dispatcher {
-        ledger: &ledger,
-        sinks: &broken,
-        quiet_hours: playbook.quiet_hours.as_ref(),
-        clock: &clock,
-        options: options(),
-    }
-    .run(&plan)
-    .await
-    .expect("dispatch");
+    let outcomes = send(
+        &ledger,
+        &broken,
+        playbook.quiet_hours.as_ref(),
+        &clock,
+        &plan,
+    )
+    .await;
     let counts = statuses(&outcomes);
     assert_eq!(
         counts.get(&("discount-sms".into(), Status::RetryLater)),
@@ -557,16 +548,14 @@ async fn an_outage_leaves_actions_for_the_next_run_which_sends_only_those() {
 
     let healthy = all_sinks(&up).await;
     let later = || at("2026-12-01", 13);
-    let outcomes = Dispatcher {
-        ledger: &ledger,
-        sinks: &healthy,
-        quiet_hours: playbook.quiet_hours.as_ref(),
-        clock: &later,
-        options: options(),
-    }
-    .run(&plan)
-    .await
-    .expect("dispatch");
+    let outcomes = send(
+        &ledger,
+        &healthy,
+        playbook.quiet_hours.as_ref(),
+        &later,
+        &plan,
+    )
+    .await;
     let counts = statuses(&outcomes);
     assert_eq!(
         counts.get(&("discount-sms".into(), Status::Sent)),
@@ -595,16 +584,14 @@ async fn quiet_hours_hold_texts_and_pushes_for_a_later_run() {
     let dir = tempfile::tempdir().expect("dir");
     let ledger = LocalActionLedger::new(dir.path(), 300);
     let night = || at("2026-12-01", 23);
-    let outcomes = Dispatcher {
-        ledger: &ledger,
-        sinks: &sinks,
-        quiet_hours: playbook.quiet_hours.as_ref(),
-        clock: &night,
-        options: options(),
-    }
-    .run(&plan)
-    .await
-    .expect("dispatch");
+    let outcomes = send(
+        &ledger,
+        &sinks,
+        playbook.quiet_hours.as_ref(),
+        &night,
+        &plan,
+    )
+    .await;
     let counts = statuses(&outcomes);
     assert_eq!(
         counts.get(&("discount-sms".into(), Status::Deferred)),
@@ -635,16 +622,14 @@ async fn quiet_hours_hold_texts_and_pushes_for_a_later_run() {
     );
 
     let morning = || at("2026-12-02", 9);
-    let outcomes = Dispatcher {
-        ledger: &ledger,
-        sinks: &sinks,
-        quiet_hours: playbook.quiet_hours.as_ref(),
-        clock: &morning,
-        options: options(),
-    }
-    .run(&plan)
-    .await
-    .expect("dispatch");
+    let outcomes = send(
+        &ledger,
+        &sinks,
+        playbook.quiet_hours.as_ref(),
+        &morning,
+        &plan,
+    )
+    .await;
     let counts = statuses(&outcomes);
     assert_eq!(
         counts.get(&("discount-sms".into(), Status::Sent)),
@@ -843,16 +828,7 @@ async fn tokens_and_contact_details_never_reach_logs_or_outcomes() {
         .finish();
     let outcomes = {
         let _guard = tracing::subscriber::set_default(subscriber);
-        Dispatcher {
-            ledger: &ledger,
-            sinks: &sinks,
-            quiet_hours: None,
-            clock: &clock,
-            options: options(),
-        }
-        .run(&plan)
-        .await
-        .expect("dispatch")
+        send(&ledger, &sinks, None, &clock, &plan).await
     };
     assert!(
         outcomes.iter().all(|o| o.status == Status::Failed),
