@@ -211,10 +211,11 @@ async fn raw_uploads_become_a_champion_and_a_ranked_list_and_replays_change_noth
         "{challenger:?}"
     );
 
-    // ModelPromoted starts batch prediction.
+    // ModelPromoted starts batch prediction, on a snapshot in parts.
+    let predict_options = churn_batch_predict::Options { rows_per_part: 500 };
     let mut predict_event = event_file("model-promoted.json");
     predict_event["detail"]["bucket"] = json!(platform.settings.bucket);
-    let predicted = churn_batch_predict::handle(&platform, predict_event.clone())
+    let predicted = churn_batch_predict::handle(&platform, &predict_options, predict_event.clone())
         .await
         .expect("predict");
     assert!(
@@ -250,7 +251,7 @@ async fn raw_uploads_become_a_champion_and_a_ranked_list_and_replays_change_noth
         .and_then(|l| l.split(',').nth(1))
         .expect("a row")
         .to_owned();
-    let replay = churn_batch_predict::handle(&platform, predict_event)
+    let replay = churn_batch_predict::handle(&platform, &predict_options, predict_event)
         .await
         .expect("replay");
     assert!(replay.duplicate, "{replay:?}");
@@ -258,6 +259,36 @@ async fn raw_uploads_become_a_champion_and_a_ranked_list_and_replays_change_noth
         keys(&platform, &prefix).await,
         written,
         "the replay wrote nothing"
+    );
+
+    // The snapshot is in parts; the Distributed Map runs one child per object of it: the
+    // spec and summary are skipped, each part is scored into a shard folder of its own.
+    let snapshot = keys(&platform, &format!("features/as_of={}/", predicted.date)).await;
+    let parts = snapshot.iter().filter(|k| k.ends_with(".parquet")).count();
+    assert!(parts >= 2, "{snapshot:?}");
+    let mut shard_rows = 0;
+    for key in &snapshot {
+        let shard = churn_batch_predict::handle(&platform, &predict_options, json!({ "Key": key }))
+            .await
+            .expect("shard");
+        assert_eq!(
+            shard.skipped,
+            !key.ends_with(".parquet"),
+            "{key}: {shard:?}"
+        );
+        shard_rows += shard.rows;
+    }
+    assert_eq!(
+        shard_rows, predicted.rows,
+        "the parts hold every customer once"
+    );
+    let shards = keys(&platform, &format!("{prefix}shard=")).await;
+    assert_eq!(
+        shards
+            .iter()
+            .filter(|k| k.ends_with("/predictions.parquet"))
+            .count(),
+        parts
     );
 
     // The scoring API scores the riskiest customer from the online table.

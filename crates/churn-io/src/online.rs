@@ -28,6 +28,8 @@ pub struct OnlineFeatures {
 
 /// DynamoDB's limit of items per BatchWriteItem.
 const BATCH: usize = 25;
+/// BatchWriteItem calls in flight at once (a million rows are 40,000 calls).
+const CONCURRENT_CALLS: usize = 8;
 /// Attempts at the items DynamoDB leaves unprocessed (throttling) before giving up.
 const ATTEMPTS: u32 = 8;
 
@@ -39,10 +41,21 @@ impl OnlineFeatures {
         }
     }
 
-    /// Writes rows, 25 per call, retrying unprocessed items with exponential backoff.
-    /// Returns the number written.
+    /// Writes rows, 25 per call and a few calls at once, retrying unprocessed items with
+    /// exponential backoff. Returns the number written.
     pub async fn put(&self, rows: &[OnlineRow]) -> Result<usize, IoError> {
-        for chunk in rows.chunks(BATCH) {
+        use futures_util::StreamExt;
+        let results: Vec<Result<(), IoError>> = futures_util::stream::iter(rows.chunks(BATCH))
+            .map(|chunk| self.put_batch(chunk))
+            .buffer_unordered(CONCURRENT_CALLS)
+            .collect()
+            .await;
+        results.into_iter().collect::<Result<(), IoError>>()?;
+        Ok(rows.len())
+    }
+
+    async fn put_batch(&self, chunk: &[OnlineRow]) -> Result<(), IoError> {
+        {
             let mut pending: Vec<WriteRequest> = chunk
                 .iter()
                 .map(|row| {
@@ -95,7 +108,7 @@ impl OnlineFeatures {
                 attempt += 1;
             }
         }
-        Ok(rows.len())
+        Ok(())
     }
 
     /// A customer's latest row, if any.

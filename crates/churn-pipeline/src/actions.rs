@@ -15,7 +15,7 @@ use churn_core::playbook::{Candidate, Playbook};
 use polars::prelude::*;
 
 use crate::error::{PipelineError, PolarsContext, Result};
-use crate::features::TABLE_FILE;
+use crate::features::table_files;
 use crate::store::scan_parquet_file;
 
 /// Where a day's candidates come from.
@@ -23,7 +23,8 @@ use crate::store::scan_parquet_file;
 pub struct CandidateSources {
     /// A prediction folder (with `predictions.parquet`) or the file itself.
     pub predictions: PathBuf,
-    /// The feature folder or table that was scored (for values and segments).
+    /// The feature folder (whole or in parts) or table that was scored (for values and
+    /// segments).
     pub features: Option<PathBuf>,
     /// `curated/customers/data.parquet` (contact details and flags).
     pub customers: Option<PathBuf>,
@@ -172,13 +173,17 @@ pub fn load_candidates(sources: &CandidateSources, playbook: &Playbook) -> Resul
     let mut warnings = Vec::new();
     let attributes = playbook.segment_attributes();
     match &sources.features {
-        Some(features) => join_features(
-            features,
-            &attributes,
-            &index,
-            &mut candidates,
-            &mut warnings,
-        )?,
+        Some(features) => {
+            let tables = if features.is_dir() {
+                table_files(features)?
+            } else {
+                vec![features.clone()]
+            };
+            for table in &tables {
+                join_features(table, &attributes, &index, &mut candidates, &mut warnings)?;
+            }
+            warnings.dedup();
+        }
         None => warnings.push(
             "no feature table: monthly charges and segments are unknown, so customer values \
              fall back to value.default_monthly_charge and segment rules match nobody"
@@ -206,21 +211,20 @@ pub fn load_candidates(sources: &CandidateSources, playbook: &Playbook) -> Resul
 }
 
 fn join_features(
-    features: &Path,
+    table: &Path,
     attributes: &[String],
     index: &HashMap<String, usize>,
     candidates: &mut [Candidate],
     warnings: &mut Vec<String>,
 ) -> Result<()> {
-    let table = file_in(features, TABLE_FILE);
-    let mut scan = scan_parquet_file(&table)?;
+    let mut scan = scan_parquet_file(table)?;
     let schema = scan
         .collect_schema()
         .context(|| format!("reading {}", table.display()))?;
     let id = ["customer_id", "customerID", "id"]
         .into_iter()
         .find(|name| schema.get(name).is_some())
-        .ok_or_else(|| PipelineError::bad_file(&table, "no customer_id column"))?;
+        .ok_or_else(|| PipelineError::bad_file(table, "no customer_id column"))?;
     let mut columns = vec![col(id).cast(DataType::String)];
     let has_charge = schema.get("monthly_charge").is_some();
     if has_charge {

@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::{PipelineError, PolarsContext, Result};
-use crate::features::{SPEC_FILE, TABLE_FILE};
+use crate::features::{SPEC_FILE, table_files};
 use crate::models::read_artifact;
 use crate::progress::Progress;
 use crate::store::{AtomicFile, scan_parquet_file, write_json};
@@ -114,11 +114,13 @@ impl Input {
     }
 }
 
-fn table_path(features: &Path) -> (PathBuf, Option<PathBuf>) {
+/// The table files to score (a folder's `features.parquet` or its parts, or the file
+/// given) and the folder's spec.
+fn table_paths(features: &Path) -> Result<(Vec<PathBuf>, Option<PathBuf>)> {
     if features.is_dir() {
-        (features.join(TABLE_FILE), Some(features.join(SPEC_FILE)))
+        Ok((table_files(features)?, Some(features.join(SPEC_FILE))))
     } else {
-        (features.to_path_buf(), None)
+        Ok((vec![features.to_path_buf()], None))
     }
 }
 
@@ -170,7 +172,7 @@ pub fn predict(
     let spec = artifact.feature_spec.clone();
     let scorer =
         Scorer::new(artifact).map_err(|e| PipelineError::bad_file(model, e.to_string()))?;
-    let (table, spec_path) = table_path(features);
+    let (tables, spec_path) = table_paths(features)?;
     let mut warnings = Vec::new();
     if let Some(spec_path) = spec_path.filter(|p| p.exists()) {
         let text =
@@ -184,21 +186,6 @@ pub fn predict(
             ));
         }
     }
-    let mut scan = scan_parquet_file(&table)?;
-    let schema = scan
-        .collect_schema()
-        .context(|| format!("reading {}", table.display()))?;
-    check_schema(&schema, &spec, &table, &spec.id_column)?;
-    let rows = scan
-        .clone()
-        .select([len()])
-        .collect()
-        .context(|| format!("counting {}", table.display()))?
-        .column("len")
-        .ok()
-        .and_then(|c| c.get(0).ok())
-        .and_then(|v| v.extract::<u64>())
-        .unwrap_or(0);
     let mut projection = vec![col(spec.id_column.as_str()).cast(DataType::String)];
     projection.extend(spec.features.iter().map(|feature| {
         let column = col(feature.name.as_str());
@@ -207,7 +194,27 @@ pub fn predict(
             FeatureKind::Boolean | FeatureKind::Categorical => column,
         }
     }));
-    let frame = scan.select(projection);
+    // Every file is checked before anything is written.
+    let mut frames = Vec::with_capacity(tables.len());
+    for table in &tables {
+        let mut scan = scan_parquet_file(table)?;
+        let schema = scan
+            .collect_schema()
+            .context(|| format!("reading {}", table.display()))?;
+        check_schema(&schema, &spec, table, &spec.id_column)?;
+        let rows = scan
+            .clone()
+            .select([len()])
+            .collect()
+            .context(|| format!("counting {}", table.display()))?
+            .column("len")
+            .ok()
+            .and_then(|c| c.get(0).ok())
+            .and_then(|v| v.extract::<u64>())
+            .unwrap_or(0);
+        frames.push((table, scan.select(projection.clone()), rows));
+    }
+    let rows: u64 = frames.iter().map(|(_, _, rows)| rows).sum();
 
     let reasons = options.reasons;
     let predictions_file = AtomicFile::new(out.join("predictions.parquet"))?;
@@ -221,78 +228,80 @@ pub fn predict(
     let mut high_risk: BinaryHeap<Reverse<HighRisk>> = BinaryHeap::new();
     let mut high_list: Vec<HighRisk> = Vec::new();
     progress.begin("predict", Some(rows), "customers");
-    let mut offset = 0u64;
-    while offset < rows {
-        let batch = frame
-            .clone()
-            .slice(offset as i64, options.batch_rows as IdxSize)
-            .collect()
-            .context(|| format!("reading rows from {offset} of {}", table.display()))?;
-        let height = batch.height();
-        let ids = batch
-            .column(&spec.id_column)
-            .and_then(|c| c.str().cloned())
-            .context(|| "reading ids".into())?;
-        let inputs: Vec<Input> = spec
-            .features
-            .iter()
-            .map(|feature| {
-                let column = batch
-                    .column(&feature.name)
-                    .context(|| format!("reading {}", feature.name))?;
-                Ok(match feature.kind {
-                    FeatureKind::Numeric => {
-                        Input::Number(column.f64().context(|| "numbers".into())?.clone())
-                    }
-                    FeatureKind::Boolean => {
-                        Input::Flag(column.bool().context(|| "flags".into())?.clone())
-                    }
-                    FeatureKind::Categorical => {
-                        Input::Text(column.str().context(|| "text".into())?.clone())
-                    }
-                })
-            })
-            .collect::<Result<_>>()?;
-        let scored: Vec<std::result::Result<Scored, String>> = (0..height)
-            .into_par_iter()
-            .map_init(
-                || (Vec::with_capacity(inputs.len()), Vec::new()),
-                |(values, buffer), row| {
-                    values.clear();
-                    values.extend(inputs.iter().map(|input| input.value(row)));
-                    score_row(&scorer, values, buffer, reasons, options.reasons_from)
-                        .map_err(|e| format!("customer '{}': {e}", ids.get(row).unwrap_or("")))
-                },
-            )
-            .collect();
-        let mut columns = PredictionColumns::new(height, reasons);
-        for (row, result) in scored.into_iter().enumerate() {
-            let scored = result.map_err(PipelineError::InvalidInput)?;
-            let id = ids.get(row).unwrap_or("").to_owned();
-            *tiers.entry(scored.tier.as_str()).or_default() += 1;
-            if scored.tier == Tier::High {
-                let entry = HighRisk {
-                    probability: scored.probability,
-                    id: id.clone(),
-                    reasons: scored.labels.join("; "),
-                };
-                match options.max_high_risk {
-                    Some(limit) => {
-                        high_risk.push(Reverse(entry));
-                        if high_risk.len() > limit {
-                            high_risk.pop();
+    for (table, frame, table_rows) in &frames {
+        let mut offset = 0u64;
+        while offset < *table_rows {
+            let batch = frame
+                .clone()
+                .slice(offset as i64, options.batch_rows as IdxSize)
+                .collect()
+                .context(|| format!("reading rows from {offset} of {}", table.display()))?;
+            let height = batch.height();
+            let ids = batch
+                .column(&spec.id_column)
+                .and_then(|c| c.str().cloned())
+                .context(|| "reading ids".into())?;
+            let inputs: Vec<Input> = spec
+                .features
+                .iter()
+                .map(|feature| {
+                    let column = batch
+                        .column(&feature.name)
+                        .context(|| format!("reading {}", feature.name))?;
+                    Ok(match feature.kind {
+                        FeatureKind::Numeric => {
+                            Input::Number(column.f64().context(|| "numbers".into())?.clone())
                         }
+                        FeatureKind::Boolean => {
+                            Input::Flag(column.bool().context(|| "flags".into())?.clone())
+                        }
+                        FeatureKind::Categorical => {
+                            Input::Text(column.str().context(|| "text".into())?.clone())
+                        }
+                    })
+                })
+                .collect::<Result<_>>()?;
+            let scored: Vec<std::result::Result<Scored, String>> = (0..height)
+                .into_par_iter()
+                .map_init(
+                    || (Vec::with_capacity(inputs.len()), Vec::new()),
+                    |(values, buffer), row| {
+                        values.clear();
+                        values.extend(inputs.iter().map(|input| input.value(row)));
+                        score_row(&scorer, values, buffer, reasons, options.reasons_from)
+                            .map_err(|e| format!("customer '{}': {e}", ids.get(row).unwrap_or("")))
+                    },
+                )
+                .collect();
+            let mut columns = PredictionColumns::new(height, reasons);
+            for (row, result) in scored.into_iter().enumerate() {
+                let scored = result.map_err(PipelineError::InvalidInput)?;
+                let id = ids.get(row).unwrap_or("").to_owned();
+                *tiers.entry(scored.tier.as_str()).or_default() += 1;
+                if scored.tier == Tier::High {
+                    let entry = HighRisk {
+                        probability: scored.probability,
+                        id: id.clone(),
+                        reasons: scored.labels.join("; "),
+                    };
+                    match options.max_high_risk {
+                        Some(limit) => {
+                            high_risk.push(Reverse(entry));
+                            if high_risk.len() > limit {
+                                high_risk.pop();
+                            }
+                        }
+                        None => high_list.push(entry),
                     }
-                    None => high_list.push(entry),
                 }
+                columns.push(id, &scored);
             }
-            columns.push(id, &scored);
+            writer
+                .write_batch(&columns.finish(scorer.artifact().model_id.as_str())?)
+                .context(|| "writing predictions.parquet".into())?;
+            offset += height as u64;
+            progress.advance(height as u64);
         }
-        writer
-            .write_batch(&columns.finish(scorer.artifact().model_id.as_str())?)
-            .context(|| "writing predictions.parquet".into())?;
-        offset += height as u64;
-        progress.advance(height as u64);
     }
     progress.end();
     writer

@@ -1,12 +1,15 @@
 //! `churn-batch-predict`: the daily schedule or `ModelPromoted` → the feature snapshot
-//! as of the day after the data ends, scored by the registry's champion (the same use
-//! case as `churn predict`) → `predictions/dt=<date>/` (scores, tiers, reasons, the
-//! ranked high-risk list; `summary.json` last) → the online feature table →
+//! as of the day after the data ends, built in parts of at most 100,000 customers
+//! (`features/as_of=<date>/part-*.parquet`, so a million customers fit in 2 GB), scored
+//! by the registry's champion (the same use case as `churn predict`) →
+//! `predictions/dt=<date>/` (scores, tiers, reasons, the ranked high-risk list;
+//! `summary.json` last) → the online feature table, a part at a time →
 //! `PredictionsReady`.
 //!
-//! A Step Functions Distributed Map shard (`{"Key": "features/as_of=<date>/x.parquet"}`,
-//! one S3 object of an existing snapshot) is scored into
-//! `predictions/dt=<date>/shard=<name>/` instead.
+//! A Step Functions Distributed Map shard (`{"Key": "features/as_of=<date>/part-0.parquet"}`,
+//! one part of an existing snapshot) is scored into
+//! `predictions/dt=<date>/shard=<name>/` instead; the snapshot's other objects (its spec
+//! and summary) are skipped.
 //!
 //! Idempotent: a (date, model, shard) is claimed in the ledger, so a replay writes
 //! nothing twice.
@@ -37,14 +40,48 @@ pub struct Summary {
     pub online_rows: usize,
     /// Already done by an earlier delivery.
     pub duplicate: bool,
+    /// Not a table (a shard item that is the snapshot's spec or summary).
+    pub skipped: bool,
 }
 
 /// Horizon of the features built for scoring (their label is unknown anyway).
 const HORIZON_DAYS: u32 = 30;
 
+/// Settings from the function's environment.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `CHURN_SNAPSHOT_ROWS_PER_PART` (default 100,000): customers per part of the
+    /// snapshot. Memory grows with it; 100,000 keeps a million customers within 2 GB.
+    pub rows_per_part: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            rows_per_part: churn_pipeline::features::ROWS_PER_PART,
+        }
+    }
+}
+
+impl Options {
+    pub fn from_env() -> Result<Self, HandlerError> {
+        let mut options = Self::default();
+        if let Ok(text) = std::env::var("CHURN_SNAPSHOT_ROWS_PER_PART") {
+            options.rows_per_part =
+                text.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    HandlerError::permanent(format!(
+                        "CHURN_SNAPSHOT_ROWS_PER_PART={text} is not a positive whole number"
+                    ))
+                })?;
+        }
+        Ok(options)
+    }
+}
+
 /// Handles one invocation: an EventBridge event (schedule, `ModelPromoted`) or a shard.
 pub async fn handle(
     platform: &Platform,
+    options: &Options,
     event: serde_json::Value,
 ) -> Result<Summary, HandlerError> {
     let champion = platform.registry.champion().await?.ok_or_else(|| {
@@ -70,6 +107,14 @@ pub async fn handle(
 
     // What to score, and where the predictions go.
     let shard = event["Key"].as_str().map(str::to_owned);
+    if let Some(key) = shard.as_deref().filter(|key| !key.ends_with(".parquet")) {
+        tracing::info!(key, "not a table of the snapshot: skipped");
+        return Ok(Summary {
+            shard: shard.clone(),
+            skipped: true,
+            ..Summary::default()
+        });
+    }
     let (features_dir, date, out_key) = match &shard {
         Some(key) => {
             let (dir, date) = shard_input(platform, key, &root).await?;
@@ -90,12 +135,17 @@ pub async fn handle(
                 let root = root.clone();
                 let as_of = churn_pipeline::dates::parse_date(&date, "the snapshot date")
                     .map_err(|e| HandlerError::permanent(e.to_string()))?;
+                let rows_per_part = options.rows_per_part;
                 blocking("building the feature snapshot", move || {
-                    let table = churn_pipeline::features::build_as_of(
-                        &Store::new(&root),
+                    let store = Store::new(&root);
+                    let customers = churn_pipeline::features::customer_count(&store)?;
+                    let parts = customers.div_ceil(rows_per_part).max(1) as usize;
+                    let table = churn_pipeline::features::build_as_of_parts(
+                        &store,
                         as_of,
                         HORIZON_DAYS,
                         None,
+                        parts,
                     )?;
                     Ok(PathBuf::from(table.dir))
                 })
@@ -147,6 +197,7 @@ pub async fn handle(
             high_risk: predicted.high_risk,
             online_rows,
             duplicate: false,
+            skipped: false,
         })
     }
     .await;
@@ -201,24 +252,29 @@ async fn run(
     }
     let mut online_rows = 0;
     if refresh_online {
-        let features_dir = features_dir.to_path_buf();
         let as_of = features_dir
             .file_name()
             .map(|n| n.to_string_lossy().trim_start_matches("as_of=").to_owned())
             .unwrap_or_default();
-        let rows = blocking("reading the feature rows", move || {
-            churn_pipeline::features::rows_as_json(&features_dir)
-        })
-        .await?;
-        let rows: Vec<OnlineRow> = rows
-            .into_iter()
-            .map(|(customer_id, values)| OnlineRow {
-                customer_id,
-                as_of: as_of.clone(),
-                values,
+        let parts = churn_pipeline::features::table_files(features_dir)
+            .map_err(|e| HandlerError::permanent(e.to_string()))?;
+        // A part at a time: a million rows as JSON would not fit beside everything else.
+        for part in parts {
+            let dir = features_dir.to_path_buf();
+            let rows = blocking("reading the feature rows", move || {
+                churn_pipeline::features::rows_as_json(&dir, &part)
             })
-            .collect();
-        online_rows = platform.online.put(&rows).await?;
+            .await?;
+            let rows: Vec<OnlineRow> = rows
+                .into_iter()
+                .map(|(customer_id, values)| OnlineRow {
+                    customer_id,
+                    as_of: as_of.clone(),
+                    values,
+                })
+                .collect();
+            online_rows += platform.online.put(&rows).await?;
+        }
     }
     Ok((predicted, online_rows))
 }

@@ -197,12 +197,12 @@ async fn handle_event(
     store
         .download(&format!("{prefix}predictions.parquet"), &predictions)
         .await?;
-    let features = optional(
-        store,
-        &format!("features/as_of={date}/features.parquet"),
-        &root.join("features.parquet"),
-    )
-    .await?;
+    // The scored snapshot, whole or in parts (with its spec and summary, which are small).
+    let features_prefix = format!("features/as_of={date}/");
+    let features = match churn_io::sync::download_prefix(store, &features_prefix, root).await? {
+        moved if moved.objects > 0 => Some(root.join(&features_prefix)),
+        _ => None,
+    };
     let customers = optional(
         store,
         "curated/customers/data.parquet",

@@ -25,6 +25,31 @@ pub struct Sources {
     pub churn_labels: LazyFrame,
 }
 
+impl Sources {
+    /// The sources of the customers whose id lies in `[from, to)` (an open end when
+    /// `None`): a part of the customers, read lazily.
+    pub fn restricted(&self, from: Option<&str>, to: Option<&str>) -> Sources {
+        let part = |frame: &LazyFrame| {
+            let mut keep = lit(true);
+            if let Some(from) = from {
+                keep = keep.and(col(ID_COLUMN).gt_eq(lit(from.to_owned())));
+            }
+            if let Some(to) = to {
+                keep = keep.and(col(ID_COLUMN).lt(lit(to.to_owned())));
+            }
+            frame.clone().filter(keep)
+        };
+        Sources {
+            customers: part(&self.customers),
+            accounts: part(&self.accounts),
+            billing: part(&self.billing),
+            sessions: part(&self.sessions),
+            tickets: part(&self.tickets),
+            churn_labels: part(&self.churn_labels),
+        }
+    }
+}
+
 impl std::fmt::Debug for Sources {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Sources")

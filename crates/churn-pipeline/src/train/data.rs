@@ -92,6 +92,11 @@ impl Dataset {
 
 /// Reads `features.parquet` and `feature_spec.json` from a feature folder.
 pub fn load_dir(dir: &Path, require_labels: bool) -> Result<Dataset> {
+    load_file(dir, &dir.join(TABLE_FILE), require_labels)
+}
+
+/// Like [`load_dir`], for one table file of the folder (a part of a snapshot).
+pub fn load_file(dir: &Path, table: &Path, require_labels: bool) -> Result<Dataset> {
     let spec_path = dir.join(SPEC_FILE);
     let text = std::fs::read_to_string(&spec_path).map_err(|e| {
         PipelineError::Missing(format!(
@@ -109,10 +114,10 @@ pub fn load_dir(dir: &Path, require_labels: bool) -> Result<Dataset> {
             "the spec's hash does not match its features: was it edited by hand? rebuild the features",
         ));
     }
-    let frame = scan_parquet_file(&dir.join(TABLE_FILE))?
+    let frame = scan_parquet_file(table)?
         .collect()
-        .context(|| format!("reading {}", dir.join(TABLE_FILE).display()))?;
-    from_frame(&frame, spec, require_labels, &dir.join(TABLE_FILE))
+        .context(|| format!("reading {}", table.display()))?;
+    from_frame(&frame, spec, require_labels, table)
 }
 
 fn hash_rows(ids: &[String], labels: &[bool], columns: &[FeatureColumn]) -> String {

@@ -504,3 +504,69 @@ fn labels_match_the_churn_dates() {
         "the generator produces churners: {positives}"
     );
 }
+
+#[test]
+fn a_snapshot_in_parts_is_the_whole_table_cut_by_customer_id() {
+    let dir = tempfile::tempdir().expect("dir");
+    generate_into(dir.path(), 1500, 0.01, RawFormat::Parquet);
+    ingest_dir(dir.path()).expect("ingest");
+    let store = Store::new(dir.path());
+    let as_of = date("2026-09-01");
+    let whole = build_as_of(&store, as_of, 30, Some(&dir.path().join("whole"))).expect("whole");
+    let parted = churn_pipeline::features::build_as_of_parts(
+        &store,
+        as_of,
+        30,
+        Some(&dir.path().join("parts")),
+        4,
+    )
+    .expect("parts");
+    assert_eq!(
+        (parted.rows, parted.positives, parted.labelled),
+        (whole.rows, whole.positives, whole.labelled)
+    );
+    let files = churn_pipeline::features::table_files(&dir.path().join("parts")).expect("parts");
+    assert_eq!(files.len(), 4);
+    assert!(files.iter().all(|f| {
+        f.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("part-"))
+    }));
+    let read = |path: &Path| {
+        churn_pipeline::store::scan_parquet_file(path)
+            .expect("scan")
+            .collect()
+            .expect("read")
+    };
+    let mut joined = read(&files[0]);
+    let mut last_id = String::new();
+    for file in &files {
+        let part = read(file);
+        assert!(
+            part.height() > 200,
+            "{} rows in {}",
+            part.height(),
+            file.display()
+        );
+        let ids = part
+            .column("customer_id")
+            .expect("ids")
+            .str()
+            .expect("text")
+            .clone();
+        let first = ids.get(0).expect("a row").to_owned();
+        assert!(first > last_id, "parts are ordered and disjoint");
+        last_id = ids.get(ids.len() - 1).expect("a row").to_owned();
+        if file != &files[0] {
+            joined.vstack_mut(&part).expect("stack");
+        }
+    }
+    let single = read(&dir.path().join("whole/features.parquet"));
+    assert!(
+        joined.equals_missing(&single),
+        "the parts together are the whole table"
+    );
+    // Scoring and online rows read the parts like a whole table.
+    let rows =
+        churn_pipeline::features::rows_as_json(&dir.path().join("parts"), &files[1]).expect("rows");
+    assert_eq!(rows.len(), read(&files[1]).height());
+}
