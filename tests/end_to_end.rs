@@ -1,56 +1,13 @@
-use std::collections::HashMap;
-
 use churn_io::ledger::Claim;
-use churn_io::store::{ObjectGet, ObjectList, ObjectPut};
+use churn_io::store::{ObjectGet, ObjectPut};
 use churn_io::sync::upload_dir;
-use churn_io::{AwsClients, Platform, Settings};
+use churn_io::{AwsClients, Platform};
 use churn_pipeline::generate::{GenerateConfig, generate};
 use churn_pipeline::progress::NoProgress;
 use churn_pipeline::store::Store;
 use churn_pipeline::train::family::Family;
-use churn_tests::{bucket, emulator, fresh, table};
+use churn_tests::{emulator, event_file, fresh, keys, platform};
 use serde_json::{Value as Json, json};
-
-fn event_file(name: &str) -> Json {
-    let path = format!(
-        "{}/../events/{name}",
-        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).expect("event")).expect("json")
-}
-
-async fn platform(clients: &AwsClients) -> Platform {
-    let bus = fresh("churn-bus");
-    clients
-        .eventbridge
-        .create_event_bus()
-        .name(&bus)
-        .send()
-        .await
-        .expect("bus");
-    let names: HashMap<&str, String> = HashMap::from([
-        ("CHURN_BUCKET", bucket(clients).await),
-        ("CHURN_REGISTRY_TABLE", table(clients, "models").await),
-        ("CHURN_LEDGER_TABLE", table(clients, "ledger").await),
-        ("CHURN_ONLINE_TABLE", table(clients, "online").await),
-        ("CHURN_EVENT_BUS", bus),
-    ]);
-    Platform::new(
-        clients,
-        &Settings::from_lookup(|name| names.get(name).cloned()).expect("settings"),
-    )
-}
-
-async fn keys(platform: &Platform, prefix: &str) -> Vec<String> {
-    platform
-        .store
-        .list(prefix)
-        .await
-        .expect("list")
-        .into_iter()
-        .map(|o| o.key)
-        .collect()
-}
 
 #[tokio::test]
 async fn raw_uploads_become_a_champion_and_a_ranked_list_and_replays_change_nothing() {
@@ -212,7 +169,10 @@ async fn raw_uploads_become_a_champion_and_a_ranked_list_and_replays_change_noth
     );
 
     // ModelPromoted starts batch prediction, on a snapshot in parts.
-    let predict_options = churn_batch_predict::Options { rows_per_part: 500 };
+    let predict_options = churn_batch_predict::Options {
+        rows_per_part: 500,
+        fan_out_above: None,
+    };
     let mut predict_event = event_file("model-promoted.json");
     predict_event["detail"]["bucket"] = json!(platform.settings.bucket);
     let predicted = churn_batch_predict::handle(&platform, &predict_options, predict_event.clone())

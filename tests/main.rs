@@ -6,6 +6,7 @@ mod actions; // the action ledger in DynamoDB, Secrets Manager fields, e-mail th
 mod end_to_end; // raw files in S3 → ingest → train → batch-predict → score API → CRM push, every replay a no-op
 mod event_files; // every file in events/ parses as the event its function receives
 mod events; // EventBridge: batches of 10, delivered through a rule to an SQS queue
+mod fan_out; // a day scored by the Distributed Map's children and merged equals a day scored at once
 mod faults; // an emulator gone mid-run: retryable errors, nothing half-written
 mod ledger; // the idempotency ledger: an event processed once, leases, release
 mod online; // the online feature table: round trip, more than one batch of 25

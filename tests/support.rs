@@ -9,7 +9,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
-use churn_io::AwsClients;
+use std::collections::HashMap;
+
+use churn_io::store::ObjectList;
+use churn_io::{AwsClients, Platform, Settings};
+use serde_json::Value as Json;
 
 /// The clients, pointed at the emulator, or `None` (test skipped) outside CI.
 pub async fn emulator(test: &str) -> Option<AwsClients> {
@@ -116,4 +120,48 @@ pub async fn ses_sent() -> u64 {
         .and_then(|rest| rest.split('<').next())
         .and_then(|n| n.parse::<f64>().ok())
         .unwrap_or_else(|| panic!("no SentLast24Hours in {text}")) as u64
+}
+
+/// An event of `events/`, as JSON.
+pub fn event_file(name: &str) -> Json {
+    let path = format!(
+        "{}/../events/{name}",
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).expect("event")).expect("json")
+}
+
+/// A platform of its own: a bucket, the three tables and an event bus.
+pub async fn platform(clients: &AwsClients) -> Platform {
+    let bus = fresh("churn-bus");
+    clients
+        .eventbridge
+        .create_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .expect("bus");
+    let names: HashMap<&str, String> = HashMap::from([
+        ("CHURN_BUCKET", bucket(clients).await),
+        ("CHURN_REGISTRY_TABLE", table(clients, "models").await),
+        ("CHURN_LEDGER_TABLE", table(clients, "ledger").await),
+        ("CHURN_ONLINE_TABLE", table(clients, "online").await),
+        ("CHURN_EVENT_BUS", bus),
+    ]);
+    Platform::new(
+        clients,
+        &Settings::from_lookup(|name| names.get(name).cloned()).expect("settings"),
+    )
+}
+
+/// The keys under `prefix`.
+pub async fn keys(platform: &Platform, prefix: &str) -> Vec<String> {
+    platform
+        .store
+        .list(prefix)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|o| o.key)
+        .collect()
 }

@@ -1,5 +1,5 @@
 //! The EventBridge publisher of the platform's domain events (`DatasetIngested`,
-//! `ModelPromoted`, `PredictionsReady`, ...): batches of at most 10 entries per
+//! `ModelPromoted`, `SnapshotReady`, `PredictionsReady`, ...): batches of at most 10 entries per
 //! PutEvents call, as the API requires, and entries EventBridge rejects retried.
 
 use std::time::Duration;
@@ -147,6 +147,18 @@ pub struct PredictionsReady {
     pub high_risk_key: String,
     pub rows: u64,
     pub high_risk: u64,
+}
+
+/// `SnapshotReady`: a feature snapshot in parts waits for the Distributed Map (one child
+/// per part), then for the merge of the day's shards.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SnapshotReady {
+    pub bucket: String,
+    /// `features/as_of=<date>/`.
+    pub prefix: String,
+    pub date: String,
+    pub model: String,
+    pub parts: usize,
 }
 
 /// A typed domain event as an EventBridge entry.

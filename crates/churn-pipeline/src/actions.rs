@@ -16,12 +16,14 @@ use polars::prelude::*;
 
 use crate::error::{PipelineError, PolarsContext, Result};
 use crate::features::table_files;
+use crate::predict::shards::prediction_files;
 use crate::store::scan_parquet_file;
 
 /// Where a day's candidates come from.
 #[derive(Debug, Clone)]
 pub struct CandidateSources {
-    /// A prediction folder (with `predictions.parquet`) or the file itself.
+    /// A prediction folder (with `predictions.parquet`, or the `shard=*/` folders of a
+    /// day scored in shards) or the file itself.
     pub predictions: PathBuf,
     /// The feature folder (whole or in parts) or table that was scored (for values and
     /// segments).
@@ -39,14 +41,6 @@ pub struct Candidates {
     pub warnings: Vec<String>,
 }
 
-fn file_in(path: &Path, name: &str) -> PathBuf {
-    if path.is_dir() {
-        path.join(name)
-    } else {
-        path.to_path_buf()
-    }
-}
-
 fn tier_of(text: &str) -> Option<Tier> {
     match text {
         "high" => Some(Tier::High),
@@ -58,116 +52,27 @@ fn tier_of(text: &str) -> Option<Tier> {
 
 /// Reads the candidates for `playbook` from `sources`.
 pub fn load_candidates(sources: &CandidateSources, playbook: &Playbook) -> Result<Candidates> {
-    let predictions = file_in(&sources.predictions, "predictions.parquet");
-    if !predictions.exists() {
+    let files = if sources.predictions.is_dir() {
+        prediction_files(&sources.predictions)?
+    } else if sources.predictions.exists() {
+        vec![sources.predictions.clone()]
+    } else {
         return Err(PipelineError::Missing(format!(
             "{}: no predictions (run `churn predict` first)",
-            predictions.display()
+            sources.predictions.display()
         )));
-    }
-    let mut scan = scan_parquet_file(&predictions)?;
-    let schema = scan
-        .collect_schema()
-        .context(|| format!("reading {}", predictions.display()))?;
-    for column in ["customer_id", "churn_probability", "tier"] {
-        if schema.get(column).is_none() {
-            return Err(PipelineError::bad_file(
-                &predictions,
-                format!("no column '{column}': not a predictions file of `churn predict`"),
-            ));
-        }
-    }
-    let reason_columns: Vec<(String, String)> = (1..)
-        .map(|n| (format!("reason_{n}"), format!("reason_{n}_value")))
-        .take_while(|(name, value)| schema.get(name).is_some() && schema.get(value).is_some())
-        .collect();
-    let scored = scan
-        .clone()
-        .select([len()])
-        .collect()
-        .context(|| format!("counting {}", predictions.display()))?
-        .column("len")
-        .ok()
-        .and_then(|c| c.get(0).ok())
-        .and_then(|v| v.extract::<u64>())
-        .unwrap_or(0);
-
+    };
     let lowest = playbook.lowest_tier();
     let wanted: Vec<&str> = [Tier::High, Tier::Medium, Tier::Low]
         .into_iter()
         .filter(|t| *t >= lowest)
         .map(Tier::as_str)
         .collect();
-    let in_tiers = wanted
-        .iter()
-        .map(|t| col("tier").eq(lit(*t)))
-        .reduce(|a, b| a.or(b))
-        .unwrap_or_else(|| lit(false));
-    let mut columns = vec![
-        col("customer_id").cast(DataType::String),
-        col("churn_probability").cast(DataType::Float64),
-        col("tier").cast(DataType::String),
-    ];
-    for (name, value) in &reason_columns {
-        columns.push(col(name.as_str()).cast(DataType::String));
-        columns.push(col(value.as_str()).cast(DataType::String));
-    }
-    let frame = scan
-        .filter(in_tiers)
-        .select(columns)
-        .collect()
-        .context(|| format!("reading {}", predictions.display()))?;
-    let text = |name: &str| -> Result<StringChunked> {
-        frame
-            .column(name)
-            .and_then(|c| c.str().cloned())
-            .context(|| format!("reading column {name}"))
-    };
-    let ids = text("customer_id")?;
-    let tiers = text("tier")?;
-    let probabilities = frame
-        .column("churn_probability")
-        .and_then(|c| c.f64().cloned())
-        .context(|| "reading churn_probability".into())?;
-    let reasons: Vec<(StringChunked, StringChunked)> = reason_columns
-        .iter()
-        .map(|(name, value)| Ok((text(name)?, text(value)?)))
-        .collect::<Result<_>>()?;
-
-    let mut candidates = Vec::with_capacity(frame.height());
-    let mut index: HashMap<String, usize> = HashMap::with_capacity(frame.height());
-    for row in 0..frame.height() {
-        let (Some(id), Some(probability), Some(tier)) = (
-            ids.get(row),
-            probabilities.get(row),
-            tiers.get(row).and_then(tier_of),
-        ) else {
-            return Err(PipelineError::bad_file(
-                &predictions,
-                format!("row {}: an empty customer id, probability or tier", row + 1),
-            ));
-        };
-        index.insert(id.to_owned(), candidates.len());
-        candidates.push(Candidate {
-            customer_id: id.to_owned(),
-            probability,
-            tier,
-            reasons: reasons
-                .iter()
-                .filter_map(|(feature, value)| {
-                    Some(churn_core::reason_label(
-                        feature.get(row)?,
-                        value.get(row).unwrap_or(""),
-                    ))
-                })
-                .collect(),
-            monthly_charge: None,
-            segment: Default::default(),
-            email: None,
-            phone: None,
-            opted_out: false,
-            do_not_contact: false,
-        });
+    let mut candidates = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut scored = 0;
+    for file in &files {
+        scored += read_scores(file, &wanted, &mut candidates, &mut index)?;
     }
 
     let mut warnings = Vec::new();
@@ -208,6 +113,111 @@ pub fn load_candidates(sources: &CandidateSources, playbook: &Playbook) -> Resul
         scored,
         warnings,
     })
+}
+
+/// Appends the scored customers of one predictions file in the `wanted` tiers; returns
+/// how many customers the file scored.
+fn read_scores(
+    predictions: &Path,
+    wanted: &[&str],
+    candidates: &mut Vec<Candidate>,
+    index: &mut HashMap<String, usize>,
+) -> Result<u64> {
+    let mut scan = scan_parquet_file(predictions)?;
+    let schema = scan
+        .collect_schema()
+        .context(|| format!("reading {}", predictions.display()))?;
+    for column in ["customer_id", "churn_probability", "tier"] {
+        if schema.get(column).is_none() {
+            return Err(PipelineError::bad_file(
+                predictions,
+                format!("no column '{column}': not a predictions file of `churn predict`"),
+            ));
+        }
+    }
+    let reason_columns: Vec<(String, String)> = (1..)
+        .map(|n| (format!("reason_{n}"), format!("reason_{n}_value")))
+        .take_while(|(name, value)| schema.get(name).is_some() && schema.get(value).is_some())
+        .collect();
+    let scored = scan
+        .clone()
+        .select([len()])
+        .collect()
+        .context(|| format!("counting {}", predictions.display()))?
+        .column("len")
+        .ok()
+        .and_then(|c| c.get(0).ok())
+        .and_then(|v| v.extract::<u64>())
+        .unwrap_or(0);
+    let in_tiers = wanted
+        .iter()
+        .map(|t| col("tier").eq(lit(*t)))
+        .reduce(|a, b| a.or(b))
+        .unwrap_or_else(|| lit(false));
+    let mut columns = vec![
+        col("customer_id").cast(DataType::String),
+        col("churn_probability").cast(DataType::Float64),
+        col("tier").cast(DataType::String),
+    ];
+    for (name, value) in &reason_columns {
+        columns.push(col(name.as_str()).cast(DataType::String));
+        columns.push(col(value.as_str()).cast(DataType::String));
+    }
+    let frame = scan
+        .filter(in_tiers)
+        .select(columns)
+        .collect()
+        .context(|| format!("reading {}", predictions.display()))?;
+    let text = |name: &str| -> Result<StringChunked> {
+        frame
+            .column(name)
+            .and_then(|c| c.str().cloned())
+            .context(|| format!("reading column {name}"))
+    };
+    let ids = text("customer_id")?;
+    let tiers = text("tier")?;
+    let probabilities = frame
+        .column("churn_probability")
+        .and_then(|c| c.f64().cloned())
+        .context(|| "reading churn_probability".into())?;
+    let reasons: Vec<(StringChunked, StringChunked)> = reason_columns
+        .iter()
+        .map(|(name, value)| Ok((text(name)?, text(value)?)))
+        .collect::<Result<_>>()?;
+    for row in 0..frame.height() {
+        let (Some(id), Some(probability), Some(tier)) = (
+            ids.get(row),
+            probabilities.get(row),
+            tiers.get(row).and_then(tier_of),
+        ) else {
+            return Err(PipelineError::bad_file(
+                predictions,
+                format!("row {}: an empty customer id, probability or tier", row + 1),
+            ));
+        };
+        index.insert(id.to_owned(), candidates.len());
+        candidates.push(Candidate {
+            customer_id: id.to_owned(),
+            probability,
+            tier,
+            reasons: reasons
+                .iter()
+                .filter_map(|(feature, value)| {
+                    Some(churn_core::reason_label(
+                        feature.get(row)?,
+                        value.get(row).unwrap_or(""),
+                    ))
+                })
+                .collect(),
+            monthly_charge: None,
+            segment: Default::default(),
+            email: None,
+            phone: None,
+            opted_out: false,
+            do_not_contact: false,
+        });
+    }
+    Ok(scored)
 }
 
 fn join_features(

@@ -6,10 +6,13 @@
 //! `summary.json` last) → the online feature table, a part at a time →
 //! `PredictionsReady`.
 //!
-//! A Step Functions Distributed Map shard (`{"Key": "features/as_of=<date>/part-0.parquet"}`,
-//! one part of an existing snapshot) is scored into
-//! `predictions/dt=<date>/shard=<name>/` instead; the snapshot's other objects (its spec
-//! and summary) are skipped.
+//! Above `CHURN_FANOUT_ABOVE` customers the daily run only writes the snapshot and
+//! publishes `SnapshotReady`, which starts the Step Functions Distributed Map: one child
+//! per part (`{"Key": "features/as_of=<date>/part-00000.parquet"}`) scores it into
+//! `predictions/dt=<date>/shard=<name>/` and refreshes its online rows (the snapshot's
+//! other objects, its spec and summary, are skipped); then `{"merge": {...}}` sums the
+//! shards up into the day's ranked high-risk list and summary and publishes the day's
+//! `PredictionsReady` ([`merge`]).
 //!
 //! Idempotent: a (date, model, shard) is claimed in the ledger, so a replay writes
 //! nothing twice.
@@ -17,7 +20,9 @@
 use std::path::{Path, PathBuf};
 
 use churn_core::Tier;
-use churn_io::events::{PredictionsReady, domain_event};
+mod merge;
+
+use churn_io::events::{PredictionsReady, SnapshotReady, domain_event};
 use churn_io::online::OnlineRow;
 use churn_io::store::ObjectGet;
 use churn_io::sync::{download_prefix, upload_dir};
@@ -42,6 +47,8 @@ pub struct Summary {
     pub duplicate: bool,
     /// Not a table (a shard item that is the snapshot's spec or summary).
     pub skipped: bool,
+    /// Only the snapshot was written: the Distributed Map scores it.
+    pub fanned_out: bool,
 }
 
 /// Horizon of the features built for scoring (their label is unknown anyway).
@@ -53,12 +60,16 @@ pub struct Options {
     /// `CHURN_SNAPSHOT_ROWS_PER_PART` (default 100,000): customers per part of the
     /// snapshot. Memory grows with it; 100,000 keeps a million customers within 2 GB.
     pub rows_per_part: u64,
+    /// `CHURN_FANOUT_ABOVE` (default: never): above this many customers the daily run
+    /// hands the snapshot to the Distributed Map instead of scoring it itself.
+    pub fan_out_above: Option<u64>,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             rows_per_part: churn_pipeline::features::ROWS_PER_PART,
+            fan_out_above: None,
         }
     }
 }
@@ -78,12 +89,18 @@ impl Options {
     }
 }
 
-/// Handles one invocation: an EventBridge event (schedule, `ModelPromoted`) or a shard.
+/// Handles one invocation: an EventBridge event (schedule, `ModelPromoted`), a shard,
+/// or the merge of a day's shards.
 pub async fn handle(
     platform: &Platform,
     options: &Options,
     event: serde_json::Value,
 ) -> Result<Summary, HandlerError> {
+    if let Some(merge) = event.get("merge") {
+        let ready: SnapshotReady = serde_json::from_value(merge.clone())
+            .map_err(|e| HandlerError::permanent(format!("a merge without its snapshot: {e}")))?;
+        return merge::merge_day(platform, &ready).await;
+    }
     let champion = platform.registry.champion().await?.ok_or_else(|| {
         HandlerError::permanent("no model has been promoted yet: nothing to score with")
     })?;
@@ -147,10 +164,14 @@ pub async fn handle(
                         None,
                         parts,
                     )?;
-                    Ok(PathBuf::from(table.dir))
+                    Ok((PathBuf::from(table.dir), customers, parts))
                 })
                 .await?
             };
+            let (dir, customers, parts) = dir;
+            if options.fan_out_above.is_some_and(|limit| customers > limit) {
+                return fan_out(platform, &root, &dir, &date, &model.version, parts).await;
+            }
             (dir, date.clone(), format!("predictions/dt={date}"))
         }
     };
@@ -167,15 +188,8 @@ pub async fn handle(
     }
     let keys = [ledger_key];
     let result = async {
-        let (predicted, online_rows) = run(
-            platform,
-            &root,
-            &model_dir,
-            &features_dir,
-            &out_key,
-            shard.is_none(),
-        )
-        .await?;
+        let (predicted, online_rows) =
+            run(platform, &root, &model_dir, &features_dir, &out_key).await?;
         let ready = PredictionsReady {
             bucket: platform.settings.bucket.clone(),
             date: date.clone(),
@@ -196,8 +210,7 @@ pub async fn handle(
             rows: predicted.rows,
             high_risk: predicted.high_risk,
             online_rows,
-            duplicate: false,
-            skipped: false,
+            ..Summary::default()
         })
     }
     .await;
@@ -216,13 +229,14 @@ pub async fn handle(
     Ok(summary)
 }
 
+/// Scores a snapshot (or a shard of one) into `out_key`, uploads it, and writes the
+/// snapshot's online rows, a part at a time.
 async fn run(
     platform: &Platform,
     root: &Path,
     model_dir: &Path,
     features_dir: &Path,
     out_key: &str,
-    refresh_online: bool,
 ) -> Result<(PredictSummary, usize), HandlerError> {
     let out = root.join(out_key);
     let predicted = {
@@ -251,7 +265,7 @@ async fn run(
         .await?;
     }
     let mut online_rows = 0;
-    if refresh_online {
+    {
         let as_of = features_dir
             .file_name()
             .map(|n| n.to_string_lossy().trim_start_matches("as_of=").to_owned())
@@ -277,6 +291,56 @@ async fn run(
         }
     }
     Ok((predicted, online_rows))
+}
+
+/// Uploads the snapshot and publishes `SnapshotReady` for the Distributed Map.
+async fn fan_out(
+    platform: &Platform,
+    root: &Path,
+    dir: &Path,
+    date: &str,
+    model: &str,
+    parts: usize,
+) -> Result<Summary, HandlerError> {
+    let ledger_key = format!("snapshot:{date}:{model}");
+    let summary = Summary {
+        date: date.to_owned(),
+        model: model.to_owned(),
+        fanned_out: true,
+        ..Summary::default()
+    };
+    if churn_lambda::claim(platform, &ledger_key).await?.is_some() {
+        return Ok(Summary {
+            duplicate: true,
+            ..summary
+        });
+    }
+    let result = async {
+        let relative = dir
+            .strip_prefix(root)
+            .map(|p| p.to_string_lossy().into_owned())
+            .map_err(|_| HandlerError::permanent("the snapshot is outside the work folder"))?;
+        upload_dir(&platform.store, root, &relative, &["summary.json"]).await?;
+        let ready = SnapshotReady {
+            bucket: platform.settings.bucket.clone(),
+            prefix: format!("{relative}/"),
+            date: date.to_owned(),
+            model: model.to_owned(),
+            parts,
+        };
+        platform
+            .events
+            .publish(&[domain_event("SnapshotReady", &ready)])
+            .await?;
+        Ok(summary)
+    }
+    .await;
+    let summary = churn_lambda::settle(platform, &[ledger_key], result, |_| {
+        format!("snapshot of {parts} parts handed to the Distributed Map")
+    })
+    .await?;
+    tracing::info!(date, model, parts, "snapshot ready for the Distributed Map");
+    Ok(summary)
 }
 
 /// The snapshot date: the day after the curated data ends.

@@ -193,10 +193,31 @@ async fn handle_event(
     let work = tempfile::tempdir()
         .map_err(|e| HandlerError::retryable(format!("a work folder in /tmp: {e}")))?;
     let root = work.path();
-    let predictions = root.join("predictions.parquet");
-    store
-        .download(&format!("{prefix}predictions.parquet"), &predictions)
-        .await?;
+    // The day's scores: its predictions.parquet, or those of its shards (a day the
+    // Distributed Map scored).
+    let scored: Vec<String> = store
+        .list(&prefix)
+        .await?
+        .into_iter()
+        .map(|o| o.key)
+        .filter(|key| key.ends_with("/predictions.parquet"))
+        .collect();
+    let whole = format!("{prefix}predictions.parquet");
+    let wanted: Vec<&String> = if scored.contains(&whole) {
+        scored.iter().filter(|k| **k == whole).collect()
+    } else {
+        scored.iter().collect()
+    };
+    if wanted.is_empty() {
+        return Err(HandlerError::permanent(format!(
+            "s3://{}/{prefix} holds no predictions",
+            platform.settings.bucket
+        )));
+    }
+    for key in wanted {
+        store.download(key, &root.join(key)).await?;
+    }
+    let predictions = root.join(&prefix);
     // The scored snapshot, whole or in parts (with its spec and summary, which are small).
     let features_prefix = format!("features/as_of={date}/");
     let features = match churn_io::sync::download_prefix(store, &features_prefix, root).await? {

@@ -14,7 +14,9 @@ use std::time::Instant;
 use churn_core::{FeatureKind, FeatureSpec, Scorer, Tier, Value};
 use polars::prelude::*;
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+pub mod shards;
 
 use crate::error::{PipelineError, PolarsContext, Result};
 use crate::features::{SPEC_FILE, table_files};
@@ -48,14 +50,14 @@ impl Default for PredictOptions {
 }
 
 /// What a prediction run wrote; saved as `summary.json` beside the predictions.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PredictSummary {
     /// Model used.
     pub model_id: String,
     /// Rows scored.
     pub rows: u64,
     /// Customers per tier.
-    pub tiers: std::collections::BTreeMap<&'static str, u64>,
+    pub tiers: std::collections::BTreeMap<String, u64>,
     /// Customers in the high-risk list.
     pub high_risk: u64,
     /// The decision threshold.
@@ -74,6 +76,42 @@ struct HighRisk {
     probability: f64,
     id: String,
     reasons: String,
+}
+
+/// Writes a ranked high-risk list (riskiest first) as `high_risk.csv` and
+/// `high_risk.parquet` in `out`.
+fn write_high_risk(out: &Path, id_column: &str, mut list: Vec<HighRisk>) -> Result<usize> {
+    list.sort();
+    let mut ranked = DataFrame::new(
+        list.len(),
+        vec![
+            Column::new("rank".into(), (1..=list.len() as u32).collect::<Vec<_>>()),
+            Column::new(
+                id_column.into(),
+                list.iter().map(|h| h.id.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "churn_probability".into(),
+                list.iter().map(|h| h.probability).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "reasons".into(),
+                list.iter().map(|h| h.reasons.clone()).collect::<Vec<_>>(),
+            ),
+        ],
+    )
+    .context(|| "assembling the high-risk list".into())?;
+    let csv = AtomicFile::new(out.join("high_risk.csv"))?;
+    CsvWriter::new(csv.create_file()?)
+        .finish(&mut ranked)
+        .context(|| "writing high_risk.csv".into())?;
+    csv.commit_file()?;
+    let parquet = AtomicFile::new(out.join("high_risk.parquet"))?;
+    ParquetWriter::new(parquet.create_file()?)
+        .finish(&mut ranked)
+        .context(|| "writing high_risk.parquet".into())?;
+    parquet.commit_file()?;
+    Ok(list.len())
 }
 
 impl Eq for HighRisk {}
@@ -221,10 +259,10 @@ pub fn predict(
     let mut writer = ParquetWriter::new(predictions_file.create_file()?)
         .batched(&predictions_schema(reasons))
         .context(|| "starting predictions.parquet".into())?;
-    let mut tiers: std::collections::BTreeMap<&'static str, u64> =
-        [("high", 0), ("medium", 0), ("low", 0)]
-            .into_iter()
-            .collect();
+    let mut tiers: std::collections::BTreeMap<String, u64> = ["high", "medium", "low"]
+        .into_iter()
+        .map(|tier| (tier.to_owned(), 0))
+        .collect();
     let mut high_risk: BinaryHeap<Reverse<HighRisk>> = BinaryHeap::new();
     let mut high_list: Vec<HighRisk> = Vec::new();
     progress.begin("predict", Some(rows), "customers");
@@ -277,7 +315,7 @@ pub fn predict(
             for (row, result) in scored.into_iter().enumerate() {
                 let scored = result.map_err(PipelineError::InvalidInput)?;
                 let id = ids.get(row).unwrap_or("").to_owned();
-                *tiers.entry(scored.tier.as_str()).or_default() += 1;
+                *tiers.entry(scored.tier.as_str().to_owned()).or_default() += 1;
                 if scored.tier == Tier::High {
                     let entry = HighRisk {
                         probability: scored.probability,
@@ -311,48 +349,13 @@ pub fn predict(
     predictions_file.commit_file()?;
 
     high_list.extend(high_risk.into_iter().map(|Reverse(entry)| entry));
-    high_list.sort();
-    let mut ranked = DataFrame::new(
-        high_list.len(),
-        vec![
-            Column::new(
-                "rank".into(),
-                (1..=high_list.len() as u32).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                spec.id_column.as_str().into(),
-                high_list.iter().map(|h| h.id.clone()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "churn_probability".into(),
-                high_list.iter().map(|h| h.probability).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "reasons".into(),
-                high_list
-                    .iter()
-                    .map(|h| h.reasons.clone())
-                    .collect::<Vec<_>>(),
-            ),
-        ],
-    )
-    .context(|| "assembling the high-risk list".into())?;
-    let csv = AtomicFile::new(out.join("high_risk.csv"))?;
-    CsvWriter::new(csv.create_file()?)
-        .finish(&mut ranked)
-        .context(|| "writing high_risk.csv".into())?;
-    csv.commit_file()?;
-    let parquet = AtomicFile::new(out.join("high_risk.parquet"))?;
-    ParquetWriter::new(parquet.create_file()?)
-        .finish(&mut ranked)
-        .context(|| "writing high_risk.parquet".into())?;
-    parquet.commit_file()?;
+    let high_risk = write_high_risk(out, &spec.id_column, high_list)?;
 
     let summary = PredictSummary {
         model_id: scorer.artifact().model_id.clone(),
         rows,
         tiers,
-        high_risk: high_list.len() as u64,
+        high_risk: high_risk as u64,
         threshold: scorer.artifact().decision.threshold,
         files: [
             "predictions.parquet",

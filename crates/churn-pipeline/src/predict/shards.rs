@@ -1,0 +1,164 @@
+//! A day scored in shards: every part of the snapshot scored on its own (the
+//! Distributed Map's children) into `<day>/shard=<part>/`, then summed up in `<day>/`:
+//! one ranked high-risk list of every shard's and one summary. The shards' scores stay
+//! where they are; [`prediction_files`] gives a reader all of them.
+
+use std::path::{Path, PathBuf};
+
+use super::{HighRisk, PredictSummary, write_high_risk};
+use crate::error::{PipelineError, PolarsContext, Result};
+use crate::store::{scan_parquet_file, write_json};
+
+/// Prefix of a shard's folder inside a day's prediction folder.
+pub const SHARD_PREFIX: &str = "shard=";
+
+/// The scores of a prediction folder: its `predictions.parquet`, or those of its
+/// shards, in order.
+pub fn prediction_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let whole = dir.join("predictions.parquet");
+    if whole.exists() {
+        return Ok(vec![whole]);
+    }
+    let files: Vec<PathBuf> = shard_dirs(dir)?
+        .into_iter()
+        .map(|shard| shard.join("predictions.parquet"))
+        .filter(|file| file.exists())
+        .collect();
+    if files.is_empty() {
+        return Err(PipelineError::Missing(format!(
+            "{}: no predictions.parquet and no {SHARD_PREFIX}*/predictions.parquet (run `churn predict` first)",
+            dir.display()
+        )));
+    }
+    Ok(files)
+}
+
+fn shard_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut shards: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| {
+                path.is_dir()
+                    && path
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with(SHARD_PREFIX))
+            })
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(PipelineError::io(dir, e)),
+    };
+    shards.sort();
+    Ok(shards)
+}
+
+/// Sums up the finished shards of `dir` (each holds a `summary.json`, written last):
+/// `high_risk.csv`, `high_risk.parquet` and `summary.json` in `dir`. Fails, naming what
+/// is missing, unless `expected` shards are finished (when given).
+pub fn merge_shards(dir: &Path, expected: Option<usize>) -> Result<PredictSummary> {
+    let started = std::time::Instant::now();
+    let mut finished = Vec::new();
+    for shard in shard_dirs(dir)? {
+        let path = shard.join("summary.json");
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let summary: PredictSummary =
+                    serde_json::from_str(&text).map_err(|source| PipelineError::Json {
+                        context: format!("reading {}", path.display()),
+                        source,
+                    })?;
+                finished.push((shard, summary));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(PipelineError::io(&path, e)),
+        }
+    }
+    if let Some(expected) = expected
+        && finished.len() < expected
+    {
+        return Err(PipelineError::Missing(format!(
+            "{}: {} of {expected} shards are finished",
+            dir.display(),
+            finished.len()
+        )));
+    }
+    let Some((_, first)) = finished.first() else {
+        return Err(PipelineError::Missing(format!(
+            "{}: no finished {SHARD_PREFIX}* folder to merge",
+            dir.display()
+        )));
+    };
+    let (model_id, threshold) = (first.model_id.clone(), first.threshold);
+    let mut merged = PredictSummary {
+        model_id: model_id.clone(),
+        rows: 0,
+        tiers: Default::default(),
+        high_risk: 0,
+        threshold,
+        files: Vec::new(),
+        seconds: 0.0,
+        warnings: Vec::new(),
+    };
+    let mut list = Vec::new();
+    let mut id_column = String::from("customer_id");
+    for (shard, summary) in &finished {
+        if summary.model_id != model_id {
+            return Err(PipelineError::InvalidInput(format!(
+                "{} was scored by {}, the other shards by {model_id}: score the day again with one model",
+                shard.display(),
+                summary.model_id
+            )));
+        }
+        merged.rows += summary.rows;
+        for (tier, count) in &summary.tiers {
+            *merged.tiers.entry(tier.clone()).or_default() += count;
+        }
+        merged.warnings.extend(summary.warnings.iter().cloned());
+        let path = shard.join("high_risk.parquet");
+        let frame = scan_parquet_file(&path)?
+            .collect()
+            .context(|| format!("reading {}", path.display()))?;
+        // rank, <id>, churn_probability, reasons
+        let names: Vec<String> = frame
+            .get_column_names()
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        let Some(id) = names.get(1) else {
+            return Err(PipelineError::bad_file(&path, "not a high-risk list"));
+        };
+        id_column = id.clone();
+        let ids = frame
+            .column(id)
+            .and_then(|c| c.str().cloned())
+            .context(|| format!("reading {}", path.display()))?;
+        let probabilities = frame
+            .column("churn_probability")
+            .and_then(|c| c.f64().cloned())
+            .context(|| format!("reading {}", path.display()))?;
+        let reasons = frame
+            .column("reasons")
+            .and_then(|c| c.str().cloned())
+            .context(|| format!("reading {}", path.display()))?;
+        for row in 0..frame.height() {
+            list.push(HighRisk {
+                probability: probabilities.get(row).unwrap_or(f64::NAN),
+                id: ids.get(row).unwrap_or_default().to_owned(),
+                reasons: reasons.get(row).unwrap_or_default().to_owned(),
+            });
+        }
+    }
+    merged.high_risk = write_high_risk(dir, &id_column, list)? as u64;
+    merged.files = ["high_risk.csv", "high_risk.parquet", "summary.json"]
+        .iter()
+        .map(|name| dir.join(name).display().to_string())
+        .chain(
+            finished
+                .iter()
+                .map(|(shard, _)| shard.join("predictions.parquet").display().to_string()),
+        )
+        .collect();
+    merged.seconds = started.elapsed().as_secs_f64();
+    write_json(dir.join("summary.json"), &merged)?;
+    Ok(merged)
+}

@@ -1,0 +1,240 @@
+use churn_io::registry::ModelVersion;
+use churn_io::store::{ObjectGet, ObjectPut};
+use churn_io::sync::{download_prefix, upload_dir};
+use churn_pipeline::generate::{GenerateConfig, generate};
+use churn_pipeline::progress::NoProgress;
+use churn_pipeline::store::Store;
+use churn_pipeline::train::family::Family;
+use churn_tests::{emulator, event_file, keys, platform};
+use serde_json::json;
+
+/// A day scored by the Distributed Map (the daily run hands the snapshot over, one
+/// child per part, then the merge) gives the day's high-risk list a single invocation
+/// gives, and every step replays as a no-op.
+#[tokio::test]
+async fn a_day_scored_in_shards_equals_the_day_scored_at_once() {
+    let Some(clients) = emulator("fan-out").await else {
+        return;
+    };
+    let platform = platform(&clients).await;
+    let local = tempfile::tempdir().expect("tempdir");
+    let root = local.path().to_path_buf();
+    // Polars runs off the async runtime, as in the functions.
+    let model_dir = tokio::task::spawn_blocking(move || prepare(&root))
+        .await
+        .expect("prepared");
+    let store = Store::new(local.path());
+    upload_dir(&platform.store, local.path(), "curated", &[])
+        .await
+        .expect("upload curated");
+    let bytes = std::fs::read(model_dir.join(churn_pipeline::models::BINARY_FILE)).expect("model");
+    let artifact = churn_core::ModelArtifact::from_binary(&bytes).expect("artifact");
+    let key = format!("models/{}/model.bin", artifact.model_id);
+    platform.store.put(&key, bytes).await.expect("put model");
+    let version = ModelVersion {
+        version: artifact.model_id.clone(),
+        trained_at: "test".into(),
+        artifact_key: key,
+        metric_name: "roc_auc".into(),
+        metric: 0.8,
+        holdout: "test".into(),
+        data_hash: artifact.lineage.data_hash.clone(),
+        seed: artifact.lineage.seed,
+    };
+    platform
+        .registry
+        .register(&version)
+        .await
+        .expect("register");
+    platform
+        .registry
+        .promote(&version, None, "test")
+        .await
+        .expect("promote");
+
+    // The daily run: more customers than the fan-out threshold.
+    let fan_out = churn_batch_predict::Options {
+        rows_per_part: 300,
+        fan_out_above: Some(0),
+    };
+    let handed =
+        churn_batch_predict::handle(&platform, &fan_out, event_file("schedule-daily.json"))
+            .await
+            .expect("snapshot");
+    assert!(handed.fanned_out && !handed.duplicate, "{handed:?}");
+    let replay =
+        churn_batch_predict::handle(&platform, &fan_out, event_file("schedule-daily.json"))
+            .await
+            .expect("replay");
+    assert!(replay.duplicate, "{replay:?}");
+    let date = handed.date.clone();
+    let prefix = format!("features/as_of={date}/");
+    let snapshot = keys(&platform, &prefix).await;
+    let parts: Vec<&String> = snapshot
+        .iter()
+        .filter(|k| k.ends_with(".parquet"))
+        .collect();
+    assert_eq!(
+        parts.len(),
+        3,
+        "900 customers in parts of 300: {snapshot:?}"
+    );
+    assert!(
+        keys(&platform, &format!("predictions/dt={date}/"))
+            .await
+            .is_empty(),
+        "nothing is scored before the Distributed Map runs"
+    );
+
+    // What the state machine passes on (SnapshotReady's detail).
+    let merge = json!({ "merge": {
+        "bucket": platform.settings.bucket, "prefix": prefix, "date": date,
+        "model": version.version, "parts": parts.len(),
+    }});
+    // One child done, the merge too early: retryable, and it may be tried again.
+    churn_batch_predict::handle(&platform, &fan_out, json!({ "Key": parts[0] }))
+        .await
+        .expect("first shard");
+    let early = churn_batch_predict::handle(&platform, &fan_out, merge.clone())
+        .await
+        .expect_err("two shards missing");
+    assert!(
+        early.retryable && early.message.contains("1 of 3 shards"),
+        "{early:?}"
+    );
+    let mut rows = 0;
+    for key in &snapshot {
+        let shard = churn_batch_predict::handle(&platform, &fan_out, json!({ "Key": key }))
+            .await
+            .expect("shard");
+        rows += shard.rows;
+    }
+    let merged = churn_batch_predict::handle(&platform, &fan_out, merge.clone())
+        .await
+        .expect("merge");
+    let first_part_rows =
+        churn_batch_predict::handle(&platform, &fan_out, json!({ "Key": parts[0] }))
+            .await
+            .expect("replayed shard");
+    assert!(first_part_rows.duplicate);
+    // rows counts parts 2 and 3 (part 1 was a replay), merged counts all three.
+    assert!(merged.rows > rows && merged.high_risk > 0, "{merged:?}");
+    let again = churn_batch_predict::handle(&platform, &fan_out, merge)
+        .await
+        .expect("merge replay");
+    assert!(again.duplicate);
+
+    // The same snapshot scored at once, locally, gives the same ranked list.
+    let check = tempfile::tempdir().expect("tempdir");
+    download_prefix(&platform.store, &prefix, check.path())
+        .await
+        .expect("snapshot");
+    let at_once = check.path().join("at-once");
+    let summary = {
+        let (model_dir, snapshot, at_once) = (
+            model_dir.clone(),
+            check.path().join(&prefix),
+            at_once.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            churn_pipeline::predict::predict(
+                &model_dir,
+                &snapshot,
+                &at_once,
+                &Default::default(),
+                &NoProgress,
+            )
+        })
+        .await
+        .expect("joined")
+        .expect("predict")
+    };
+    assert_eq!(summary.rows, merged.rows);
+    let day = format!("predictions/dt={date}/");
+    let list = platform
+        .store
+        .get(&format!("{day}high_risk.csv"))
+        .await
+        .expect("the day's list");
+    assert_eq!(
+        String::from_utf8(list).expect("utf8"),
+        std::fs::read_to_string(at_once.join("high_risk.csv")).expect("list")
+    );
+    let day_summary: serde_json::Value = serde_json::from_slice(
+        &platform
+            .store
+            .get(&format!("{day}summary.json"))
+            .await
+            .expect("summary"),
+    )
+    .expect("json");
+    assert_eq!(day_summary["rows"].as_u64(), Some(merged.rows));
+
+    // The CRM push reads a day in shards like a whole one.
+    download_prefix(&platform.store, &day, check.path())
+        .await
+        .expect("predictions");
+    let playbook = churn_io::connections::parse_playbook(
+        include_str!("../examples/playbook.toml"),
+        "examples/playbook.toml",
+    )
+    .expect("playbook");
+    let sources = churn_pipeline::actions::CandidateSources {
+        predictions: check.path().join(&day),
+        features: Some(check.path().join(&prefix)),
+        customers: Some(store.curated_file(churn_pipeline::contract::Source::Customers)),
+    };
+    let candidates = tokio::task::spawn_blocking(move || {
+        churn_pipeline::actions::load_candidates(&sources, &playbook)
+    })
+    .await
+    .expect("joined")
+    .expect("candidates");
+    assert_eq!(candidates.scored, merged.rows);
+    let high = candidates
+        .candidates
+        .iter()
+        .filter(|c| c.tier == churn_core::Tier::High)
+        .count() as u64;
+    assert_eq!(high, merged.high_risk);
+    assert!(
+        candidates
+            .candidates
+            .iter()
+            .any(|c| c.monthly_charge.is_some())
+    );
+
+    // Every shard refreshed its customers' online rows.
+    let first = candidates.candidates[0].customer_id.clone();
+    assert!(platform.online.get(&first).await.expect("online").is_some());
+}
+
+/// 900 generated customers ingested under `root`, and a logistic regression trained on
+/// an earlier as-of date of them.
+fn prepare(root: &std::path::Path) -> std::path::PathBuf {
+    let store = Store::new(root);
+    let config = GenerateConfig {
+        customers: 900,
+        seed: 11,
+        ..GenerateConfig::default()
+    };
+    generate(&store, &config, &NoProgress).expect("generate");
+    churn_pipeline::ingest::ingest(&store, &Default::default(), &NoProgress).expect("ingest");
+    let as_of = config.end_date - chrono::Duration::days(29);
+    let table = churn_pipeline::features::build_as_of(&store, as_of, 30, None).expect("features");
+    let mut options = churn_pipeline::train::TrainOptions {
+        families: vec![Family::Linear],
+        trained_at: "test".into(),
+        ..Default::default()
+    };
+    options.trials.insert(Family::Linear, 1);
+    let (_, model_dir) = churn_pipeline::models::train_dir(
+        std::path::Path::new(&table.dir),
+        &options,
+        Some(&root.join("model")),
+        root,
+        &NoProgress,
+    )
+    .expect("train");
+    model_dir
+}
