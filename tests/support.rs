@@ -165,3 +165,93 @@ pub async fn keys(platform: &Platform, prefix: &str) -> Vec<String> {
         .map(|o| o.key)
         .collect()
 }
+
+/// A TCP proxy in front of the emulator that can be cut, as if the emulator (or AWS)
+/// went away in the middle of a run: once cut, every connection is dropped and new ones
+/// are refused.
+#[derive(Debug, Clone)]
+pub struct Cuttable {
+    /// `http://127.0.0.1:<port>` of the proxy.
+    pub endpoint: String,
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    parts: std::sync::Arc<AtomicU32>,
+}
+
+impl Cuttable {
+    /// A proxy to the emulator of `AWS_ENDPOINT_URL` that cuts itself once it has seen
+    /// `parts` S3 UploadPart requests (`partNumber=` in a request line).
+    pub async fn to_emulator(parts: u32) -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("an emulator");
+        let target = endpoint
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let proxy = Self {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            cut: Default::default(),
+            parts: Default::default(),
+        };
+        let (cut, seen, limit) = (proxy.cut.clone(), proxy.parts.clone(), parts);
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                if cut.load(Ordering::SeqCst) {
+                    continue; // dropped: refused
+                }
+                let Ok(server) = tokio::net::TcpStream::connect(&target).await else {
+                    continue;
+                };
+                let (mut client_read, mut client_write) = client.into_split();
+                let (mut server_read, mut server_write) = server.into_split();
+                let (cut_up, seen_up) = (cut.clone(), seen.clone());
+                tokio::spawn(async move {
+                    let mut buffer = vec![0u8; 64 * 1024];
+                    while let Ok(n) = client_read.read(&mut buffer).await {
+                        let data = &buffer[..n];
+                        let parts = data.windows(11).filter(|w| w == b"partNumber=").count() as u32;
+                        if seen_up.fetch_add(parts, Ordering::SeqCst) + parts > limit {
+                            cut_up.store(true, Ordering::SeqCst);
+                        }
+                        if n == 0 || cut_up.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        if server_write.write_all(data).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                let cut_down = cut.clone();
+                tokio::spawn(async move {
+                    let mut buffer = vec![0u8; 64 * 1024];
+                    while let Ok(n) = server_read.read(&mut buffer).await {
+                        if n == 0 || cut_down.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        if client_write.write_all(&buffer[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        proxy
+    }
+
+    /// Whether it has cut.
+    pub fn is_cut(&self) -> bool {
+        self.cut.load(Ordering::SeqCst)
+    }
+
+    /// Clients whose every call goes through the proxy.
+    pub async fn clients(&self) -> AwsClients {
+        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .load()
+            .await;
+        AwsClients::from_config(&shared)
+    }
+}
