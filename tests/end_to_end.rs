@@ -228,7 +228,10 @@ async fn raw_uploads_become_a_champion_and_a_ranked_list_and_replays_change_noth
     assert!(parts >= 2, "{snapshot:?}");
     let mut shard_rows = 0;
     for key in &snapshot {
-        let shard = churn_batch_predict::handle(&platform, &predict_options, json!({ "Key": key }))
+        // events/predict-shard.json is what the Map's ItemSelector passes each child.
+        let mut item = event_file("predict-shard.json");
+        item["Key"] = json!(key);
+        let shard = churn_batch_predict::handle(&platform, &predict_options, item)
             .await
             .expect("shard");
         assert_eq!(

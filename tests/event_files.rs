@@ -50,6 +50,11 @@ fn every_event_file_parses_as_its_event_type() {
             let request =
                 lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(!request.uri().path().is_empty(), "{name}");
+        } else if let Some(merge) = value.get("merge") {
+            // The Distributed Map's last step: the snapshot it scored.
+            let snapshot: churn_io::events::SnapshotReady =
+                serde_json::from_value(merge.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(snapshot.prefix.starts_with("features/as_of="), "{name}");
         } else if let Some(key) = value.get("Key") {
             // A Distributed Map item: one S3 object of a feature snapshot.
             assert!(
@@ -58,7 +63,7 @@ fn every_event_file_parses_as_its_event_type() {
                 "{name}"
             );
         } else {
-            panic!("{name}: not an S3, SQS, EventBridge, function-URL or shard event");
+            panic!("{name}: not an S3, SQS, EventBridge, function-URL, shard or merge event");
         }
     }
 }

@@ -87,10 +87,11 @@ async fn a_day_scored_in_shards_equals_the_day_scored_at_once() {
     );
 
     // What the state machine passes on (SnapshotReady's detail).
-    let merge = json!({ "merge": {
+    let mut merge = event_file("merge-shards.json");
+    merge["merge"] = json!({
         "bucket": platform.settings.bucket, "prefix": prefix, "date": date,
         "model": version.version, "parts": parts.len(),
-    }});
+    });
     // One child done, the merge too early: retryable, and it may be tried again.
     churn_batch_predict::handle(&platform, &fan_out, json!({ "Key": parts[0] }))
         .await

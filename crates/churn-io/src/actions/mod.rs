@@ -886,6 +886,10 @@ where
         None => {
             let history = ledger.history(&history_pairs(playbook, candidates)).await?;
             let plan = churn_core::playbook::plan(playbook, date, candidates, &history);
+            // A plan that cannot be sent is refused before it is frozen.
+            if let Some(dispatcher) = dispatcher {
+                dispatcher.check(&plan)?;
+            }
             // The actions first, the header last: a reader that finds the header finds
             // the whole plan.
             store

@@ -858,3 +858,48 @@ async fn tokens_and_contact_details_never_reach_logs_or_outcomes() {
         "masked numbers keep the failures readable"
     );
 }
+
+#[tokio::test]
+async fn a_plan_needing_a_missing_connection_is_refused_before_it_is_frozen() {
+    let server = providers().await;
+    let crm_only = sinks(&hubspot_at(&server.uri())).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let store = LocalStore::new(dir.path());
+    let ledger = LocalActionLedger::new(dir.path().join("actions/ledger"), 300);
+    let clock = || at("2026-12-01", 12);
+    let dispatcher = Dispatcher {
+        ledger: &ledger,
+        sinks: &crm_only,
+        quiet_hours: None,
+        clock: &clock,
+        options: options(),
+    };
+    let error = run_day(
+        &store,
+        &ledger,
+        &playbook(),
+        day("2026-12-01"),
+        &candidates(),
+        Some(&dispatcher),
+    )
+    .await
+    .expect_err("no [sms] and no [push]");
+    let message = error.to_string();
+    assert!(
+        message.contains("97 sms action(s) need [sms]") && message.contains("need [push]"),
+        "{message}"
+    );
+    assert!(!error.is_retryable());
+    assert!(
+        server
+            .received_requests()
+            .await
+            .expect("recorded")
+            .is_empty(),
+        "nothing sent"
+    );
+    assert!(
+        !dir.path().join("actions/dt=2026-12-01/plan.json").exists(),
+        "nothing frozen"
+    );
+}
