@@ -12,7 +12,7 @@
 //! `predictions/dt=<date>/shard=<name>/` and refreshes its online rows (the snapshot's
 //! other objects, its spec and summary, are skipped); then `{"merge": {...}}` sums the
 //! shards up into the day's ranked high-risk list and summary and publishes the day's
-//! `PredictionsReady` ([`merge`]).
+//! `PredictionsReady` (the `merge` module).
 //!
 //! Idempotent: a (date, model, shard) is claimed in the ledger, so a replay writes
 //! nothing twice.
