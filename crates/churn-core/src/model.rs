@@ -238,12 +238,13 @@ impl Model {
 
 /// Trees compiled for fast scoring, built once per loaded model.
 ///
-/// Trees of depth at most [`COMPLETE_DEPTH`] (every boosted model we train) are laid out
-/// as complete binary trees of one depth: node `p`'s children are `2p + 1` and `2p + 2`,
-/// a leaf shallower than the rest becomes a chain of "always left" nodes. A walk is then
-/// a fixed number of steps with no data-dependent branch, and several rows (or trees)
-/// walk side by side. Deeper trees (large forests) keep a linked layout. Either way the
-/// leaves are added in tree order, so every path gives bit-identical sums.
+/// Trees of depth at most [`COMPLETE_DEPTH`] (every boosted model we train) over at most
+/// [`COMPLETE_COLUMNS`] encoded columns are laid out as complete binary trees of one
+/// depth: node `p`'s children are `2p + 1` and `2p + 2`, a leaf shallower than the rest
+/// becomes a chain of "always left" nodes. A walk is then a fixed number of steps with no
+/// data-dependent branch, and the rows of a block walk side by side. Deeper trees (large
+/// forests) and wider inputs keep a linked layout. Either way the leaves are added in tree
+/// order, so every path gives bit-identical sums.
 #[derive(Debug, Clone)]
 pub struct CompiledTrees {
     layout: Layout,
@@ -252,18 +253,28 @@ pub struct CompiledTrees {
     aggregation: Aggregation,
 }
 
-/// Trees at most this deep get the complete layout (64 leaves... 256 leaves per tree).
+/// Trees at most this deep get the complete layout (up to 256 leaves per tree).
 pub const COMPLETE_DEPTH: usize = 8;
+
+/// Inputs at most this wide get the complete layout: a widened row (every column twice)
+/// is padded to a power of two of at most 1,024 values.
+pub const COMPLETE_COLUMNS: usize = 512;
+
+/// Trees at most this deep get arrays of 64 slots, deeper ones of 2^[`COMPLETE_DEPTH`]:
+/// a fixed power of two, so a mask rather than a bounds check keeps every index in range,
+/// and no larger than needed, so the common trees take few cache lines.
+const SHALLOW_DEPTH: usize = 6;
 
 #[derive(Debug, Clone)]
 enum Layout {
-    Complete {
+    /// Depth at most [`SHALLOW_DEPTH`].
+    Shallow {
         depth: usize,
-        /// `trees × 2^depth` split nodes (the last of each tree unused: a power-of-two
-        /// stride lets a mask, not a bounds check, keep every index in range).
-        nodes: Vec<SplitNode>,
-        /// `trees × 2^depth` leaf values.
-        leaves: Vec<f64>,
+        trees: Vec<CompleteTree<{ 1 << SHALLOW_DEPTH }>>,
+    },
+    Deep {
+        depth: usize,
+        trees: Vec<CompleteTree<{ 1 << COMPLETE_DEPTH }>>,
     },
     Linked {
         nodes: Vec<PackedNode>,
@@ -271,14 +282,65 @@ enum Layout {
     },
 }
 
-/// A split of the complete layout: go right when `input[feature] > threshold`, where the
+/// One tree of the complete layout, as parallel arrays of `S` slots (the first `2^depth`
+/// used). Split `p` goes right when `input[features[p]] > thresholds[p]`, where the
 /// input holds every column twice, missing values as −∞ in the first copy and as +∞ in
-/// the second. A node sending missing values left reads the first copy, one sending them
-/// right the second: one comparison decides every step, missing or not.
-#[derive(Debug, Clone, Copy)]
-struct SplitNode {
-    threshold: f64,
-    feature: u32,
+/// the second: a split sending missing values left reads the first copy, one sending them
+/// right the second, so one comparison decides every step, missing or not.
+#[derive(Debug, Clone)]
+struct CompleteTree<const S: usize> {
+    features: [u16; S],
+    thresholds: [f64; S],
+    /// Leaf `p - (2^depth - 1)` of the walk ending at position `p`.
+    leaves: [f64; S],
+}
+
+impl<const S: usize> CompleteTree<S> {
+    /// `tree` as a complete tree of `depth` over `columns` encoded columns.
+    fn new(tree: &Tree, depth: usize, columns: usize) -> Self {
+        let mut complete = Self {
+            features: [0; S],
+            // Nothing is greater than +∞: "always left".
+            thresholds: [f64::INFINITY; S],
+            leaves: [0.0; S],
+        };
+        complete.fill(tree, (0, 0, 0), depth, columns);
+        complete
+    }
+
+    /// The leaf that the walk ending at `position` reaches.
+    #[inline]
+    fn leaf(&self, position: usize, depth: usize) -> f64 {
+        self.leaves[(position - ((1 << depth) - 1)) & (S - 1)]
+    }
+
+    /// Copies `tree`'s subtree at `source` to `position` (at `level`) of a complete tree
+    /// of `depth` over `columns` encoded columns.
+    fn fill(
+        &mut self,
+        tree: &Tree,
+        (source, position, level): (usize, usize, usize),
+        depth: usize,
+        columns: usize,
+    ) {
+        let node = &tree.nodes[source];
+        if level == depth {
+            // Validation and the depth check guarantee a leaf here.
+            self.leaves[position - ((1 << depth) - 1)] = node.value;
+            return;
+        }
+        let (left, right) = if node.is_leaf() {
+            // An "always left" chain down to the leaf (the right side is never reached).
+            (source, source)
+        } else {
+            let copy = if node.missing_left { 0 } else { columns };
+            self.features[position] = (node.feature as usize + copy) as u16;
+            self.thresholds[position] = node.threshold;
+            (node.left as usize, node.right as usize)
+        };
+        self.fill(tree, (left, 2 * position + 1, level + 1), depth, columns);
+        self.fill(tree, (right, 2 * position + 2, level + 1), depth, columns);
+    }
 }
 
 /// Writes `x` twice into `out`: missing as −∞, then missing as +∞.
@@ -306,79 +368,6 @@ struct PackedNode {
     missing_left: bool,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn fill_complete(
-    tree: &Tree,
-    source: usize,
-    position: usize,
-    level: usize,
-    depth: usize,
-    columns: usize,
-    nodes: &mut [SplitNode],
-    leaves: &mut [f64],
-) {
-    let internal = (1 << depth) - 1;
-    let node = &tree.nodes[source];
-    if level == depth {
-        // Validation and the depth check guarantee a leaf here.
-        leaves[position - internal] = node.value;
-        return;
-    }
-    if node.is_leaf() {
-        // Nothing is greater than +∞: always left.
-        nodes[position] = SplitNode {
-            threshold: f64::INFINITY,
-            feature: 0,
-        };
-        fill_complete(
-            tree,
-            source,
-            2 * position + 1,
-            level + 1,
-            depth,
-            columns,
-            nodes,
-            leaves,
-        );
-        fill_complete(
-            tree,
-            source,
-            2 * position + 2,
-            level + 1,
-            depth,
-            columns,
-            nodes,
-            leaves,
-        );
-    } else {
-        let copy = if node.missing_left { 0 } else { columns as u32 };
-        nodes[position] = SplitNode {
-            threshold: node.threshold,
-            feature: node.feature + copy,
-        };
-        fill_complete(
-            tree,
-            node.left as usize,
-            2 * position + 1,
-            level + 1,
-            depth,
-            columns,
-            nodes,
-            leaves,
-        );
-        fill_complete(
-            tree,
-            node.right as usize,
-            2 * position + 2,
-            level + 1,
-            depth,
-            columns,
-            nodes,
-            leaves,
-        );
-    }
-}
-
 impl CompiledTrees {
     /// Compiles an ensemble (already validated) over `columns` encoded columns.
     pub fn new(ensemble: &TreeEnsemble, columns: usize) -> Self {
@@ -389,32 +378,21 @@ impl CompiledTrees {
             .max()
             .unwrap_or(0)
             .max(1);
-        let layout = if depth <= COMPLETE_DEPTH {
-            let width = 1usize << depth;
-            let mut nodes = vec![
-                SplitNode {
-                    threshold: f64::INFINITY,
-                    feature: 0,
-                };
-                width * ensemble.trees.len()
-            ];
-            let mut leaves = vec![0.0; width * ensemble.trees.len()];
-            for (index, tree) in ensemble.trees.iter().enumerate() {
-                fill_complete(
-                    tree,
-                    0,
-                    0,
-                    0,
-                    depth,
-                    columns,
-                    &mut nodes[index * width..(index + 1) * width],
-                    &mut leaves[index * width..(index + 1) * width],
-                );
-            }
-            Layout::Complete {
+        let layout = if depth <= SHALLOW_DEPTH && columns <= COMPLETE_COLUMNS {
+            let trees = ensemble.trees.iter();
+            Layout::Shallow {
                 depth,
-                nodes,
-                leaves,
+                trees: trees
+                    .map(|t| CompleteTree::new(t, depth, columns))
+                    .collect(),
+            }
+        } else if depth <= COMPLETE_DEPTH && columns <= COMPLETE_COLUMNS {
+            let trees = ensemble.trees.iter();
+            Layout::Deep {
+                depth,
+                trees: trees
+                    .map(|t| CompleteTree::new(t, depth, columns))
+                    .collect(),
             }
         } else {
             let mut nodes = Vec::new();
@@ -470,56 +448,60 @@ impl CompiledTrees {
     /// The margin of one encoded row. Complete trees are walked four at a time so their
     /// independent steps overlap; leaves are still added in tree order.
     pub fn margin(&self, x: &[f64]) -> f64 {
+        let total = match &self.layout {
+            Layout::Shallow { depth, trees } => self.complete_margin(trees, *depth, x),
+            Layout::Deep { depth, trees } => self.complete_margin(trees, *depth, x),
+            Layout::Linked { nodes, roots } => roots
+                .iter()
+                .map(|root| Self::walk_linked(nodes, *root, x))
+                .sum(),
+        };
+        self.finish(total)
+    }
+
+    /// The sum of the leaves of one encoded row through complete trees.
+    fn complete_margin<const S: usize>(
+        &self,
+        trees: &[CompleteTree<S>],
+        depth: usize,
+        x: &[f64],
+    ) -> f64 {
+        let mut stack = [0.0; 256];
+        let mut heap = Vec::new();
+        let wide: &mut [f64] = if 2 * self.columns <= stack.len() {
+            &mut stack[..2 * self.columns]
+        } else {
+            heap.resize(2 * self.columns, 0.0);
+            &mut heap
+        };
+        widen(&x[..self.columns], wide);
+        let wide = &*wide;
+        let step = |tree: &CompleteTree<S>, position: usize| {
+            let slot = position & (S - 1);
+            let x = wide[usize::from(tree.features[slot])];
+            2 * position + 1 + usize::from(x > tree.thresholds[slot])
+        };
         let mut total = 0.0;
-        match &self.layout {
-            Layout::Complete {
-                depth,
-                nodes,
-                leaves,
-            } => {
-                let stride = 1usize << depth;
-                let internal = stride - 1;
-                let mut stack = [0.0; 256];
-                let mut heap = Vec::new();
-                let wide: &mut [f64] = if 2 * self.columns <= stack.len() {
-                    &mut stack[..2 * self.columns]
-                } else {
-                    heap.resize(2 * self.columns, 0.0);
-                    &mut heap
-                };
-                widen(&x[..self.columns], wide);
-                let wide = &*wide;
-                let step = |node: &SplitNode, position: usize| {
-                    2 * position + 1 + usize::from(wide[node.feature as usize] > node.threshold)
-                };
-                let mut tree = 0;
-                while tree + 4 <= self.trees {
-                    let mut positions = [0usize; 4];
-                    for _ in 0..*depth {
-                        for (lane, position) in positions.iter_mut().enumerate() {
-                            *position = step(&nodes[(tree + lane) * stride + *position], *position);
-                        }
-                    }
-                    for (lane, position) in positions.iter().enumerate() {
-                        total += leaves[(tree + lane) * stride + position - internal];
-                    }
-                    tree += 4;
-                }
-                for tree in tree..self.trees {
-                    let mut position = 0;
-                    for _ in 0..*depth {
-                        position = step(&nodes[tree * stride + position], position);
-                    }
-                    total += leaves[tree * stride + position - internal];
+        let mut quads = trees.chunks_exact(4);
+        for quad in &mut quads {
+            let mut positions = [0usize; 4];
+            for _ in 0..depth {
+                for (tree, position) in quad.iter().zip(&mut positions) {
+                    *position = step(tree, *position);
                 }
             }
-            Layout::Linked { nodes, roots } => {
-                for root in roots {
-                    total += Self::walk_linked(nodes, *root, x);
-                }
+            for (tree, position) in quad.iter().zip(positions) {
+                total += tree.leaf(position, depth);
             }
         }
-        self.finish(total)
+        for tree in quads.remainder() {
+            let mut position = 0;
+            for _ in 0..depth {
+                position = step(tree, position);
+            }
+            total += tree.leaf(position, depth);
+        }
+        total
     }
 
     /// Margins of many encoded rows (`rows.len() / width` of them) into `out`. Rows go in
@@ -527,47 +509,63 @@ impl CompiledTrees {
     /// of a block step through it side by side.
     pub fn margins(&self, rows: &[f64], width: usize, out: &mut [f64]) {
         let width = width.max(1);
-        let mut wide = Vec::with_capacity(2 * BLOCK * width);
-        for (block, out) in rows.chunks(BLOCK * width).zip(out.chunks_mut(BLOCK)) {
-            let mut totals = [0.0; BLOCK];
-            match &self.layout {
-                Layout::Complete {
-                    depth,
-                    nodes,
-                    leaves,
-                } => {
-                    wide.resize(out.len() * 2 * width, 0.0);
-                    for (row, wide_row) in block.chunks(width).zip(wide.chunks_mut(2 * width)) {
-                        widen(row, wide_row);
-                    }
-                    let run = Block {
-                        rows: &wide,
-                        width: 2 * width,
-                        count: out.len(),
-                    };
-                    match depth {
-                        1 => run.walk::<2>(nodes, leaves, &mut totals),
-                        2 => run.walk::<4>(nodes, leaves, &mut totals),
-                        3 => run.walk::<8>(nodes, leaves, &mut totals),
-                        4 => run.walk::<16>(nodes, leaves, &mut totals),
-                        5 => run.walk::<32>(nodes, leaves, &mut totals),
-                        6 => run.walk::<64>(nodes, leaves, &mut totals),
-                        7 => run.walk::<128>(nodes, leaves, &mut totals),
-                        _ => run.walk::<256>(nodes, leaves, &mut totals),
-                    }
-                }
-                Layout::Linked { nodes, roots } => {
+        match &self.layout {
+            Layout::Shallow { depth, trees } => {
+                self.padded_margins(trees, *depth, rows, width, out)
+            }
+            Layout::Deep { depth, trees } => self.padded_margins(trees, *depth, rows, width, out),
+            Layout::Linked { nodes, roots } => {
+                for (row, slot) in rows.chunks(width).zip(out.iter_mut()) {
+                    let mut total = 0.0;
                     for root in roots {
-                        for (row, total) in totals.iter_mut().enumerate().take(out.len()) {
-                            *total += Self::walk_linked(
-                                nodes,
-                                *root,
-                                &block[row * width..(row + 1) * width],
-                            );
-                        }
+                        total += Self::walk_linked(nodes, *root, row);
                     }
+                    *slot = self.finish(total);
                 }
             }
+        }
+    }
+
+    /// [`Self::margins`] through complete trees: widened rows are padded to a power of two
+    /// (at least 16 values), so a mask keeps every column index in range.
+    fn padded_margins<const S: usize>(
+        &self,
+        trees: &[CompleteTree<S>],
+        depth: usize,
+        rows: &[f64],
+        width: usize,
+        out: &mut [f64],
+    ) {
+        let run = (trees, depth, rows, width);
+        match (2 * width).next_power_of_two() {
+            0..=16 => self.complete_margins::<16, S>(run, out),
+            32 => self.complete_margins::<32, S>(run, out),
+            64 => self.complete_margins::<64, S>(run, out),
+            128 => self.complete_margins::<128, S>(run, out),
+            256 => self.complete_margins::<256, S>(run, out),
+            512 => self.complete_margins::<512, S>(run, out),
+            _ => self.complete_margins::<1024, S>(run, out),
+        }
+    }
+
+    /// [`Self::margins`] through complete trees, for widened rows of `P` values.
+    fn complete_margins<const P: usize, const S: usize>(
+        &self,
+        (trees, depth, rows, width): (&[CompleteTree<S>], usize, &[f64], usize),
+        out: &mut [f64],
+    ) {
+        // On the heap: 16 rows of up to 1,024 values would take 128 KiB of stack.
+        let mut block: Box<[[f64; P]; BLOCK]> = vec![[0.0; P]; BLOCK]
+            .into_boxed_slice()
+            .try_into()
+            .expect("a block of BLOCK rows");
+        for (encoded, out) in rows.chunks(BLOCK * width).zip(out.chunks_mut(BLOCK)) {
+            // A short last block walks its rows plus stale ones, whose sums are dropped.
+            for (row, wide) in encoded.chunks(width).zip(block.iter_mut()) {
+                widen(row, &mut wide[..2 * width]);
+            }
+            let mut totals = [0.0; BLOCK];
+            walk_block(trees, depth, &block, &mut totals);
             for (slot, total) in out.iter_mut().zip(totals) {
                 *slot = self.finish(total);
             }
@@ -575,68 +573,33 @@ impl CompiledTrees {
     }
 }
 
-/// Rows scored together.
-const BLOCK: usize = 32;
+/// Rows scored together: few enough that their positions stay in registers, enough for
+/// their independent steps to overlap.
+const BLOCK: usize = 16;
 
-/// A block of encoded rows walking complete trees.
-struct Block<'a> {
-    /// Widened rows (every column twice, see [`SplitNode`]).
-    rows: &'a [f64],
-    width: usize,
-    count: usize,
-}
-
-impl Block<'_> {
-    /// Adds every tree's leaf to each row's total. `N` is the trees' stride (2^depth):
-    /// indices are masked with `N - 1`, which keeps them in range without bounds checks.
-    fn walk<const N: usize>(&self, nodes: &[SplitNode], leaves: &[f64], totals: &mut [f64; BLOCK]) {
-        if self.count == BLOCK {
-            self.walk_rows::<N, BLOCK>(nodes, leaves, totals);
-        } else {
-            for (row, total) in totals.iter_mut().enumerate().take(self.count) {
-                let single = Block {
-                    rows: &self.rows[row * self.width..(row + 1) * self.width],
-                    width: self.width,
-                    count: 1,
-                };
-                let mut one = [0.0; 1];
-                single.walk_rows::<N, 1>(nodes, leaves, &mut one);
-                *total = one[0];
+/// Adds every tree's leaf to each row's total, the rows of the block side by side. All
+/// rows start at the root, so its split is read once per tree.
+fn walk_block<const P: usize, const S: usize>(
+    trees: &[CompleteTree<S>],
+    depth: usize,
+    block: &[[f64; P]; BLOCK],
+    totals: &mut [f64; BLOCK],
+) {
+    for tree in trees {
+        let mut positions = [0u32; BLOCK];
+        let (root, threshold) = (usize::from(tree.features[0]) & (P - 1), tree.thresholds[0]);
+        for (position, row) in positions.iter_mut().zip(block) {
+            *position = 1 + u32::from(row[root] > threshold);
+        }
+        for _ in 1..depth {
+            for (position, row) in positions.iter_mut().zip(block) {
+                let slot = *position as usize & (S - 1);
+                let x = row[usize::from(tree.features[slot]) & (P - 1)];
+                *position = 2 * *position + 1 + u32::from(x > tree.thresholds[slot]);
             }
         }
-    }
-
-    /// Walks exactly `R` rows through every tree, side by side.
-    fn walk_rows<const N: usize, const R: usize>(
-        &self,
-        nodes: &[SplitNode],
-        leaves: &[f64],
-        totals: &mut [f64],
-    ) {
-        let depth = N.trailing_zeros();
-        let internal = N - 1;
-        let mut rows: [&[f64]; R] = [&[]; R];
-        for (row, slot) in rows.iter_mut().enumerate() {
-            *slot = &self.rows[row * self.width..(row + 1) * self.width];
-        }
-        for (tree_nodes, tree_leaves) in nodes.chunks_exact(N).zip(leaves.chunks_exact(N)) {
-            let (Ok(tree_nodes), Ok(tree_leaves)) = (
-                <&[SplitNode; N]>::try_from(tree_nodes),
-                <&[f64; N]>::try_from(tree_leaves),
-            ) else {
-                continue;
-            };
-            let mut positions = [0usize; R];
-            for _ in 0..depth {
-                for (position, row) in positions.iter_mut().zip(&rows) {
-                    let node = &tree_nodes[*position & internal];
-                    let x = row[node.feature as usize];
-                    *position = 2 * *position + 1 + usize::from(x > node.threshold);
-                }
-            }
-            for (total, position) in totals.iter_mut().zip(positions) {
-                *total += tree_leaves[(position - internal) & internal];
-            }
+        for (total, position) in totals.iter_mut().zip(positions) {
+            *total += tree.leaf(position as usize, depth);
         }
     }
 }
@@ -657,7 +620,8 @@ mod tests {
         }
     }
 
-    /// A lopsided tree (leaves at depths 1 to 3) and a deep chain (depth 12, linked layout).
+    /// A lopsided tree (leaves at depths 1 to 3) and chains of depth 7 and 8 (complete
+    /// layout of 256 slots) and 12 (linked layout).
     fn ensembles() -> Vec<TreeEnsemble> {
         let lopsided = Tree {
             nodes: vec![
@@ -671,31 +635,36 @@ mod tests {
             ],
         };
         // Each split's left child continues the chain; its right child is a leaf.
-        let mut nodes = Vec::new();
-        for level in 0..12u32 {
-            let here = nodes.len() as u32;
-            let is_last = level == 11;
-            nodes.push(split(
-                level % 3,
-                f64::from(level) * 0.1,
-                here + 2,
-                here + 1,
-                level % 2 == 0,
-            ));
-            nodes.push(TreeNode::leaf(f64::from(level), 1.0));
-            if is_last {
-                nodes.push(TreeNode::leaf(-7.0, 1.0));
+        let chain = |levels: u32| {
+            let mut nodes = Vec::new();
+            for level in 0..levels {
+                let here = nodes.len() as u32;
+                nodes.push(split(
+                    level % 3,
+                    f64::from(level) * 0.1,
+                    here + 2,
+                    here + 1,
+                    level % 2 == 0,
+                ));
+                nodes.push(TreeNode::leaf(f64::from(level), 1.0));
+                if level + 1 == levels {
+                    nodes.push(TreeNode::leaf(-7.0, 1.0));
+                }
             }
-        }
-        let deep = Tree { nodes };
+            Tree { nodes }
+        };
         vec![
             TreeEnsemble {
                 aggregation: Aggregation::Sum { base_score: 0.5 },
                 trees: vec![lopsided.clone(); 7],
             },
             TreeEnsemble {
+                aggregation: Aggregation::Sum { base_score: -1.0 },
+                trees: vec![lopsided.clone(), chain(7), chain(8), lopsided.clone()],
+            },
+            TreeEnsemble {
                 aggregation: Aggregation::Mean,
-                trees: vec![lopsided, deep],
+                trees: vec![lopsided, chain(12)],
             },
         ]
     }
@@ -712,22 +681,36 @@ mod tests {
             [2.0, 3.0, -1.0],
             [f64::INFINITY, f64::NEG_INFINITY, 0.5],
         ];
-        for ensemble in ensembles() {
-            ensemble
-                .trees
+        // Narrow and wide inputs (the trees read the first three columns; 600 columns
+        // takes the linked layout), over two blocks and a short one.
+        for columns in [3, 20, 300, 600] {
+            let rows: Vec<Vec<f64>> = rows
                 .iter()
-                .enumerate()
-                .try_for_each(|(i, t)| t.validate(3, i))
-                .expect("valid");
-            let model = Model::Trees(ensemble.clone());
-            let compiled = CompiledTrees::new(&ensemble, 3);
-            let flat: Vec<f64> = rows.iter().flatten().copied().collect();
-            let mut batch = vec![0.0; rows.len()];
-            compiled.margins(&flat, 3, &mut batch);
-            for (row, batched) in rows.iter().zip(&batch) {
-                let plain = model.margin(row);
-                assert_eq!(compiled.margin(row).to_bits(), plain.to_bits(), "{row:?}");
-                assert_eq!(batched.to_bits(), plain.to_bits(), "{row:?}");
+                .cycle()
+                .take(37)
+                .map(|row| {
+                    let mut wide = row.to_vec();
+                    wide.resize(columns, 0.0);
+                    wide
+                })
+                .collect();
+            for ensemble in ensembles() {
+                ensemble
+                    .trees
+                    .iter()
+                    .enumerate()
+                    .try_for_each(|(i, t)| t.validate(columns, i))
+                    .expect("valid");
+                let model = Model::Trees(ensemble.clone());
+                let compiled = CompiledTrees::new(&ensemble, columns);
+                let flat: Vec<f64> = rows.iter().flatten().copied().collect();
+                let mut batch = vec![0.0; rows.len()];
+                compiled.margins(&flat, columns, &mut batch);
+                for (row, batched) in rows.iter().zip(&batch) {
+                    let plain = model.margin(row);
+                    assert_eq!(compiled.margin(row).to_bits(), plain.to_bits(), "{row:?}");
+                    assert_eq!(batched.to_bits(), plain.to_bits(), "{columns}: {row:?}");
+                }
             }
         }
     }
