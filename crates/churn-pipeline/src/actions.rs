@@ -139,16 +139,8 @@ fn read_scores(
         .map(|n| (format!("reason_{n}"), format!("reason_{n}_value")))
         .take_while(|(name, value)| schema.get(name).is_some() && schema.get(value).is_some())
         .collect();
-    let scored = scan
-        .clone()
-        .select([len()])
-        .collect()
-        .context(|| format!("counting {}", predictions.display()))?
-        .column("len")
-        .ok()
-        .and_then(|c| c.get(0).ok())
-        .and_then(|v| v.extract::<u64>())
-        .unwrap_or(0);
+    let scored = crate::store::row_count(scan.clone())
+        .context(|| format!("counting {}", predictions.display()))?;
     let in_tiers = wanted
         .iter()
         .map(|t| col("tier").eq(lit(*t)))

@@ -248,6 +248,20 @@ pub fn scan_parquet_file(path: &Path) -> Result<polars::prelude::LazyFrame> {
     })
 }
 
+/// The number of rows of a lazy frame (a `len()` query: Parquet answers it from its
+/// metadata, CSV by counting lines, without materialising the rows).
+pub fn row_count(frame: polars::prelude::LazyFrame) -> polars::prelude::PolarsResult<u64> {
+    use polars::prelude::len;
+    Ok(frame
+        .select([len()])
+        .collect()?
+        .column("len")
+        .ok()
+        .and_then(|column| column.get(0).ok())
+        .and_then(|value| value.extract::<u64>())
+        .unwrap_or(0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

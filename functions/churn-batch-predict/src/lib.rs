@@ -190,19 +190,13 @@ pub async fn handle(
     let result = async {
         let (predicted, online_rows) =
             run(platform, &root, &model_dir, &features_dir, &out_key).await?;
-        let ready = PredictionsReady {
-            bucket: platform.settings.bucket.clone(),
-            date: date.clone(),
-            model: model.version.clone(),
-            prefix: format!("{out_key}/"),
-            high_risk_key: format!("{out_key}/high_risk.csv"),
-            rows: predicted.rows,
-            high_risk: predicted.high_risk,
-        };
-        platform
-            .events
-            .publish(&[domain_event("PredictionsReady", &ready)])
-            .await?;
+        publish_ready(
+            platform,
+            (&date, &model.version, &out_key),
+            predicted.rows,
+            predicted.high_risk,
+        )
+        .await?;
         Ok(Summary {
             date: date.clone(),
             model: model.version.clone(),
@@ -344,6 +338,29 @@ async fn fan_out(
 }
 
 /// The snapshot date: the day after the curated data ends.
+/// Publishes the day's `PredictionsReady` for the scores under `out_key`.
+async fn publish_ready(
+    platform: &Platform,
+    (date, model, out_key): (&str, &str, &str),
+    rows: u64,
+    high_risk: u64,
+) -> Result<(), HandlerError> {
+    let ready = PredictionsReady {
+        bucket: platform.settings.bucket.clone(),
+        date: date.to_owned(),
+        model: model.to_owned(),
+        prefix: format!("{out_key}/"),
+        high_risk_key: format!("{out_key}/high_risk.csv"),
+        rows,
+        high_risk,
+    };
+    platform
+        .events
+        .publish(&[domain_event("PredictionsReady", &ready)])
+        .await?;
+    Ok(())
+}
+
 async fn snapshot_date(root: &Path) -> Result<String, HandlerError> {
     let end = churn_lambda::curated_data_end(root).await?.ok_or_else(|| {
         HandlerError::permanent("the curated data has no events: nothing to score")

@@ -3,7 +3,7 @@
 //! (`summary.json` last) and the day's `PredictionsReady`. Shards still running make it
 //! fail retryably, so Step Functions tries again; a replay after success does nothing.
 
-use churn_io::events::{PredictionsReady, SnapshotReady, domain_event};
+use churn_io::events::SnapshotReady;
 use churn_io::store::{ObjectGet, ObjectList, ObjectPut};
 use churn_io::{HandlerError, Platform};
 use churn_lambda::blocking;
@@ -75,19 +75,13 @@ pub async fn merge_day(
         }
         let key = format!("{out_key}/summary.json");
         platform.store.upload(&root.join(&key), &key).await?;
-        let ready = PredictionsReady {
-            bucket: platform.settings.bucket.clone(),
-            date: snapshot.date.clone(),
-            model: snapshot.model.clone(),
-            prefix: format!("{out_key}/"),
-            high_risk_key: format!("{out_key}/high_risk.csv"),
-            rows: merged.rows,
-            high_risk: merged.high_risk,
-        };
-        platform
-            .events
-            .publish(&[domain_event("PredictionsReady", &ready)])
-            .await?;
+        crate::publish_ready(
+            platform,
+            (&snapshot.date, &snapshot.model, &out_key),
+            merged.rows,
+            merged.high_risk,
+        )
+        .await?;
         Ok(Summary {
             rows: merged.rows,
             high_risk: merged.high_risk,

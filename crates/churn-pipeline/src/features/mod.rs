@@ -182,17 +182,7 @@ pub fn parts_for(customers: u64) -> usize {
 /// The number of customers in the curated data.
 pub fn customer_count(store: &Store) -> Result<u64> {
     let sources = load_sources(store)?;
-    let out = sources
-        .customers
-        .select([len()])
-        .collect()
-        .context(|| "counting customers".into())?;
-    Ok(out
-        .column("len")
-        .ok()
-        .and_then(|c| c.get(0).ok())
-        .and_then(|v| v.extract::<u64>())
-        .unwrap_or(0))
+    crate::store::row_count(sources.customers).context(|| "counting customers".into())
 }
 
 /// Like [`build_as_of`], in `parts` parts by customer-id range, each written as

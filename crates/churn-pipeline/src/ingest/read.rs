@@ -711,16 +711,7 @@ fn open_parquet(
             None => lit(NULL).cast(DataType::String).alias(column.name),
         })
         .collect();
-    let rows = scan
-        .clone()
-        .select([len()])
-        .collect()
-        .map_err(unreadable)?
-        .column("len")
-        .ok()
-        .and_then(|column| column.get(0).ok())
-        .and_then(|value| value.extract::<u64>())
-        .unwrap_or(0);
+    let rows = crate::store::row_count(scan.clone()).map_err(unreadable)?;
     let frame = scan.select(projection);
     let path = path.to_owned();
     let iter = (0..rows).step_by(chunk_rows.max(1)).map(move |offset| {

@@ -240,16 +240,8 @@ pub fn predict(
             .collect_schema()
             .context(|| format!("reading {}", table.display()))?;
         check_schema(&schema, &spec, table, &spec.id_column)?;
-        let rows = scan
-            .clone()
-            .select([len()])
-            .collect()
-            .context(|| format!("counting {}", table.display()))?
-            .column("len")
-            .ok()
-            .and_then(|c| c.get(0).ok())
-            .and_then(|v| v.extract::<u64>())
-            .unwrap_or(0);
+        let rows = crate::store::row_count(scan.clone())
+            .context(|| format!("counting {}", table.display()))?;
         frames.push((table, scan.select(projection.clone()), rows));
     }
     let rows: u64 = frames.iter().map(|(_, _, rows)| rows).sum();
