@@ -378,22 +378,22 @@ impl CompiledTrees {
             .max()
             .unwrap_or(0)
             .max(1);
+        fn complete<const S: usize>(
+            ensemble: &TreeEnsemble,
+            depth: usize,
+            columns: usize,
+        ) -> Vec<CompleteTree<S>> {
+            let trees = ensemble.trees.iter();
+            trees
+                .map(|t| CompleteTree::new(t, depth, columns))
+                .collect()
+        }
         let layout = if depth <= SHALLOW_DEPTH && columns <= COMPLETE_COLUMNS {
-            let trees = ensemble.trees.iter();
-            Layout::Shallow {
-                depth,
-                trees: trees
-                    .map(|t| CompleteTree::new(t, depth, columns))
-                    .collect(),
-            }
+            let trees = complete(ensemble, depth, columns);
+            Layout::Shallow { depth, trees }
         } else if depth <= COMPLETE_DEPTH && columns <= COMPLETE_COLUMNS {
-            let trees = ensemble.trees.iter();
-            Layout::Deep {
-                depth,
-                trees: trees
-                    .map(|t| CompleteTree::new(t, depth, columns))
-                    .collect(),
-            }
+            let trees = complete(ensemble, depth, columns);
+            Layout::Deep { depth, trees }
         } else {
             let mut nodes = Vec::new();
             let mut roots = Vec::with_capacity(ensemble.trees.len());
