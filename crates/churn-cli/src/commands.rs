@@ -227,8 +227,8 @@ pub struct TrainArgs {
     /// Refit each selected boosting config with this many seeds and average them (a
     /// steadier model on small data; scoring costs that many times the trees). Train
     /// splits above 100,000 rows refit once.
-    #[arg(long, default_value_t = 3)]
-    pub bags: usize,
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
+    pub bags: u16,
 }
 
 #[derive(Debug, Args)]
@@ -635,7 +635,7 @@ fn train_options(args: &TrainArgs) -> Result<TrainOptions> {
         },
         trained_at: now_utc(),
         search_rows: args.search_rows.max(100),
-        bags: args.bags.max(1),
+        bags: usize::from(args.bags),
     })
 }
 

@@ -277,6 +277,15 @@ fn failures_exit_non_zero_with_one_line() {
         stderr.contains("--as-of") && stderr.contains("YYYY-MM-DD"),
         "{stderr}"
     );
+
+    let output = churn()
+        .args(["train", "--bags", "0", "--features"])
+        .arg(dir.path())
+        .output()
+        .expect("run churn");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("'0' for '--bags"), "{stderr}");
 }
 
 #[test]

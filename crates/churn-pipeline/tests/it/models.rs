@@ -395,3 +395,47 @@ fn train_evaluate_and_predict_end_to_end() {
         "{error}"
     );
 }
+
+#[test]
+fn bags_average_boosters_refitted_with_their_own_seeds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let features = feature_dir(dir.path(), 800);
+    let data = load_dir(&features, true).expect("load");
+    let booster = |bags: usize| {
+        let options = TrainOptions {
+            families: vec![Family::Boosting],
+            trials: [(Family::Boosting, 1)].into_iter().collect(),
+            bags,
+            ..quick_options()
+        };
+        let outcome = train(&data, &options, &NoProgress).expect("train");
+        outcome.families[0].artifact.clone().expect("artifact")
+    };
+    let trees = |artifact: &ModelArtifact| -> Vec<usize> {
+        artifact
+            .components
+            .iter()
+            .map(|component| match &component.model {
+                churn_core::model::Model::Trees(ensemble) => ensemble.trees.len(),
+                churn_core::model::Model::Linear(_) => 0,
+            })
+            .collect()
+    };
+    let (one, three) = (booster(1), booster(3));
+    assert!(!one.lineage.parameters.contains_key("bags"));
+    assert_eq!(three.lineage.parameters["bags"], "3");
+    // Three refits of the same config, concatenated with their leaves scaled by 1/3:
+    // three times the trees, and not three copies of one booster.
+    assert_eq!(trees(&one).len(), 1);
+    assert_eq!(trees(&three).len(), 1);
+    assert_eq!(trees(&three)[0], 3 * trees(&one)[0]);
+    let churn_core::model::Model::Trees(ensemble) = &three.components[0].model else {
+        panic!("a boosted model");
+    };
+    let per_bag = trees(&one)[0];
+    assert_ne!(
+        ensemble.trees[..per_bag],
+        ensemble.trees[per_bag..2 * per_bag],
+        "each bag has its own seed"
+    );
+}
