@@ -1,5 +1,5 @@
 use churn_core::playbook::{Channel, Day};
-use churn_io::actions::ledger::{ActionClaim, ActionLedger, DynamoActionLedger};
+use churn_io::action_ledger::{ActionClaim, ActionLedger, DynamoActionLedger};
 use churn_io::messaging::ses::{Ses, SesConfig};
 use churn_io::messaging::{MessageSend, OutboundMessage};
 use churn_io::secrets::{SecretRef, Secrets};

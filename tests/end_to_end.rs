@@ -1,13 +1,36 @@
+use churn_app::Platform;
+use churn_app::config::Env;
+use churn_io::AwsClients;
 use churn_io::ledger::Claim;
 use churn_io::store::{ObjectGet, ObjectPut};
 use churn_io::sync::upload_dir;
-use churn_io::{AwsClients, Platform};
 use churn_pipeline::generate::{GenerateConfig, generate};
 use churn_pipeline::progress::NoProgress;
 use churn_pipeline::store::Store;
 use churn_pipeline::train::family::Family;
-use churn_tests::{emulator, event_file, fresh, keys, platform};
+use churn_tests::{emulator, event_file, fresh, function_env, keys, platform};
 use serde_json::{Value as Json, json};
+
+/// The training function's settings as deployed, with the platform's names.
+fn train_config(platform: &Platform) -> churn_train::Config {
+    churn_train::Config::read(&Env::new(function_env(platform, &[]))).expect("config")
+}
+
+/// The batch prediction function's settings as deployed.
+fn predict_config(
+    platform: &Platform,
+    rows_per_part: &str,
+    fan_out_above: &str,
+) -> churn_batch_predict::Config {
+    let env = function_env(
+        platform,
+        &[
+            ("CHURN_SNAPSHOT_ROWS_PER_PART", rows_per_part),
+            ("CHURN_FANOUT_ABOVE", fan_out_above),
+        ],
+    );
+    churn_batch_predict::Config::read(&Env::new(env)).expect("config")
+}
 
 #[tokio::test]
 async fn raw_uploads_become_a_champion_and_a_ranked_list_and_replays_change_nothing() {
@@ -108,9 +131,9 @@ async fn raw_uploads_become_a_champion_and_a_ranked_list_and_replays_change_noth
     train_event["detail"]["data_end"] = json!(config.end_date.to_string());
     let train_event: churn_train::TrainEvent = serde_json::from_value(train_event).expect("event");
     // Two families and few trials: this is about the wiring, not the search.
-    let mut options = churn_train::Options::default();
-    options.train.families = vec![Family::Linear, Family::Boosting];
-    options.train.trials = [(Family::Linear, 1), (Family::Boosting, 2)].into();
+    let mut options = train_config(&platform);
+    options.train.train.families = vec![Family::Linear, Family::Boosting];
+    options.train.train.trials = [(Family::Linear, 1), (Family::Boosting, 2)].into();
     let trained = churn_train::handle(&platform, &options, train_event.clone())
         .await
         .expect("train");
@@ -169,13 +192,12 @@ async fn raw_uploads_become_a_champion_and_a_ranked_list_and_replays_change_noth
     );
 
     // ModelPromoted starts batch prediction, on a snapshot in parts.
-    let predict_options = churn_batch_predict::Options {
-        rows_per_part: 500,
-        fan_out_above: None,
-    };
+    let predict_options = predict_config(&platform, "500", "");
     let mut predict_event = event_file("model-promoted.json");
     predict_event["detail"]["bucket"] = json!(platform.settings.bucket);
-    let predicted = churn_batch_predict::handle(&platform, &predict_options, predict_event.clone())
+    let predict_event: churn_batch_predict::Event =
+        serde_json::from_value(predict_event).expect("event");
+    let predicted = churn_batch_predict::handle(&platform, &predict_options, predict_event)
         .await
         .expect("predict");
     assert!(
@@ -211,6 +233,7 @@ async fn raw_uploads_become_a_champion_and_a_ranked_list_and_replays_change_noth
         .and_then(|l| l.split(',').nth(1))
         .expect("a row")
         .to_owned();
+    let predict_event = serde_json::from_value(event_file("model-promoted.json")).expect("event");
     let replay = churn_batch_predict::handle(&platform, &predict_options, predict_event)
         .await
         .expect("replay");
@@ -231,6 +254,7 @@ async fn raw_uploads_become_a_champion_and_a_ranked_list_and_replays_change_noth
         // events/predict-shard.json is what the Map's ItemSelector passes each child.
         let mut item = event_file("predict-shard.json");
         item["Key"] = json!(key);
+        let item = serde_json::from_value(item).expect("shard item");
         let shard = churn_batch_predict::handle(&platform, &predict_options, item)
             .await
             .expect("shard");
@@ -255,13 +279,19 @@ async fn raw_uploads_become_a_champion_and_a_ranked_list_and_replays_change_noth
     );
 
     // The scoring API scores the riskiest customer from the online table.
-    let app = churn_score_api::App::new(&clients, &platform.settings);
+    let api = churn_app::api::ScoreApi::new(
+        &clients,
+        &platform.settings,
+        std::time::Duration::from_secs(60),
+    );
     let mut request = event_file("score-by-id.json");
     request["body"] = json!(json!({ "customer_id": first_customer }).to_string());
-    let response = app
-        .handle(lambda_http::request::from_str(&request.to_string()).expect("request"))
-        .await
-        .expect("infallible");
+    let response = churn_score_api::handle(
+        &api,
+        lambda_http::request::from_str(&request.to_string()).expect("request"),
+    )
+    .await
+    .expect("infallible");
     assert_eq!(response.status(), 200);
     let body: Json = match response.body() {
         lambda_http::Body::Text(text) => serde_json::from_str(text).expect("json"),
@@ -428,23 +458,39 @@ async fn crm_push(clients: &AwsClients, platform: &Platform, date: &str, ready: 
         .put("config/connections.toml", connections.into_bytes())
         .await
         .expect("connections");
-    let deps = churn_crm_push::Deps {
+    let mut config =
+        churn_crm_push::Config::read(&Env::new(function_env(platform, &[]))).expect("config");
+    config.push.dispatch = churn_app::push::DispatchOptions {
+        record_attempts: 2,
+        record_backoff: std::time::Duration::from_millis(10),
+        concurrency: 4,
+    };
+    let providers = churn_app::push::Providers {
         secrets: churn_io::secrets::Secrets::new(Some(clients.secrets_manager())),
         ses: Some(clients.ses()),
-        playbook_key: "config/playbook.toml".into(),
-        connections_key: "config/connections.toml".into(),
-        options: churn_io::actions::DispatchOptions {
-            record_attempts: 2,
-            record_backoff: std::time::Duration::from_millis(10),
-            concurrency: 4,
-        },
         clock: churn_io::now_epoch,
+    };
+    let push = |platform: &Platform, event: Json| {
+        let (config, providers) = (&config, &providers);
+        let platform = platform.clone();
+        async move {
+            let event = serde_json::from_value(event).expect("an event the function takes");
+            churn_crm_push::handle(&platform, config, providers, event)
+                .await
+                .map(|answer| serde_json::to_value(answer).expect("json"))
+        }
     };
     let _counting = churn_tests::SES_COUNT.lock().await;
     let ses_before = churn_tests::ses_sent().await;
-    let pushed = churn_crm_push::handle(platform, &deps, ready.clone())
-        .await
-        .expect("push");
+    let pushed = match push(platform, ready.clone()).await {
+        Ok(pushed) => pushed,
+        Err(error) => {
+            let outcomes = platform.store.get(&format!("actions/dt={date}/outcomes.jsonl")).await.expect("outcomes");
+            let text = String::from_utf8(outcomes).expect("utf8");
+            let failed: Vec<&str> = text.lines().filter(|l| l.contains("\"failed\"")).collect();
+            panic!("{error}: {failed:#?}");
+        }
+    };
     let day = &pushed["day"];
     let sent = day["outcomes"]["sent"].as_u64().expect("sent");
     assert_eq!(
@@ -490,28 +536,26 @@ async fn crm_push(clients: &AwsClients, platform: &Platform, date: &str, ready: 
         .expect("key")
         .to_owned();
     assert!(matches!(
-        churn_io::actions::ledger::ActionLedger::claim(
+        churn_io::action_ledger::ActionLedger::claim(
             &platform.actions,
             &first_key,
             churn_io::now_epoch()
         )
         .await
         .expect("claim"),
-        churn_io::actions::ledger::ActionClaim::Done { .. }
+        churn_io::action_ledger::ActionClaim::Done { .. }
     ));
 
-    // A replay of the event, and the same event through SQS next to a bad message: no
-    // request, no e-mail, and nothing to redeliver.
-    let replay = churn_crm_push::handle(platform, &deps, ready.clone())
-        .await
-        .expect("replay");
+    // A replay of the event, and the same event through SQS: no request, no e-mail, and
+    // nothing to redeliver.
+    let replay = push(platform, ready.clone()).await.expect("replay");
     assert_eq!(replay["day"]["frozen"], json!(true));
     assert_eq!(
         replay["day"]["outcomes"]["already_done"].as_u64(),
         Some(sent)
     );
     // The schedule after quiet hours finds the latest day and has nothing left to send.
-    let scheduled = churn_crm_push::handle(platform, &deps, event_file("schedule-actions.json"))
+    let scheduled = push(platform, event_file("schedule-actions.json"))
         .await
         .expect("scheduled");
     assert_eq!(scheduled["date"], json!(date));
@@ -522,13 +566,7 @@ async fn crm_push(clients: &AwsClients, platform: &Platform, date: &str, ready: 
     let mut batch = event_file("sqs-predictions-ready.json");
     batch["Records"][0]["messageId"] = json!("m1");
     batch["Records"][0]["body"] = json!(ready.to_string());
-    let mut bad = batch["Records"][0].clone();
-    bad["messageId"] = json!("m2");
-    bad["body"] = json!("not an event");
-    batch["Records"].as_array_mut().expect("records").push(bad);
-    let answer = churn_crm_push::handle(platform, &deps, batch.clone())
-        .await
-        .expect("sqs");
+    let answer = push(platform, batch.clone()).await.expect("sqs");
     assert_eq!(answer, json!({ "batchItemFailures": [] }));
     assert_eq!(
         server.received_requests().await.expect("recorded").len(),
@@ -536,11 +574,29 @@ async fn crm_push(clients: &AwsClients, platform: &Platform, date: &str, ready: 
     );
     assert_eq!(churn_tests::ses_sent().await, ses_before + emails);
 
+    // A message that can never succeed next to it fails the invocation (the error alarm
+    // fires, and the queue's redrive takes it to the dead-letter queue), where it used
+    // to be dropped with a log line.
+    let mut with_bad = batch.clone();
+    let mut bad = batch["Records"][0].clone();
+    bad["messageId"] = json!("m2");
+    bad["body"] = json!("not an event");
+    with_bad["Records"]
+        .as_array_mut()
+        .expect("records")
+        .push(bad);
+    let error = push(platform, with_bad).await.expect_err("a bad message");
+    assert!(!error.is_retryable(), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("m2: SQS message m2: the body is not an EventBridge event"),
+        "{error}"
+    );
+
     // The store gone: the message goes back to the queue for a later try.
     let gone = Platform::new(&churn_tests::unreachable().await, &platform.settings);
-    let answer = churn_crm_push::handle(&gone, &deps, batch)
-        .await
-        .expect("sqs");
+    let answer = push(&gone, batch).await.expect("sqs");
     assert_eq!(
         answer,
         json!({ "batchItemFailures": [{ "itemIdentifier": "m1" }] })
@@ -578,7 +634,7 @@ async fn an_ingest_that_finds_one_upload_busy_gives_back_what_it_claimed() {
     let error = churn_ingest::handle(&platform, event)
         .await
         .expect_err("busy");
-    assert!(error.retryable, "{error}");
+    assert!(error.is_retryable(), "{error}");
     // a.csv was claimed, then given back: the retry can claim it at once.
     let first = format!("ingest:{bucket}/raw/customers/a.csv:01");
     assert_eq!(

@@ -29,6 +29,9 @@ fn every_event_file_parses_as_its_event_type() {
             serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
         if value["Records"][0]["eventSource"] == "aws:sqs" {
             // An SQS batch of EventBridge events (churn-crm-push's queue).
+            let event: churn_crm_push::Event =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(matches!(event, churn_crm_push::Event::Queue(_)), "{name}");
             for record in value["Records"].as_array().expect("records") {
                 let body = record["body"]
                     .as_str()
@@ -46,22 +49,37 @@ fn every_event_file_parses_as_its_event_type() {
             let event: EventBridgeEvent<serde_json::Value> =
                 serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(!event.detail_type.is_empty(), "{name}");
+            // Whichever function a rule sends it to takes it as an EventBridge event.
+            let predict: churn_batch_predict::Event =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(
+                matches!(predict, churn_batch_predict::Event::Daily(_)),
+                "{name}"
+            );
+            let push: churn_crm_push::Event =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(matches!(push, churn_crm_push::Event::Direct(_)), "{name}");
+            churn_train::trigger(&event).unwrap_or_else(|e| panic!("{name}: {e}"));
         } else if value.get("requestContext").is_some() {
             let request =
                 lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(!request.uri().path().is_empty(), "{name}");
-        } else if let Some(merge) = value.get("merge") {
+        } else if value.get("merge").is_some() {
             // The Distributed Map's last step: the snapshot it scored.
-            let snapshot: churn_io::events::SnapshotReady =
-                serde_json::from_value(merge.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
-            assert!(snapshot.prefix.starts_with("features/as_of="), "{name}");
-        } else if let Some(key) = value.get("Key") {
+            let event: churn_batch_predict::Event =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let churn_batch_predict::Event::Merge { merge } = event else {
+                panic!("{name}: not taken as a merge");
+            };
+            assert!(merge.prefix.starts_with("features/as_of="), "{name}");
+        } else if value.get("Key").is_some() {
             // A Distributed Map item: one S3 object of a feature snapshot.
-            assert!(
-                key.as_str()
-                    .is_some_and(|k| k.starts_with("features/as_of=")),
-                "{name}"
-            );
+            let event: churn_batch_predict::Event =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let churn_batch_predict::Event::Shard { key } = event else {
+                panic!("{name}: not taken as a shard");
+            };
+            assert!(key.starts_with("features/as_of="), "{name}");
         } else {
             panic!("{name}: not an S3, SQS, EventBridge, function-URL, shard or merge event");
         }

@@ -1,3 +1,4 @@
+use churn_app::config::Env;
 use churn_io::registry::ModelVersion;
 use churn_io::store::{ObjectGet, ObjectPut};
 use churn_io::sync::{download_prefix, upload_dir};
@@ -5,7 +6,7 @@ use churn_pipeline::generate::{GenerateConfig, generate};
 use churn_pipeline::progress::NoProgress;
 use churn_pipeline::store::Store;
 use churn_pipeline::train::family::Family;
-use churn_tests::{emulator, event_file, keys, platform};
+use churn_tests::{emulator, event_file, function_env, keys, platform};
 use serde_json::json;
 
 /// A day scored by the Distributed Map (the daily run hands the snapshot over, one
@@ -52,20 +53,31 @@ async fn a_day_scored_in_shards_equals_the_day_scored_at_once() {
         .await
         .expect("promote");
 
-    // The daily run: more customers than the fan-out threshold.
-    let fan_out = churn_batch_predict::Options {
-        rows_per_part: 300,
-        fan_out_above: Some(0),
+    // The daily run: more customers than the fan-out threshold, as the template sets it
+    // (this read is what was missing: the deployed stack never fanned out).
+    let env = function_env(
+        &platform,
+        &[
+            ("CHURN_SNAPSHOT_ROWS_PER_PART", "300"),
+            ("CHURN_FANOUT_ABOVE", "0"),
+        ],
+    );
+    let fan_out = churn_batch_predict::Config::read(&Env::new(env)).expect("config");
+    assert_eq!(fan_out.predict.fan_out_above, Some(0));
+    let handle = |event: serde_json::Value| {
+        let (platform, fan_out) = (&platform, &fan_out);
+        async move {
+            let event = serde_json::from_value(event).expect("an event the function takes");
+            churn_batch_predict::handle(platform, fan_out, event).await
+        }
     };
-    let handed =
-        churn_batch_predict::handle(&platform, &fan_out, event_file("schedule-daily.json"))
-            .await
-            .expect("snapshot");
+    let handed = handle(event_file("schedule-daily.json"))
+        .await
+        .expect("snapshot");
     assert!(handed.fanned_out && !handed.duplicate, "{handed:?}");
-    let replay =
-        churn_batch_predict::handle(&platform, &fan_out, event_file("schedule-daily.json"))
-            .await
-            .expect("replay");
+    let replay = handle(event_file("schedule-daily.json"))
+        .await
+        .expect("replay");
     assert!(replay.duplicate, "{replay:?}");
     let date = handed.date.clone();
     let prefix = format!("features/as_of={date}/");
@@ -93,36 +105,32 @@ async fn a_day_scored_in_shards_equals_the_day_scored_at_once() {
         "model": version.version, "parts": parts.len(),
     });
     // One child done, the merge too early: retryable, and it may be tried again.
-    churn_batch_predict::handle(&platform, &fan_out, json!({ "Key": parts[0] }))
+    handle(json!({ "Key": parts[0] }))
         .await
         .expect("first shard");
-    let early = churn_batch_predict::handle(&platform, &fan_out, merge.clone())
-        .await
-        .expect_err("two shards missing");
+    let early = handle(merge.clone()).await.expect_err("two shards missing");
     assert!(
-        early.retryable && early.message.contains("1 of 3 shards"),
+        early.is_retryable() && early.to_string().contains("1 of 3 shards"),
         "{early:?}"
+    );
+    assert_eq!(
+        lambda_runtime::Diagnostic::from(early).error_type,
+        "Retryable",
+        "what the state machine's Retry matches"
     );
     let mut rows = 0;
     for key in &snapshot {
-        let shard = churn_batch_predict::handle(&platform, &fan_out, json!({ "Key": key }))
-            .await
-            .expect("shard");
+        let shard = handle(json!({ "Key": key })).await.expect("shard");
         rows += shard.rows;
     }
-    let merged = churn_batch_predict::handle(&platform, &fan_out, merge.clone())
+    let merged = handle(merge.clone()).await.expect("merge");
+    let first_part_rows = handle(json!({ "Key": parts[0] }))
         .await
-        .expect("merge");
-    let first_part_rows =
-        churn_batch_predict::handle(&platform, &fan_out, json!({ "Key": parts[0] }))
-            .await
-            .expect("replayed shard");
+        .expect("replayed shard");
     assert!(first_part_rows.duplicate);
     // rows counts parts 2 and 3 (part 1 was a replay), merged counts all three.
     assert!(merged.rows > rows && merged.high_risk > 0, "{merged:?}");
-    let again = churn_batch_predict::handle(&platform, &fan_out, merge)
-        .await
-        .expect("merge replay");
+    let again = handle(merge).await.expect("merge replay");
     assert!(again.duplicate);
 
     // The same snapshot scored at once, locally, gives the same ranked list.

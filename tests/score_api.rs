@@ -1,25 +1,28 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use churn_app::Settings;
+use churn_app::api::ScoreApi;
+use churn_io::AwsClients;
 use churn_io::online::{OnlineFeatures, OnlineRow};
 use churn_io::registry::{ModelRegistry, ModelVersion};
 use churn_io::store::{ObjectPut, S3Store};
-use churn_io::{AwsClients, Settings};
-use churn_score_api::App;
 use churn_tests::{bucket, emulator, table};
 use serde_json::Value as Json;
 
 const MODEL: &[u8] = include_bytes!("../crates/churn-core/tests/fixtures/model-v1.bin");
 const GOLDEN: &str = include_str!("../crates/churn-core/tests/fixtures/golden-v1.json");
 
-async fn call(app: &App, event: &str) -> (u16, Json) {
+async fn call(app: &ScoreApi, event: &str) -> (u16, Json) {
     let path = format!(
         "{}/../events/{event}",
         std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
     );
     let text = std::fs::read_to_string(&path).expect("event");
     let request = lambda_http::request::from_str(&text).expect("request");
-    let response = app.handle(request).await.expect("infallible");
+    let response = churn_score_api::handle(app, request)
+        .await
+        .expect("infallible");
     let status = response.status().as_u16();
     let body = match response.body() {
         lambda_http::Body::Text(text) => serde_json::from_str(text).expect("JSON body"),
@@ -43,11 +46,11 @@ async fn scores_by_customer_id_and_by_record_and_answers_bad_requests_with_4xx()
         return;
     };
     let settings = settings(&clients).await;
-    let app = App::new(&clients, &settings).with_refresh(Duration::ZERO);
+    let app = ScoreApi::new(&clients, &settings, Duration::ZERO);
 
-    // Before any promotion: healthy, but no model to score with.
+    // Before any promotion: not healthy, since there is no model to score with.
     let (status, body) = call(&app, "health.json").await;
-    assert_eq!((status, &body["model"]), (200, &Json::Null), "{body}");
+    assert_eq!(status, 503, "{body}");
     let (status, body) = call(&app, "score-record.json").await;
     assert_eq!(status, 503, "{body}");
     assert!(
@@ -149,7 +152,10 @@ async fn an_unreachable_registry_is_a_503_not_a_crash() {
     };
     let settings = settings(&clients).await;
     let gone = churn_tests::unreachable().await;
-    let app = App::new(&gone, &settings);
+    let app = ScoreApi::new(&gone, &settings, Duration::from_secs(60));
+    // /health says so too: it used to answer 200 without a readable registry.
+    let (status, body) = call(&app, "health.json").await;
+    assert_eq!(status, 503, "{body}");
     let (status, body) = call(&app, "score-record.json").await;
     assert_eq!(status, 503, "{body}");
     assert!(

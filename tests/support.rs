@@ -11,8 +11,9 @@ use aws_sdk_dynamodb::types::{
 };
 use std::collections::HashMap;
 
+use churn_app::{Platform, Settings};
+use churn_io::AwsClients;
 use churn_io::store::ObjectList;
-use churn_io::{AwsClients, Platform, Settings};
 use serde_json::Value as Json;
 
 /// The clients, pointed at the emulator, or `None` (test skipped) outside CI.
@@ -152,6 +153,32 @@ pub async fn platform(clients: &AwsClients) -> Platform {
         clients,
         &Settings::from_lookup(|name| names.get(name).cloned()).expect("settings"),
     )
+}
+
+/// The environment a function of `platform` would be deployed with (the platform's
+/// names, as the template sets them), plus `extra` variables.
+pub fn function_env(
+    platform: &Platform,
+    extra: &[(&str, &str)],
+) -> impl Fn(&str) -> Option<String> + use<> {
+    let settings = &platform.settings;
+    let mut vars: HashMap<String, String> = [
+        ("CHURN_BUCKET", settings.bucket.as_str()),
+        ("CHURN_REGISTRY_TABLE", settings.registry_table.as_str()),
+        ("CHURN_LEDGER_TABLE", settings.ledger_table.as_str()),
+        ("CHURN_ONLINE_TABLE", settings.online_table.as_str()),
+        ("CHURN_EVENT_BUS", settings.event_bus.as_str()),
+        ("CHURN_EVENT_SOURCE", settings.event_source.as_str()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    vars.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    move |name| vars.get(name).cloned()
 }
 
 /// The keys under `prefix`.

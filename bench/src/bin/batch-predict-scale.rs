@@ -14,11 +14,13 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
+use churn_app::config::Env;
+use churn_app::{Platform, Settings};
 use churn_bench::{peak_mib, reset_peak};
+use churn_io::AwsClients;
 use churn_io::registry::ModelVersion;
 use churn_io::store::ObjectPut;
 use churn_io::sync::upload_dir;
-use churn_io::{AwsClients, Platform, Settings};
 use churn_pipeline::features::build_as_of;
 use churn_pipeline::generate::{GenerateConfig, generate};
 use churn_pipeline::ingest::{IngestOptions, ingest};
@@ -100,17 +102,27 @@ fn main() -> anyhow::Result<()> {
             }
         };
         let platform = platform(&clients).await?;
-        let options =
-            churn_batch_predict::Options::from_env().map_err(|e| anyhow::anyhow!("{e}"))?;
+        // The function's settings from this process's environment, with the platform's
+        // names (CHURN_SNAPSHOT_ROWS_PER_PART and CHURN_FANOUT_ABOVE pass through).
+        let settings = platform.settings.clone();
+        let env = Env::new(|name| match name {
+            "CHURN_BUCKET" => Some(settings.bucket.clone()),
+            "CHURN_REGISTRY_TABLE" => Some(settings.registry_table.clone()),
+            "CHURN_LEDGER_TABLE" => Some(settings.ledger_table.clone()),
+            "CHURN_ONLINE_TABLE" => Some(settings.online_table.clone()),
+            "CHURN_EVENT_BUS" => Some(settings.event_bus.clone()),
+            other => std::env::var(other).ok(),
+        });
+        let options = churn_batch_predict::Config::read(&env)?;
         println!(
             "  snapshot in parts of {} customers (CHURN_SNAPSHOT_ROWS_PER_PART)",
-            options.rows_per_part
+            options.predict.rows_per_part
         );
         let started = Instant::now();
-        upload_dir(&platform.store, &data, "curated", &[]).await?;
+        upload_dir(&platform.store, &data, churn_pipeline::layout::CURATED, &[]).await?;
         let bytes = std::fs::read(model.join(BINARY_FILE))?;
         let artifact = churn_core::ModelArtifact::from_binary(&bytes)?;
-        let key = format!("models/{}/{BINARY_FILE}", artifact.model_id);
+        let key = churn_pipeline::layout::model_binary(&artifact.model_id).to_string();
         platform.store.put(&key, bytes).await?;
         let version = ModelVersion {
             version: artifact.model_id.clone(),
@@ -137,7 +149,7 @@ fn main() -> anyhow::Result<()> {
         );
         reset_peak();
         let started = Instant::now();
-        let summary = churn_batch_predict::handle(&platform, &options, event)
+        let summary = churn_batch_predict::handle(&platform, &options, serde_json::from_value(event)?)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let seconds = started.elapsed().as_secs_f64();

@@ -46,7 +46,7 @@ fn main() -> anyhow::Result<()> {
         ..GenerateConfig::default()
     };
     let as_of = config.end_date - chrono::Duration::days(89);
-    let features = dir.join(format!("features/as_of={as_of}"));
+    let features = churn_pipeline::layout::features_as_of(&as_of).local(&dir);
     println!("training at scale in {}", dir.display());
     if !features.join("features.parquet").exists() {
         measure(

@@ -6,13 +6,16 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use churn_app::push::{DayReport, DispatchOptions, Dispatcher, run_day};
 use churn_core::playbook::Day;
-use churn_io::actions::ledger::{ACTION_LEASE_SECONDS, LocalActionLedger};
-use churn_io::actions::{DayReport, DispatchOptions, Dispatcher, run_day};
+use churn_io::action_ledger::{ACTION_LEASE_SECONDS, LocalActionLedger};
 use churn_io::connections::{Connections, parse_playbook};
 use churn_io::secrets::Secrets;
 use churn_io::store::LocalStore;
 use churn_pipeline::actions::{CandidateSources, load_candidates};
+use churn_pipeline::contract::Source;
+use churn_pipeline::layout;
+use churn_pipeline::store::Store;
 use clap::Args;
 use tracing::{info, warn};
 
@@ -48,12 +51,7 @@ pub struct ActionsArgs {
 
 /// The `dt=YYYY-MM-DD` of a folder.
 fn date_of(predictions: &Path) -> Option<Day> {
-    predictions.components().rev().find_map(|part| {
-        part.as_os_str()
-            .to_str()?
-            .strip_prefix("dt=")
-            .and_then(Day::parse)
-    })
+    layout::parse_day_folder(predictions).and_then(|day| Day::parse(&day))
 }
 
 pub fn run(args: ActionsArgs) -> Result<DayReport> {
@@ -81,11 +79,12 @@ pub fn run(args: ActionsArgs) -> Result<DayReport> {
         (None, false) => None,
     };
 
+    let data = Store::new(&args.dir);
     let features = args
         .features
         .clone()
-        .or_else(|| Some(args.dir.join(format!("features/as_of={date}"))).filter(|p| p.exists()));
-    let customers = Some(args.dir.join("curated/customers/data.parquet")).filter(|p| p.exists());
+        .or_else(|| Some(data.at(&layout::features_as_of(&date))).filter(|p| p.exists()));
+    let customers = Some(data.curated_file(Source::Customers)).filter(|p| p.exists());
     let loaded = load_candidates(
         &CandidateSources {
             predictions: args.predictions.clone(),
@@ -106,7 +105,8 @@ pub fn run(args: ActionsArgs) -> Result<DayReport> {
         .context("starting the async runtime")?;
     let report = runtime.block_on(async {
         let store = LocalStore::new(&args.dir);
-        let ledger = LocalActionLedger::new(args.dir.join("actions/ledger"), ACTION_LEASE_SECONDS);
+        let ledger =
+            LocalActionLedger::new(data.at(&layout::action_ledger()), ACTION_LEASE_SECONDS);
         let sinks = match (&connections, args.send) {
             (Some(connections), true) => {
                 // AWS only for SES and Secrets Manager: a CRM-only setup needs no account.
@@ -150,9 +150,7 @@ pub fn run(args: ActionsArgs) -> Result<DayReport> {
             "{} action(s) were not settled (busy, or failed for now): run the same command again later; see {}",
             report.summary.outcomes.get("busy").unwrap_or(&0)
                 + report.summary.outcomes.get("retry_later").unwrap_or(&0),
-            args.dir
-                .join(&report.prefix)
-                .join("outcomes.jsonl")
+            data.at(&report.folder.join(churn_app::push::day::OUTCOMES_FILE))
                 .display()
         );
     }
@@ -172,7 +170,7 @@ fn counts(map: &std::collections::BTreeMap<String, u64>) -> String {
 fn print(args: &ActionsArgs, report: &DayReport, scored: u64, candidates: usize) {
     let summary = &report.summary;
     let plan = &summary.plan;
-    let folder = args.dir.join(&report.prefix);
+    let folder = Store::new(&args.dir).at(&report.folder);
     let currency = &report.plan.currency;
     println!(
         "churn actions: plan of {} (playbook {}), {}{}",
@@ -205,13 +203,13 @@ fn print(args: &ActionsArgs, report: &DayReport, scored: u64, candidates: usize)
     println!("  not acted on  {}", counts(&plan.skipped));
     println!(
         "  plan          {}  (plan.jsonl: actions with the reason each was chosen; skipped.jsonl: why the others were not)",
-        folder.join("plan.json").display()
+        folder.join(churn_app::push::day::PLAN_FILE).display()
     );
     if summary.sent {
         println!("  outcomes      {}", counts(&summary.outcomes));
         println!(
             "  outcomes file {}",
-            folder.join("outcomes.jsonl").display()
+            folder.join(churn_app::push::day::OUTCOMES_FILE).display()
         );
     } else {
         println!("  to send       add --send --connections FILE");

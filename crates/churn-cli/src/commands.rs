@@ -10,6 +10,7 @@ use churn_pipeline::evaluate::Evaluation;
 use churn_pipeline::features::{self, FeatureSummary, table::TableOptions};
 use churn_pipeline::generate::{self, GenerateConfig};
 use churn_pipeline::ingest::IngestOptions;
+use churn_pipeline::layout;
 use churn_pipeline::models;
 use churn_pipeline::predict::{PredictOptions, PredictSummary};
 use churn_pipeline::store::{RawFormat, Store};
@@ -88,32 +89,64 @@ pub enum DocsPage {
     Features,
 }
 
+/// The library's defaults, which the flags show and fall back to.
+fn generate_defaults() -> GenerateConfig {
+    GenerateConfig::default()
+}
+
+fn train_defaults() -> TrainOptions {
+    TrainOptions::default()
+}
+
+fn predict_defaults() -> PredictOptions {
+    PredictOptions::default()
+}
+
+/// The file formats of raw data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatArg {
+    Csv,
+    #[value(alias = "ndjson", alias = "json")]
+    Jsonl,
+    Parquet,
+}
+
+impl From<FormatArg> for RawFormat {
+    fn from(format: FormatArg) -> Self {
+        match format {
+            FormatArg::Csv => RawFormat::Csv,
+            FormatArg::Jsonl => RawFormat::JsonLines,
+            FormatArg::Parquet => RawFormat::Parquet,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
     /// Number of customers to simulate.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = generate_defaults().customers)]
     pub customers: u64,
     /// Seed of the simulation: the same seed and flags give the same files.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = generate_defaults().seed)]
     pub seed: u64,
     /// Data directory to write raw/SOURCE/ into.
     #[arg(long, visible_alias = "dir", default_value = "churn-data")]
     pub out: PathBuf,
-    /// File format of the raw files: csv, jsonl or parquet.
-    #[arg(long, default_value = "csv", value_parser = parse_format)]
-    pub format: RawFormat,
+    /// File format of the raw files.
+    #[arg(long, value_enum, default_value_t = FormatArg::Csv)]
+    pub format: FormatArg,
     /// Last day of the history (the extract date), YYYY-MM-DD.
-    #[arg(long, default_value = "2026-10-31")]
+    #[arg(long, default_value_t = generate_defaults().end_date.to_string())]
     pub end_date: String,
     /// Length of the history in months.
-    #[arg(long, default_value_t = 18)]
+    #[arg(long, default_value_t = generate_defaults().history_months)]
     pub history_months: u32,
     /// Probability that a row carries injected dirt (missing, unparseable, out-of-range
     /// and unknown values, duplicates, key conflicts, broken lines, bad UTF-8, outliers).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = generate_defaults().dirt_rate)]
     pub dirt: f64,
     /// Customers per raw file (each source is split into parts).
-    #[arg(long, default_value_t = 250_000)]
+    #[arg(long, default_value_t = generate_defaults().customers_per_file)]
     pub customers_per_file: u64,
     /// Replace raw data already in the directory.
     #[arg(long)]
@@ -126,7 +159,7 @@ pub struct IngestArgs {
     #[arg(long, default_value = "churn-data")]
     pub dir: PathBuf,
     /// Rows per chunk while reading: lower it to use less memory.
-    #[arg(long, default_value_t = 500_000)]
+    #[arg(long, default_value_t = IngestOptions::default().chunk_rows)]
     pub chunk_rows: usize,
 }
 
@@ -142,7 +175,7 @@ pub struct FeaturesArgs {
     pub as_of: Option<String>,
     /// Label horizon: a customer is labelled churned when they churn within this many days
     /// from --as-of.
-    #[arg(long, default_value_t = 90)]
+    #[arg(long, default_value_t = features::DEFAULT_HORIZON_DAYS)]
     pub horizon: u32,
     /// A flat table (CSV or Parquet) with one row per customer; repeat to join several
     /// tables on --id.
@@ -162,6 +195,82 @@ pub struct FeaturesArgs {
     pub out: Option<PathBuf>,
 }
 
+/// The model families.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FamilyArg {
+    /// Logistic regression.
+    Lr,
+    /// Random forest.
+    Rf,
+    /// Gradient-boosted trees.
+    Gbdt,
+}
+
+impl From<FamilyArg> for Family {
+    fn from(family: FamilyArg) -> Self {
+        match family {
+            FamilyArg::Lr => Family::Linear,
+            FamilyArg::Rf => Family::Forest,
+            FamilyArg::Gbdt => Family::Boosting,
+        }
+    }
+}
+
+/// The metric that selects configs and the champion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MetricArg {
+    #[value(alias = "roc_auc", alias = "auc")]
+    RocAuc,
+    #[value(alias = "pr_auc", alias = "average-precision")]
+    PrAuc,
+}
+
+impl From<MetricArg> for SelectionMetric {
+    fn from(metric: MetricArg) -> Self {
+        match metric {
+            MetricArg::RocAuc => SelectionMetric::RocAuc,
+            MetricArg::PrAuc => SelectionMetric::PrAuc,
+        }
+    }
+}
+
+/// The calibration fitted on out-of-fold predictions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CalibrationArg {
+    Platt,
+    Isotonic,
+    None,
+}
+
+impl From<CalibrationArg> for CalibrationKind {
+    fn from(calibration: CalibrationArg) -> Self {
+        match calibration {
+            CalibrationArg::Platt => CalibrationKind::Platt,
+            CalibrationArg::Isotonic => CalibrationKind::Isotonic,
+            CalibrationArg::None => CalibrationKind::None,
+        }
+    }
+}
+
+/// A risk tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TierArg {
+    High,
+    Medium,
+    #[value(alias = "all")]
+    Low,
+}
+
+impl From<TierArg> for Tier {
+    fn from(tier: TierArg) -> Self {
+        match tier {
+            TierArg::High => Tier::High,
+            TierArg::Medium => Tier::Medium,
+            TierArg::Low => Tier::Low,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     /// Feature folder (holding features.parquet and feature_spec.json).
@@ -173,34 +282,41 @@ pub struct TrainArgs {
     /// Data directory, for the default output folder.
     #[arg(long, default_value = "churn-data")]
     pub dir: PathBuf,
+    #[command(flatten)]
+    pub options: TrainFlags,
+}
+
+/// The flags of a training run (shared by `train` and `demo`'s defaults).
+#[derive(Debug, Clone, Args)]
+pub struct TrainFlags {
     /// Seed of the split, the folds and every random choice.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = train_defaults().seed)]
     pub seed: u64,
-    /// Families to train: lr, rf, gbdt (comma-separated).
-    #[arg(long, value_delimiter = ',', default_value = "lr,rf,gbdt")]
-    pub families: Vec<String>,
+    /// Families to train (comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [FamilyArg::Lr, FamilyArg::Rf, FamilyArg::Gbdt])]
+    pub families: Vec<FamilyArg>,
     /// Cross-validation folds.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = train_defaults().folds)]
     pub folds: usize,
     /// Share of labelled rows held out for the test split.
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, default_value_t = train_defaults().test_fraction)]
     pub test_fraction: f64,
     /// A file of customer ids (one per line) to use as the test split instead.
     #[arg(long)]
     pub test_ids: Option<PathBuf>,
     /// Hyperparameter configs tried per family, defaults included, as lr,rf,gbdt.
-    #[arg(long, value_delimiter = ',', default_value = "8,3,16")]
+    #[arg(long, value_delimiter = ',', default_values_t = Family::ALL.map(|f| train_defaults().trials[&f]))]
     pub trials: Vec<usize>,
     /// Stop starting new trials after this many seconds (results then depend on the
     /// machine's speed).
     #[arg(long)]
     pub time_budget: Option<f64>,
-    /// Metric that picks configs and the champion: roc-auc or pr-auc.
-    #[arg(long, default_value = "roc-auc")]
-    pub metric: String,
-    /// Calibration fitted on out-of-fold predictions: platt, isotonic or none.
-    #[arg(long, default_value = "platt")]
-    pub calibration: String,
+    /// Metric that picks configs and the champion.
+    #[arg(long, value_enum, default_value_t = MetricArg::RocAuc)]
+    pub metric: MetricArg,
+    /// Calibration fitted on out-of-fold predictions.
+    #[arg(long, value_enum, default_value_t = CalibrationArg::Platt)]
+    pub calibration: CalibrationArg,
     /// Decision threshold: f1 (best F1), recall:0.80 (flag that share of churners), or
     /// profit (with --offer-cost, --customer-value, --save-rate).
     #[arg(long, default_value = "f1")]
@@ -222,12 +338,12 @@ pub struct TrainArgs {
     pub min_max: bool,
     /// Cross-validate the search on a stratified sample of at most this many training
     /// rows (the final models use them all).
-    #[arg(long, default_value_t = 100_000)]
+    #[arg(long, default_value_t = train_defaults().search_rows)]
     pub search_rows: usize,
     /// Refit each selected boosting config with this many seeds and average them (a
     /// steadier model on small data; scoring costs that many times the trees). Train
     /// splits above 100,000 rows refit once.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, default_value_t = train_defaults().bags as u16, value_parser = clap::value_parser!(u16).range(1..))]
     pub bags: u16,
 }
 
@@ -253,17 +369,17 @@ pub struct PredictArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Reason codes per customer (0 to skip explanations, much faster).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = predict_defaults().reasons)]
     pub reasons: usize,
     /// Explain customers from this tier up: high (the list a CRM acts on), medium, or low
     /// (everyone; exact TreeSHAP costs about a millisecond per customer for a large model).
-    #[arg(long, default_value = "high")]
-    pub reasons_from: String,
+    #[arg(long, value_enum, default_value_t = TierArg::High)]
+    pub reasons_from: TierArg,
     /// Keep only the riskiest N customers in the high-risk list.
     #[arg(long)]
     pub top: Option<usize>,
     /// Rows scored per slice (bounds memory).
-    #[arg(long, default_value_t = 100_000)]
+    #[arg(long, default_value_t = predict_defaults().batch_rows)]
     pub batch_rows: usize,
 }
 
@@ -275,23 +391,18 @@ pub struct DemoArgs {
     /// Customers to simulate.
     #[arg(long, default_value_t = 5_000)]
     pub customers: u64,
-    /// Seed of the simulation.
-    #[arg(long, default_value_t = 42)]
+    /// Seed of the simulation and of training.
+    #[arg(long, default_value_t = generate_defaults().seed)]
     pub seed: u64,
     /// Share of rows with injected dirt, to see quarantine at work.
     #[arg(long, default_value_t = 0.01)]
     pub dirt: f64,
     /// Label horizon in days.
-    #[arg(long, default_value_t = 90)]
+    #[arg(long, default_value_t = features::DEFAULT_HORIZON_DAYS)]
     pub horizon: u32,
     /// Hyperparameter configs tried per family, as lr,rf,gbdt.
-    #[arg(long, value_delimiter = ',', default_value = "8,3,16")]
+    #[arg(long, value_delimiter = ',', default_values_t = Family::ALL.map(|f| train_defaults().trials[&f]))]
     pub trials: Vec<usize>,
-}
-
-fn parse_format(text: &str) -> Result<RawFormat, String> {
-    RawFormat::parse(text)
-        .ok_or_else(|| format!("unknown format '{text}': use csv, jsonl or parquet"))
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -319,7 +430,7 @@ fn generate(args: GenerateArgs, bars: &Bars) -> Result<()> {
     let config = GenerateConfig {
         customers: args.customers,
         seed: args.seed,
-        format: args.format,
+        format: args.format.into(),
         end_date: parse_date(&args.end_date, "--end-date")?,
         history_months: args.history_months,
         dirt_rate: args.dirt,
@@ -398,7 +509,7 @@ fn features_inner(args: &FeaturesArgs) -> Result<FeatureSummary> {
             out: args
                 .out
                 .clone()
-                .unwrap_or_else(|| args.dir.join(format!("features/table={stem}"))),
+                .unwrap_or_else(|| Store::new(&args.dir).at(&layout::features_table(&stem))),
         };
         features::table::build_from_tables(&options).context("features failed")?
     };
@@ -437,53 +548,34 @@ fn demo(args: DemoArgs, bars: &Bars) -> Result<()> {
         report.sources.values().map(f).sum()
     };
     // Train on the latest as-of date whose labels the data covers; predict as of the day
-    // after the data ends.
-    let as_of = config.end_date - chrono::Duration::days(i64::from(args.horizon) - 1);
+    // after the data ends (the rules the functions follow too).
+    let as_of = churn_app::dates::training_as_of(config.end_date, args.horizon);
     let training_table =
         features::build_as_of(&store, as_of, args.horizon, None).context("features failed")?;
-    let today = config.end_date + chrono::Duration::days(1);
+    let today = churn_app::dates::scoring_as_of(config.end_date);
     let scoring_table =
         features::build_as_of(&store, today, args.horizon, None).context("features failed")?;
-    let model_dir = train(
-        TrainArgs {
-            features: PathBuf::from(&training_table.dir),
-            out: None,
-            dir: args.dir.clone(),
-            seed: args.seed,
-            families: vec!["lr".into(), "rf".into(), "gbdt".into()],
-            folds: 5,
-            test_fraction: 0.2,
-            test_ids: None,
-            trials: args.trials.clone(),
-            time_budget: None,
-            metric: "roc-auc".into(),
-            calibration: "platt".into(),
-            threshold: "f1".into(),
-            offer_cost: 100.0,
-            customer_value: 500.0,
-            save_rate: 0.3,
-            balanced: false,
-            min_max: false,
-            search_rows: 100_000,
-            bags: 3,
-        },
+    let mut options = train_defaults();
+    options.seed = args.seed;
+    apply_trials(&mut options, &args.trials);
+    options.trained_at = now_utc();
+    let model_dir = train_with(
+        &options,
+        &PathBuf::from(&training_table.dir),
+        None,
+        &args.dir,
         bars,
     )?;
     let evaluation = evaluate(EvaluateArgs {
         model: model_dir.clone(),
         features: None,
     })?;
-    let predictions = store.path(&format!("predictions/dt={today}"));
-    let summary = predict(
-        PredictArgs {
-            model: model_dir.clone(),
-            features: PathBuf::from(&scoring_table.dir),
-            out: predictions.clone(),
-            reasons: 3,
-            reasons_from: "high".into(),
-            top: None,
-            batch_rows: 100_000,
-        },
+    let predictions = store.at(&layout::predictions(&today));
+    let summary = predict_with(
+        &model_dir,
+        &PathBuf::from(&scoring_table.dir),
+        &predictions,
+        &predict_defaults(),
         bars,
     )?;
 
@@ -539,7 +631,7 @@ fn demo(args: DemoArgs, bars: &Bars) -> Result<()> {
         summary.rows,
         summary.high_risk
     );
-    let list = predictions.join("high_risk.csv");
+    let list = predictions.join(churn_pipeline::predict::HIGH_RISK_CSV);
     let text = std::fs::read_to_string(&list).unwrap_or_default();
     println!("  top of the high-risk list ({}):", list.display());
     for line in text.lines().take(6) {
@@ -564,25 +656,20 @@ fn demo(args: DemoArgs, bars: &Bars) -> Result<()> {
     Ok(())
 }
 
-fn train_options(args: &TrainArgs) -> Result<TrainOptions> {
-    let mut families = Vec::new();
-    for name in &args.families {
-        families.push(
-            Family::parse(name)
-                .with_context(|| format!("unknown family '{name}': use lr, rf or gbdt"))?,
-        );
+/// `--trials` as lr,rf,gbdt counts (at least 1 each).
+fn apply_trials(options: &mut TrainOptions, trials: &[usize]) {
+    for (family, count) in Family::ALL.iter().zip(trials) {
+        options.trials.insert(*family, (*count).max(1));
     }
-    let defaults = TrainOptions::default();
-    let mut trials = defaults.trials.clone();
-    for (family, count) in Family::ALL.iter().zip(&args.trials) {
-        trials.insert(*family, (*count).max(1));
-    }
-    let threshold = match args.threshold.as_str() {
+}
+
+fn train_options(flags: &TrainFlags) -> Result<TrainOptions> {
+    let threshold = match flags.threshold.as_str() {
         "f1" => ThresholdRule::MaxF1,
         "profit" => ThresholdRule::MaxProfit {
-            offer_cost: args.offer_cost,
-            customer_value: args.customer_value,
-            save_rate: args.save_rate,
+            offer_cost: flags.offer_cost,
+            customer_value: flags.customer_value,
+            save_rate: flags.save_rate,
         },
         other => match other
             .strip_prefix("recall:")
@@ -592,7 +679,7 @@ fn train_options(args: &TrainArgs) -> Result<TrainOptions> {
             _ => anyhow::bail!("--threshold {other}: use f1, recall:0.80 or profit"),
         },
     };
-    let test_ids = match &args.test_ids {
+    let test_ids = match &flags.test_ids {
         Some(path) => Some(
             std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?
@@ -603,40 +690,33 @@ fn train_options(args: &TrainArgs) -> Result<TrainOptions> {
         ),
         None => None,
     };
-    Ok(TrainOptions {
-        seed: args.seed,
-        folds: args.folds,
-        test_fraction: args.test_fraction,
+    let mut options = TrainOptions {
+        seed: flags.seed,
+        folds: flags.folds,
+        test_fraction: flags.test_fraction,
         test_ids,
-        families,
-        trials,
-        time_budget: args.time_budget.map(std::time::Duration::from_secs_f64),
-        metric: match args.metric.as_str() {
-            "roc-auc" | "roc_auc" | "auc" => SelectionMetric::RocAuc,
-            "pr-auc" | "pr_auc" | "average-precision" => SelectionMetric::PrAuc,
-            other => anyhow::bail!("--metric {other}: use roc-auc or pr-auc"),
-        },
-        calibration: match args.calibration.as_str() {
-            "platt" => CalibrationKind::Platt,
-            "isotonic" => CalibrationKind::Isotonic,
-            "none" => CalibrationKind::None,
-            other => anyhow::bail!("--calibration {other}: use platt, isotonic or none"),
-        },
+        families: flags.families.iter().map(|f| Family::from(*f)).collect(),
+        time_budget: flags.time_budget.map(std::time::Duration::from_secs_f64),
+        metric: flags.metric.into(),
+        calibration: flags.calibration.into(),
         threshold,
-        scaling: if args.min_max {
+        scaling: if flags.min_max {
             ScalingKind::MinMax
         } else {
             ScalingKind::Standard
         },
-        class_weight: if args.balanced {
+        class_weight: if flags.balanced {
             ClassWeight::Balanced
         } else {
             ClassWeight::None
         },
         trained_at: now_utc(),
-        search_rows: args.search_rows.max(100),
-        bags: usize::from(args.bags),
-    })
+        search_rows: flags.search_rows.max(100),
+        bags: usize::from(flags.bags),
+        ..train_defaults()
+    };
+    apply_trials(&mut options, &flags.trials);
+    Ok(options)
 }
 
 /// The current UTC time as an ISO timestamp (for lineage; the pipeline reads no clock).
@@ -650,15 +730,26 @@ fn now_utc() -> String {
 }
 
 fn train(args: TrainArgs, bars: &Bars) -> Result<PathBuf> {
-    let options = train_options(&args)?;
-    let (outcome, dir) = models::train_dir(
-        &args.features,
+    let options = train_options(&args.options)?;
+    train_with(
         &options,
+        &args.features,
         args.out.as_deref(),
-        &args.dir.join("models"),
+        &args.dir,
         bars,
     )
-    .context("train failed")?;
+}
+
+fn train_with(
+    options: &TrainOptions,
+    features: &std::path::Path,
+    out: Option<&std::path::Path>,
+    dir: &std::path::Path,
+    bars: &Bars,
+) -> Result<PathBuf> {
+    let models = Store::new(dir).at(&layout::root(layout::MODELS));
+    let (outcome, dir) =
+        models::train_dir(features, options, out, &models, bars).context("train failed")?;
     for warning in &outcome.warnings {
         warn!("{warning}");
     }
@@ -697,17 +788,21 @@ fn predict(args: PredictArgs, bars: &Bars) -> Result<PredictSummary> {
     let options = PredictOptions {
         batch_rows: args.batch_rows.max(1),
         reasons: args.reasons,
-        reasons_from: match args.reasons_from.as_str() {
-            "high" => Tier::High,
-            "medium" => Tier::Medium,
-            "low" | "all" => Tier::Low,
-            other => anyhow::bail!("--reasons-from {other}: use high, medium or low"),
-        },
+        reasons_from: args.reasons_from.into(),
         max_high_risk: args.top,
     };
-    let summary =
-        churn_pipeline::predict::predict(&args.model, &args.features, &args.out, &options, bars)
-            .context("predict failed")?;
+    predict_with(&args.model, &args.features, &args.out, &options, bars)
+}
+
+fn predict_with(
+    model: &std::path::Path,
+    features: &std::path::Path,
+    out: &std::path::Path,
+    options: &PredictOptions,
+    bars: &Bars,
+) -> Result<PredictSummary> {
+    let summary = churn_pipeline::predict::predict(model, features, out, options, bars)
+        .context("predict failed")?;
     for warning in &summary.warnings {
         warn!("{warning}");
     }
@@ -715,7 +810,7 @@ fn predict(args: PredictArgs, bars: &Bars) -> Result<PredictSummary> {
         rows = summary.rows,
         high_risk = summary.high_risk,
         seconds = format!("{:.1}", summary.seconds),
-        out = %args.out.display(),
+        out = %out.display(),
         "predictions written"
     );
     Ok(summary)

@@ -63,7 +63,8 @@ impl IoError {
         }
     }
 
-    pub(crate) fn config(target: impl Into<String>, message: impl Into<String>) -> Self {
+    /// A configuration file or secret that is missing or wrong.
+    pub fn config(target: impl Into<String>, message: impl Into<String>) -> Self {
         IoError::Config {
             target: target.into(),
             message: message.into(),

@@ -161,10 +161,17 @@ pub struct SnapshotReady {
     pub parts: usize,
 }
 
-/// A typed domain event as an EventBridge entry.
-pub fn domain_event(detail_type: &str, detail: &impl serde::Serialize) -> DomainEvent {
-    DomainEvent {
+/// A typed domain event as an EventBridge entry. Fails only for a detail that is not
+/// plain data (a map with non-string keys): a bug, reported instead of sent empty.
+pub fn domain_event(
+    detail_type: &str,
+    detail: &impl serde::Serialize,
+) -> Result<DomainEvent, IoError> {
+    Ok(DomainEvent {
         detail_type: detail_type.to_owned(),
-        detail: serde_json::to_value(detail).unwrap_or_default(),
-    }
+        detail: serde_json::to_value(detail).map_err(|e| IoError::Corrupt {
+            target: format!("the {detail_type} event"),
+            message: e.to_string(),
+        })?,
+    })
 }

@@ -10,7 +10,7 @@
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use crate::IoError;
-use crate::registry::Item;
+use crate::dynamo::Item;
 
 /// What [`Ledger::claim`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,37 +9,42 @@
 //! - [`online`]: the online feature table (latest feature row per customer).
 //! - [`events`]: the EventBridge publisher of domain events.
 //! - [`sync`]: whole folders between a store and a local work directory.
-//! - [`actions`]: a day's retention plan sent to the CRM and messaging providers, each
-//!   action claimed in the action ledger so nothing is sent twice.
+//! - [`action_ledger`]: every retention action claimed before it is sent (DynamoDB, or
+//!   files locally), and the day each customer last got one, for cool-downs.
 //! - [`crm`] (HubSpot, Salesforce, Zoho) and [`messaging`] (Twilio, SES, a signed
 //!   webhook): the providers, over [`http`] (rate limits, retries honouring
 //!   `Retry-After`); [`connections`] reads their configuration and the playbook, and
 //!   [`secrets`] their tokens from the environment or Secrets Manager.
-//! - [`Settings`]: the bucket, table and bus names from a function's environment.
+//! - `dynamo`: reading and writing DynamoDB items, shared by the tables above.
 //!
 //! Clients are built once, from the standard AWS configuration chain ([`AwsClients`]), so
 //! `AWS_ENDPOINT_URL` points every one of them at an emulator with no code change. This
 //! crate holds no business rules: it moves data and says, for every failure, whether a
 //! retry can help ([`IoError::is_retryable`]).
 
-pub mod actions;
+pub mod action_ledger;
 mod clients;
 pub mod connections;
 pub mod crm;
+mod dynamo;
 mod error;
 pub mod events;
 pub mod http;
 pub mod ledger;
 pub mod messaging;
 pub mod online;
-mod platform;
 pub mod registry;
 pub mod secrets;
-mod settings;
 pub mod store;
 pub mod sync;
 
 pub use clients::AwsClients;
 pub use error::IoError;
-pub use platform::{HandlerError, LEASE_SECONDS, Platform, now_epoch};
-pub use settings::Settings;
+
+/// Seconds since the epoch. Adapters read the clock for leases, signatures and token
+/// expiry; the pipeline and core never do.
+pub fn now_epoch() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}

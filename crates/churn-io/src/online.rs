@@ -9,7 +9,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 
 use crate::IoError;
-use crate::registry::Item;
+use crate::dynamo::Item;
 
 /// One customer's latest features.
 #[derive(Debug, Clone, PartialEq)]

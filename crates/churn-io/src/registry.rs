@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::IoError;
+use crate::dynamo::{Item, n, s};
 
 /// A trained model version as the registry keeps it.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,48 +49,6 @@ pub struct ModelRegistry {
 }
 
 const CHAMPION: &str = "champion";
-
-fn s(value: &str) -> AttributeValue {
-    AttributeValue::S(value.to_owned())
-}
-
-fn n(value: impl ToString) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
-/// Reads typed attributes of an item, naming the item and attribute when one is wrong.
-pub(crate) struct Item<'a> {
-    pub table: &'a str,
-    pub key: &'a str,
-    pub attributes: &'a HashMap<String, AttributeValue>,
-}
-
-impl Item<'_> {
-    fn corrupt(&self, name: &str, what: &str) -> IoError {
-        IoError::Corrupt {
-            target: format!("{} item '{}'", self.table, self.key),
-            message: format!("attribute '{name}' {what}"),
-        }
-    }
-
-    pub fn string(&self, name: &str) -> Result<String, IoError> {
-        match self.attributes.get(name) {
-            Some(AttributeValue::S(value)) => Ok(value.clone()),
-            Some(_) => Err(self.corrupt(name, "is not a string")),
-            None => Err(self.corrupt(name, "is missing")),
-        }
-    }
-
-    pub fn number<T: std::str::FromStr>(&self, name: &str) -> Result<T, IoError> {
-        match self.attributes.get(name) {
-            Some(AttributeValue::N(value)) => value
-                .parse()
-                .map_err(|_| self.corrupt(name, "is not a number of the expected kind")),
-            Some(_) => Err(self.corrupt(name, "is not a number")),
-            None => Err(self.corrupt(name, "is missing")),
-        }
-    }
-}
 
 impl ModelRegistry {
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {

@@ -65,6 +65,30 @@ impl PipelineError {
         }
     }
 
+    /// Whether running the same work again may succeed. Bad data, a missing input and a
+    /// bad parameter stay that way; a file system that was full, busy or interrupted (a
+    /// Lambda's `/tmp`, a network share) may not be next time.
+    pub fn is_retryable(&self) -> bool {
+        use std::io::ErrorKind;
+        match self {
+            Self::Io { source, .. } => !matches!(
+                source.kind(),
+                ErrorKind::NotFound
+                    | ErrorKind::PermissionDenied
+                    | ErrorKind::InvalidInput
+                    | ErrorKind::InvalidData
+                    | ErrorKind::Unsupported
+                    | ErrorKind::IsADirectory
+                    | ErrorKind::NotADirectory
+            ),
+            Self::BadFile { .. }
+            | Self::Missing(_)
+            | Self::InvalidInput(_)
+            | Self::Polars { .. }
+            | Self::Json { .. } => false,
+        }
+    }
+
     /// A whole-file problem.
     pub fn bad_file(file: impl Into<PathBuf>, message: impl Into<String>) -> Self {
         Self::BadFile {

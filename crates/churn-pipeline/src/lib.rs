@@ -7,7 +7,8 @@
 //! the Lambda functions are thin shells over the use cases here.
 //!
 //! It knows nothing of Lambda events, environment variables or terminals: progress goes
-//! through the [`progress::Progress`] trait and storage through [`store::Store`].
+//! through the [`progress::Progress`] trait, storage through [`store::Store`], and every
+//! storage key is built by [`layout`].
 
 pub mod actions;
 pub mod contract;
@@ -17,6 +18,7 @@ pub mod evaluate;
 pub mod features;
 pub mod generate;
 pub mod ingest;
+pub mod layout;
 pub mod models;
 pub mod predict;
 pub mod progress;

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::contract::Source;
 use crate::error::{PipelineError, Result};
+use crate::layout::{self, Key};
 
 /// A data directory laid out by key prefix.
 #[derive(Debug, Clone)]
@@ -33,29 +34,29 @@ impl Store {
         self.root.join(key)
     }
 
+    /// The path of a key of the [`layout`](crate::layout).
+    pub fn at(&self, key: &Key) -> PathBuf {
+        key.local(&self.root)
+    }
+
     /// `raw/<source>/`.
     pub fn raw_dir(&self, source: Source) -> PathBuf {
-        self.root.join("raw").join(source.name())
+        self.at(&layout::raw_source(source))
     }
 
     /// `curated/<source>/data.parquet`.
     pub fn curated_file(&self, source: Source) -> PathBuf {
-        self.root
-            .join("curated")
-            .join(source.name())
-            .join("data.parquet")
+        self.at(&layout::curated(source))
     }
 
     /// `quarantine/<source>.jsonl`.
     pub fn quarantine_file(&self, source: Source) -> PathBuf {
-        self.root
-            .join("quarantine")
-            .join(format!("{}.jsonl", source.name()))
+        self.at(&layout::quarantine(source))
     }
 
     /// `reports/<name>`.
     pub fn report_file(&self, name: &str) -> PathBuf {
-        self.root.join("reports").join(name)
+        self.at(&layout::report(name))
     }
 
     /// The raw files of a source, sorted by name, with their format. Hidden files and

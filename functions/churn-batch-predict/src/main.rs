@@ -1,18 +1,19 @@
-//! The batch prediction Lambda: adapters once per cold start, then the runtime loop.
+//! The batch prediction Lambda: settings and clients once per cold start, then the
+//! runtime loop.
 
-use churn_io::{AwsClients, Platform, Settings};
+use churn_app::Platform;
+use churn_app::config::Env;
+use churn_batch_predict::{Config, Event};
+use churn_io::AwsClients;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    churn_lambda::init_logging();
-    let platform = Platform::new(&AwsClients::from_env().await, &Settings::from_env()?);
-    let options = churn_batch_predict::Options::from_env()?;
-    lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
-        let (platform, options) = (&platform, &options);
-        async move {
-            Ok::<_, Error>(churn_batch_predict::handle(platform, options, event.payload).await?)
-        }
+    churn_app::init_lambda_logging();
+    let config = Config::read(&Env::process())?;
+    let platform = Platform::new(&AwsClients::from_env().await, &config.settings);
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Event>| {
+        churn_batch_predict::handle(&platform, &config, event.payload)
     }))
     .await
 }

@@ -1,22 +1,27 @@
-//! The CRM-push Lambda: adapters once per cold start, then the runtime loop (lib.rs).
+//! The CRM-push Lambda: settings, clients and providers once per cold start, then the
+//! runtime loop.
 
-use churn_crm_push::Deps;
+use churn_app::Platform;
+use churn_app::config::Env;
+use churn_app::push::Providers;
+use churn_crm_push::{Config, Event};
+use churn_io::AwsClients;
 use churn_io::secrets::Secrets;
-use churn_io::{AwsClients, Platform, Settings};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    churn_lambda::init_logging();
+    churn_app::init_lambda_logging();
+    let config = Config::read(&Env::process())?;
     let clients = AwsClients::from_env().await;
-    let platform = Platform::new(&clients, &Settings::from_env()?);
-    let deps = Deps::from_env(
-        Secrets::new(Some(clients.secrets_manager())),
-        Some(clients.ses()),
-    );
-    lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
-        let (platform, deps) = (&platform, &deps);
-        async move { Ok::<_, Error>(churn_crm_push::handle(platform, deps, event.payload).await?) }
+    let platform = Platform::new(&clients, &config.settings);
+    let providers = Providers {
+        secrets: Secrets::new(Some(clients.secrets_manager())),
+        ses: Some(clients.ses()),
+        clock: churn_io::now_epoch,
+    };
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Event>| {
+        churn_crm_push::handle(&platform, &config, &providers, event.payload)
     }))
     .await
 }

@@ -1,14 +1,20 @@
-//! The scoring API's Lambda: clients and settings once per cold start, then the runtime
-//! loop. Everything else is in lib.rs.
+//! The scoring API's Lambda: settings, clients and the API once per cold start, then the
+//! runtime loop.
 
-use churn_io::{AwsClients, Settings};
-use churn_score_api::App;
+use churn_app::api::ScoreApi;
+use churn_app::config::Env;
+use churn_io::AwsClients;
+use churn_score_api::Config;
 use lambda_http::{Error, service_fn};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    churn_lambda::init_logging();
-    let settings = Settings::from_env()?;
-    let app = App::new(&AwsClients::from_env().await, &settings);
-    lambda_http::run(service_fn(|request| app.handle(request))).await
+    churn_app::init_lambda_logging();
+    let config = Config::read(&Env::process())?;
+    let api = ScoreApi::new(
+        &AwsClients::from_env().await,
+        &config.settings,
+        config.refresh,
+    );
+    lambda_http::run(service_fn(|request| churn_score_api::handle(&api, request))).await
 }

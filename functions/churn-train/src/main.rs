@@ -1,17 +1,18 @@
-//! The training Lambda: adapters once per cold start, then the runtime loop (lib.rs).
+//! The training Lambda: settings and clients once per cold start, then the runtime loop.
 
-use churn_io::{AwsClients, Platform, Settings};
-use churn_train::{Options, TrainEvent};
+use churn_app::Platform;
+use churn_app::config::Env;
+use churn_io::AwsClients;
+use churn_train::{Config, TrainEvent};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    churn_lambda::init_logging();
-    let platform = Platform::new(&AwsClients::from_env().await, &Settings::from_env()?);
-    let options = Options::from_env()?;
+    churn_app::init_lambda_logging();
+    let config = Config::read(&Env::process())?;
+    let platform = Platform::new(&AwsClients::from_env().await, &config.settings);
     lambda_runtime::run(service_fn(|event: LambdaEvent<TrainEvent>| {
-        let (platform, options) = (&platform, &options);
-        async move { Ok::<_, Error>(churn_train::handle(platform, options, event.payload).await?) }
+        churn_train::handle(&platform, &config, event.payload)
     }))
     .await
 }

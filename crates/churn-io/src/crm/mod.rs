@@ -68,11 +68,8 @@ pub struct RecordError {
 }
 
 impl RecordResult {
-    pub(crate) fn failed(
-        code: impl Into<String>,
-        message: impl Into<String>,
-        retryable: bool,
-    ) -> Self {
+    /// A record that failed with the provider's `code` and `message`.
+    pub fn failed(code: impl Into<String>, message: impl Into<String>, retryable: bool) -> Self {
         RecordResult::Failed(RecordError {
             code: code.into(),
             message: message.into(),

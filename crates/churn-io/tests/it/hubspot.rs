@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
+use crate::providers::upsert_like_hubspot;
 use crate::{hubspot_at, json_body, sinks};
 
 pub fn contact(i: usize, email: Option<&str>) -> ContactUpdate {
@@ -20,39 +21,6 @@ pub fn contact(i: usize, email: Option<&str>) -> ContactUpdate {
         scored_at: Day::parse("2026-12-01").expect("day"),
         support_priority: i == 1,
     }
-}
-
-/// HubSpot's batch upsert as documented: 200 when every input succeeds, 207 with
-/// per-input errors otherwise; inputs whose id starts with "bad" fail validation.
-pub fn upsert_like_hubspot(request: &Request) -> ResponseTemplate {
-    let body = json_body(request);
-    let mut results = Vec::new();
-    let mut errors = Vec::new();
-    for input in body["inputs"].as_array().expect("inputs") {
-        let id = input["id"].as_str().expect("id");
-        if id.starts_with("bad") {
-            errors.push(json!({
-                "status": "error",
-                "category": "VALIDATION_ERROR",
-                "message": format!("Property values were not valid for {id}"),
-                "context": { "ids": [id] },
-            }));
-        } else {
-            results.push(json!({
-                "id": format!("hs-{id}"),
-                "objectWriteTraceId": input["objectWriteTraceId"],
-                "properties": { "email": id.to_ascii_lowercase() },
-                "new": false,
-            }));
-        }
-    }
-    let status = if errors.is_empty() { 200 } else { 207 };
-    ResponseTemplate::new(status).set_body_json(json!({
-        "status": "COMPLETE",
-        "results": results,
-        "numErrors": errors.len(),
-        "errors": errors,
-    }))
 }
 
 #[tokio::test]

@@ -127,7 +127,7 @@ pub fn data_end(sources: &Sources) -> Result<Option<i32>> {
 
 /// `features/as_of=<date>/`.
 pub fn as_of_dir(store: &Store, as_of: NaiveDate) -> PathBuf {
-    store.path(&format!("features/as_of={as_of}"))
+    store.at(&crate::layout::features_as_of(&as_of))
 }
 
 /// Builds the as-of feature table from the curated sources and writes it to `out`
@@ -140,6 +140,10 @@ pub fn build_as_of(
 ) -> Result<FeatureSummary> {
     build_as_of_parts(store, as_of, horizon_days, out, 1)
 }
+
+/// The label horizon when none is given: "churned within 90 days". One default for the
+/// CLI, the functions and the stack's template (a test holds the template to it).
+pub const DEFAULT_HORIZON_DAYS: u32 = 90;
 
 /// Customers per part of a scoring snapshot (see [`build_as_of_parts`]).
 pub const ROWS_PER_PART: u64 = 100_000;

@@ -194,7 +194,7 @@ pub fn generate(
             }
         }
     }
-    write_json(store.path("raw/_generator.json"), &manifest)?;
+    write_json(store.at(&crate::layout::generator_manifest()), &manifest)?;
     Ok(manifest)
 }
 

@@ -24,6 +24,15 @@ use crate::models::read_artifact;
 use crate::progress::Progress;
 use crate::store::{AtomicFile, scan_parquet_file, write_json};
 
+/// The scores of every customer, inside a prediction folder.
+pub const PREDICTIONS_FILE: &str = "predictions.parquet";
+/// The ranked high-risk list, for people and CRM imports.
+pub const HIGH_RISK_CSV: &str = "high_risk.csv";
+/// The same list, for programs.
+pub const HIGH_RISK_PARQUET: &str = "high_risk.parquet";
+/// What the run did; written last, so a folder with it is complete.
+pub const SUMMARY_FILE: &str = "summary.json";
+
 /// Options of a prediction run.
 #[derive(Debug, Clone)]
 pub struct PredictOptions {
@@ -101,12 +110,12 @@ fn write_high_risk(out: &Path, id_column: &str, mut list: Vec<HighRisk>) -> Resu
         ],
     )
     .context(|| "assembling the high-risk list".into())?;
-    let csv = AtomicFile::new(out.join("high_risk.csv"))?;
+    let csv = AtomicFile::new(out.join(HIGH_RISK_CSV))?;
     CsvWriter::new(csv.create_file()?)
         .finish(&mut ranked)
         .context(|| "writing high_risk.csv".into())?;
     csv.commit_file()?;
-    let parquet = AtomicFile::new(out.join("high_risk.parquet"))?;
+    let parquet = AtomicFile::new(out.join(HIGH_RISK_PARQUET))?;
     ParquetWriter::new(parquet.create_file()?)
         .finish(&mut ranked)
         .context(|| "writing high_risk.parquet".into())?;
@@ -247,7 +256,7 @@ pub fn predict(
     let rows: u64 = frames.iter().map(|(_, _, rows)| rows).sum();
 
     let reasons = options.reasons;
-    let predictions_file = AtomicFile::new(out.join("predictions.parquet"))?;
+    let predictions_file = AtomicFile::new(out.join(PREDICTIONS_FILE))?;
     let mut writer = ParquetWriter::new(predictions_file.create_file()?)
         .batched(&predictions_schema(reasons))
         .context(|| "starting predictions.parquet".into())?;
@@ -350,10 +359,10 @@ pub fn predict(
         high_risk: high_risk as u64,
         threshold: scorer.artifact().decision.threshold,
         files: [
-            "predictions.parquet",
-            "high_risk.csv",
-            "high_risk.parquet",
-            "summary.json",
+            PREDICTIONS_FILE,
+            HIGH_RISK_CSV,
+            HIGH_RISK_PARQUET,
+            SUMMARY_FILE,
         ]
         .iter()
         .map(|name| out.join(name).display().to_string())
@@ -361,7 +370,7 @@ pub fn predict(
         seconds: started.elapsed().as_secs_f64(),
         warnings,
     };
-    write_json(out.join("summary.json"), &summary)?;
+    write_json(out.join(SUMMARY_FILE), &summary)?;
     Ok(summary)
 }
 

@@ -5,23 +5,25 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{HighRisk, PredictSummary, write_high_risk};
+use super::{
+    HIGH_RISK_CSV, HIGH_RISK_PARQUET, HighRisk, PREDICTIONS_FILE, PredictSummary, SUMMARY_FILE,
+    write_high_risk,
+};
 use crate::error::{PipelineError, PolarsContext, Result};
 use crate::store::{scan_parquet_file, write_json};
 
-/// Prefix of a shard's folder inside a day's prediction folder.
-pub const SHARD_PREFIX: &str = "shard=";
+pub use crate::layout::SHARD_PREFIX;
 
 /// The scores of a prediction folder: its `predictions.parquet`, or those of its
 /// shards, in order.
 pub fn prediction_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let whole = dir.join("predictions.parquet");
+    let whole = dir.join(PREDICTIONS_FILE);
     if whole.exists() {
         return Ok(vec![whole]);
     }
     let files: Vec<PathBuf> = shard_dirs(dir)?
         .into_iter()
-        .map(|shard| shard.join("predictions.parquet"))
+        .map(|shard| shard.join(PREDICTIONS_FILE))
         .filter(|file| file.exists())
         .collect();
     if files.is_empty() {
@@ -59,7 +61,7 @@ pub fn merge_shards(dir: &Path, expected: Option<usize>) -> Result<PredictSummar
     let started = std::time::Instant::now();
     let mut finished = Vec::new();
     for shard in shard_dirs(dir)? {
-        let path = shard.join("summary.json");
+        let path = shard.join(SUMMARY_FILE);
         match std::fs::read_to_string(&path) {
             Ok(text) => {
                 let summary: PredictSummary =
@@ -114,7 +116,7 @@ pub fn merge_shards(dir: &Path, expected: Option<usize>) -> Result<PredictSummar
             *merged.tiers.entry(tier.clone()).or_default() += count;
         }
         merged.warnings.extend(summary.warnings.iter().cloned());
-        let path = shard.join("high_risk.parquet");
+        let path = shard.join(HIGH_RISK_PARQUET);
         let frame = scan_parquet_file(&path)?
             .collect()
             .context(|| format!("reading {}", path.display()))?;
@@ -149,16 +151,16 @@ pub fn merge_shards(dir: &Path, expected: Option<usize>) -> Result<PredictSummar
         }
     }
     merged.high_risk = write_high_risk(dir, &id_column, list)? as u64;
-    merged.files = ["high_risk.csv", "high_risk.parquet", "summary.json"]
+    merged.files = [HIGH_RISK_CSV, HIGH_RISK_PARQUET, SUMMARY_FILE]
         .iter()
         .map(|name| dir.join(name).display().to_string())
         .chain(
             finished
                 .iter()
-                .map(|(shard, _)| shard.join("predictions.parquet").display().to_string()),
+                .map(|(shard, _)| shard.join(PREDICTIONS_FILE).display().to_string()),
         )
         .collect();
     merged.seconds = started.elapsed().as_secs_f64();
-    write_json(dir.join("summary.json"), &merged)?;
+    write_json(dir.join(SUMMARY_FILE), &merged)?;
     Ok(merged)
 }

@@ -1,39 +1,30 @@
-//! Retention actions, from a day's plan to the CRMs and messaging providers:
+//! Sending a day's plan to the CRM and messaging providers, each action once.
 //!
-//! - [`run_day`]: the use case the CLI and `churn-crm-push` share. Plans the day from the
-//!   scored candidates and the ledger's contact history, writes the plan to
-//!   `actions/dt=<date>/`, and with sinks sends it. A plan is frozen when sending starts:
-//!   every later run of the same day sends that plan, so the budget and caps hold across
-//!   re-runs and nothing planned is lost.
-//! - [`Dispatcher`]: sends a plan. Every action is claimed in the [`ledger`] before it is
-//!   sent and settled after, so a re-run, a retry or a crash never sends twice. Contacts
-//!   and tasks go in the CRM's batch size, retried per record; a whole batch refused as
-//!   bad input is split until the bad record is found. Messages in quiet hours wait for
-//!   a later run.
+//! Every action is claimed in the action ledger before it is sent and settled after, so a
+//! re-run, a retry or a crash never sends twice. Contacts and tasks go in the CRM's batch
+//! size, retried per record; a whole batch refused as bad input is split until the bad
+//! record is found. Messages in quiet hours wait for a later run. A crashed run's actions
+//! that a provider cannot tell were sent are marked `unknown` for a person to check.
 //!
 //! Logs carry customer ids and masked contact details only; tokens never reach them.
 
-pub mod ledger;
-
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use churn_core::playbook::{
-    ActionKind, Candidate, Channel, Day, Plan, PlanSummary, PlannedAction, Playbook, QuietHours,
-    Skip, format_timestamp,
+    ActionKind, Channel, Plan, PlannedAction, QuietHours, format_timestamp,
 };
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use self::ledger::{ActionClaim, ActionLedger};
-use crate::IoError;
-use crate::connections::Sinks;
-use crate::crm::{
+use churn_io::IoError;
+use churn_io::action_ledger::{ActionClaim, ActionLedger};
+use churn_io::connections::Sinks;
+use churn_io::crm::{
     ContactUpdate, ContactUpsert, RecordError, RecordResult, TaskCreate, TaskRequest,
 };
-use crate::messaging::{MessageSend, OutboundMessage, mask, mask_all};
-use crate::store::{ObjectGet, ObjectPut};
+use churn_io::messaging::{MessageSend, OutboundMessage, mask, mask_all};
 
 /// What became of one planned action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -713,248 +704,4 @@ impl<L: ActionLedger + Sync> Dispatcher<'_, L> {
             }
         }
     }
-}
-
-/// Totals of one run of a day.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct DaySummary {
-    pub date: Day,
-    /// The playbook revision of the plan.
-    pub revision: String,
-    /// Whether actions were sent (false: a dry run).
-    pub sent: bool,
-    /// Whether the plan was frozen by an earlier run that started sending.
-    pub frozen: bool,
-    /// The frozen plan was made with another playbook revision.
-    #[serde(default)]
-    pub warnings: Vec<String>,
-    pub plan: PlanSummary,
-    /// Actions by outcome (empty for a dry run).
-    pub outcomes: BTreeMap<String, u64>,
-    /// Actions by channel and outcome.
-    pub by_channel: BTreeMap<String, BTreeMap<String, u64>>,
-    pub seconds: f64,
-}
-
-impl DaySummary {
-    /// Whether every action is settled or waits for quiet hours to end: nothing was left
-    /// for a retry (busy or failed for now).
-    pub fn settled(&self) -> bool {
-        ["busy", "retry_later"]
-            .iter()
-            .all(|s| self.outcomes.get(*s).copied().unwrap_or(0) == 0)
-    }
-}
-
-/// What a day's run wrote.
-#[derive(Debug, Clone)]
-pub struct DayReport {
-    pub summary: DaySummary,
-    pub plan: Plan,
-    pub outcomes: Vec<Outcome>,
-    /// Where the files are (`actions/dt=<date>/`).
-    pub prefix: String,
-}
-
-/// The header of a written plan (`plan.json`); the actions are in `plan.jsonl`, the
-/// customers with none in `skipped.jsonl`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct PlanHeader {
-    date: Day,
-    revision: String,
-    currency: String,
-    /// Sending started: the plan must not change.
-    frozen: bool,
-    summary: PlanSummary,
-}
-
-fn json_lines<T: Serialize>(items: &[T]) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    for item in items {
-        if let Ok(line) = serde_json::to_vec(item) {
-            bytes.extend_from_slice(&line);
-            bytes.push(b'\n');
-        }
-    }
-    bytes
-}
-
-fn parse_lines<T: serde::de::DeserializeOwned>(bytes: &[u8], key: &str) -> Result<Vec<T>, IoError> {
-    bytes
-        .split(|&b| b == b'\n')
-        .enumerate()
-        .filter(|(_, line)| !line.is_empty())
-        .map(|(n, line)| {
-            serde_json::from_slice(line).map_err(|e| IoError::Corrupt {
-                target: format!("{key} line {}", n + 1),
-                message: e.to_string(),
-            })
-        })
-        .collect()
-}
-
-/// The cool-down pairs the planner needs looked up: every candidate with every group of
-/// an action the playbook has.
-pub fn history_pairs(playbook: &Playbook, candidates: &[Candidate]) -> Vec<(String, String)> {
-    let mut groups: Vec<&str> = playbook
-        .actions
-        .iter()
-        .filter(|a| a.cooldown_days > 0)
-        .map(|a| a.group())
-        .collect();
-    groups.sort_unstable();
-    groups.dedup();
-    let lowest = playbook
-        .rules
-        .iter()
-        .filter(|rule| !rule.actions.is_empty())
-        .flat_map(|rule| {
-            if rule.tiers.is_empty() {
-                vec![churn_core::Tier::Low]
-            } else {
-                rule.tiers.clone()
-            }
-        })
-        .min();
-    candidates
-        .iter()
-        .filter(|c| lowest.is_some_and(|lowest| c.tier >= lowest))
-        .flat_map(|c| {
-            groups
-                .iter()
-                .map(|g| (c.customer_id.clone(), (*g).to_owned()))
-        })
-        .collect()
-}
-
-/// Plans `date` (or takes its frozen plan) and, with a dispatcher, sends it; writes the
-/// plan, and after sending the outcomes and summary, under `actions/dt=<date>/`.
-pub async fn run_day<S, L>(
-    store: &S,
-    ledger: &L,
-    playbook: &Playbook,
-    date: Day,
-    candidates: &[Candidate],
-    dispatcher: Option<&Dispatcher<'_, L>>,
-) -> Result<DayReport, IoError>
-where
-    S: ObjectGet + ObjectPut + Sync,
-    L: ActionLedger + Sync,
-{
-    let started = Instant::now();
-    let prefix = format!("actions/dt={date}/");
-    let header_key = format!("{prefix}plan.json");
-    let mut warnings = Vec::new();
-    let existing: Option<PlanHeader> = match store.get(&header_key).await {
-        Ok(bytes) => Some(
-            serde_json::from_slice(&bytes).map_err(|e| IoError::Corrupt {
-                target: header_key.clone(),
-                message: e.to_string(),
-            })?,
-        ),
-        Err(IoError::NotFound(_)) => None,
-        Err(error) => return Err(error),
-    };
-    let frozen = existing.as_ref().is_some_and(|h| h.frozen);
-    let plan = match existing.filter(|h| h.frozen) {
-        Some(header) => {
-            let actions_key = format!("{prefix}plan.jsonl");
-            let actions: Vec<PlannedAction> =
-                parse_lines(&store.get(&actions_key).await?, &actions_key)?;
-            let skipped_key = format!("{prefix}skipped.jsonl");
-            let skipped: Vec<Skip> = match store.get(&skipped_key).await {
-                Ok(bytes) => parse_lines(&bytes, &skipped_key)?,
-                Err(IoError::NotFound(_)) => Vec::new(),
-                Err(error) => return Err(error),
-            };
-            if header.revision != playbook.revision {
-                warnings.push(format!(
-                    "the plan of {date} was frozen with playbook revision '{}'; the playbook is now '{}': the frozen plan stands",
-                    header.revision, playbook.revision
-                ));
-            }
-            tracing::info!(date = %date, actions = actions.len(), "using the frozen plan of the day");
-            Plan {
-                date: header.date,
-                revision: header.revision,
-                currency: header.currency,
-                actions,
-                skipped,
-                summary: header.summary,
-            }
-        }
-        None => {
-            let history = ledger.history(&history_pairs(playbook, candidates)).await?;
-            let plan = churn_core::playbook::plan(playbook, date, candidates, &history);
-            // A plan that cannot be sent is refused before it is frozen.
-            if let Some(dispatcher) = dispatcher {
-                dispatcher.check(&plan)?;
-            }
-            // The actions first, the header last: a reader that finds the header finds
-            // the whole plan.
-            store
-                .put(&format!("{prefix}plan.jsonl"), json_lines(&plan.actions))
-                .await?;
-            store
-                .put(&format!("{prefix}skipped.jsonl"), json_lines(&plan.skipped))
-                .await?;
-            let header = PlanHeader {
-                date,
-                revision: plan.revision.clone(),
-                currency: plan.currency.clone(),
-                frozen: dispatcher.is_some(),
-                summary: plan.summary.clone(),
-            };
-            store
-                .put(
-                    &header_key,
-                    serde_json::to_vec_pretty(&header).unwrap_or_default(),
-                )
-                .await?;
-            plan
-        }
-    };
-    let mut summary = DaySummary {
-        date,
-        revision: plan.revision.clone(),
-        sent: dispatcher.is_some(),
-        frozen,
-        warnings,
-        plan: plan.summary.clone(),
-        ..DaySummary::default()
-    };
-    let mut outcomes = Vec::new();
-    if let Some(dispatcher) = dispatcher {
-        outcomes = dispatcher.run(&plan).await?;
-        for outcome in &outcomes {
-            *summary
-                .outcomes
-                .entry(outcome.status.as_str().to_owned())
-                .or_default() += 1;
-            *summary
-                .by_channel
-                .entry(outcome.channel.as_str().to_owned())
-                .or_default()
-                .entry(outcome.status.as_str().to_owned())
-                .or_default() += 1;
-        }
-        store
-            .put(&format!("{prefix}outcomes.jsonl"), json_lines(&outcomes))
-            .await?;
-    }
-    summary.seconds = started.elapsed().as_secs_f64();
-    if dispatcher.is_some() {
-        store
-            .put(
-                &format!("{prefix}summary.json"),
-                serde_json::to_vec_pretty(&summary).unwrap_or_default(),
-            )
-            .await?;
-    }
-    Ok(DayReport {
-        summary,
-        plan,
-        outcomes,
-        prefix,
-    })
 }

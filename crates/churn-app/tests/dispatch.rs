@@ -1,20 +1,25 @@
+//! A day's plan sent once, against local provider servers: replays, crashes, partial
+//! failures, quiet hours, cool-downs, and logs without contact details.
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use churn_app::push::{DispatchOptions, Dispatcher, Outcome, Status, run_day};
 use churn_core::Tier;
 use churn_core::playbook::{Candidate, ContactHistory, Day, Plan, Playbook, QuietHours, plan};
-use churn_io::actions::ledger::{ActionLedger, LocalActionLedger};
-use churn_io::actions::{DispatchOptions, Dispatcher, Outcome, Status, run_day};
+use churn_io::action_ledger::{ActionLedger, LocalActionLedger};
 use churn_io::connections::{Sinks, parse_playbook};
 use churn_io::store::LocalStore;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::hubspot::upsert_like_hubspot;
-use crate::{TOKENS, hubspot_at, json_body, push_at, sinks, twilio_at};
+// The same provider look-alikes and connections as the adapters' own tests.
+#[path = "../../churn-io/tests/it/providers.rs"]
+mod providers;
+use providers::{TOKENS, hubspot_at, json_body, push_at, sinks, twilio_at, upsert_like_hubspot};
 
 const PLAYBOOK: &str = r#"
 format = 1

@@ -1,0 +1,126 @@
+//! The champion: the model the registry points at, with its artifact loaded from the
+//! store. Loaded here and nowhere else (training compares against it, batch prediction
+//! and the scoring API score with it); [`ChampionCache`] keeps it between requests of a
+//! long-lived process and notices a promotion within its refresh interval.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use churn_core::{ModelArtifact, Scorer};
+use churn_io::IoError;
+use churn_io::registry::{ModelRegistry, ModelVersion};
+use churn_io::store::ObjectGet;
+use tokio::sync::Mutex;
+
+use crate::AppError;
+
+/// The current champion.
+#[derive(Debug, Clone)]
+pub struct Champion {
+    /// Its registry entry (version, metric, holdout, artifact key, lineage).
+    pub entry: ModelVersion,
+    pub artifact: ModelArtifact,
+    /// The artifact as stored (its binary encoding).
+    pub binary: Vec<u8>,
+}
+
+/// The champion, or `None` when no model was ever promoted. A champion whose entry or
+/// artifact is missing or damaged is a permanent error naming it.
+pub async fn current(
+    registry: &ModelRegistry,
+    store: &(impl ObjectGet + Sync),
+) -> Result<Option<Champion>, AppError> {
+    let Some(pointer) = registry.champion().await? else {
+        return Ok(None);
+    };
+    let entry = registry.version(&pointer.version).await?.ok_or_else(|| {
+        AppError::permanent(format!(
+            "the champion {} has no registry entry",
+            pointer.version
+        ))
+    })?;
+    let bytes = store.get(&entry.artifact_key).await?;
+    let artifact = ModelArtifact::from_binary(&bytes).map_err(|e| {
+        AppError::from(IoError::Corrupt {
+            target: entry.artifact_key.clone(),
+            message: format!("the champion's artifact: {e}"),
+        })
+    })?;
+    Ok(Some(Champion {
+        entry,
+        artifact,
+        binary: bytes,
+    }))
+}
+
+/// The champion; none yet is a permanent error (there is nothing to score with).
+pub async fn required(
+    registry: &ModelRegistry,
+    store: &(impl ObjectGet + Sync),
+) -> Result<Champion, AppError> {
+    current(registry, store)
+        .await?
+        .ok_or_else(|| AppError::permanent("no model has been promoted yet: train one first"))
+}
+
+/// A loaded champion, ready to score.
+#[derive(Debug)]
+pub struct Loaded {
+    pub version: String,
+    pub scorer: Scorer,
+}
+
+/// The champion's scorer, asked of the registry again once `refresh` has passed (the
+/// registry read is cheap; the artifact is loaded again only when the version changed).
+#[derive(Debug)]
+pub struct ChampionCache {
+    refresh: Duration,
+    cached: Mutex<Option<(Arc<Loaded>, Instant)>>,
+}
+
+impl ChampionCache {
+    pub fn new(refresh: Duration) -> Self {
+        Self {
+            refresh,
+            cached: Mutex::new(None),
+        }
+    }
+
+    /// The champion, from the cache while it is fresh. `Ok(None)`: none promoted yet.
+    pub async fn get(
+        &self,
+        registry: &ModelRegistry,
+        store: &(impl ObjectGet + Sync),
+    ) -> Result<Option<Arc<Loaded>>, AppError> {
+        let mut cached = self.cached.lock().await;
+        if let Some((loaded, checked)) = cached.as_ref()
+            && checked.elapsed() < self.refresh
+        {
+            return Ok(Some(loaded.clone()));
+        }
+        let Some(pointer) = registry.champion().await? else {
+            *cached = None;
+            return Ok(None);
+        };
+        if let Some((loaded, checked)) = cached.as_mut()
+            && loaded.version == pointer.version
+        {
+            *checked = Instant::now();
+            return Ok(Some(loaded.clone()));
+        }
+        let Some(champion) = current(registry, store).await? else {
+            return Ok(None);
+        };
+        let version = champion.entry.version.clone();
+        let scorer = Scorer::new(champion.artifact).map_err(|e| {
+            AppError::from(IoError::Corrupt {
+                target: champion.entry.artifact_key.clone(),
+                message: e.to_string(),
+            })
+        })?;
+        tracing::info!(version, "champion loaded");
+        let loaded = Arc::new(Loaded { version, scorer });
+        *cached = Some((loaded.clone(), Instant::now()));
+        Ok(Some(loaded))
+    }
+}

@@ -1,0 +1,251 @@
+//! Training on a cloud store: a trigger (new data, a request, the monthly schedule) →
+//! features as of a day → train and tune (the pipeline's, as `churn train`) → evaluate →
+//! `models/<version>/` and `features/as_of=<day>/` → a registry entry → promotion only
+//! when the [`promotion`] policy says so → `ModelPromoted`.
+//!
+//! Once per (as-of day, curated data, seed): the same data and seed give the same model,
+//! so a replay changes nothing, while corrected data with the same end date trains again.
+
+pub mod promotion;
+
+use chrono::NaiveDate;
+use churn_io::now_epoch;
+use churn_io::registry::ModelVersion;
+use churn_io::sync::upload_dir;
+use churn_pipeline::layout;
+use churn_pipeline::progress::NoProgress;
+use churn_pipeline::train::TrainOptions;
+use serde::Serialize;
+
+use crate::dates::{DEFAULT_HORIZON_DAYS, training_as_of};
+use crate::ingest::curated_data_end;
+use crate::once::{Once, once};
+use crate::work::{WorkDir, blocking, fingerprint};
+use crate::{AppError, Platform, champion};
+use promotion::{Incumbent, Verdict};
+
+/// How models are trained.
+#[derive(Debug, Clone)]
+pub struct TrainConfig {
+    /// Churn within this many days is the label.
+    pub horizon_days: u32,
+    /// The seed, unless a request names one.
+    pub seed: u64,
+    /// The search and fitting options (the CLI's defaults).
+    pub train: TrainOptions,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        let train = TrainOptions::default();
+        Self {
+            horizon_days: DEFAULT_HORIZON_DAYS,
+            seed: train.seed,
+            train,
+        }
+    }
+}
+
+/// What starts a training.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Trigger {
+    /// New data was ingested; it ends on `data_end` (read from the data when unknown).
+    Ingested { data_end: Option<NaiveDate> },
+    /// Someone asked: on `as_of` (default: the latest the data covers), with `seed`.
+    Requested {
+        as_of: Option<NaiveDate>,
+        seed: Option<u64>,
+    },
+    /// The monthly schedule: the latest as-of day the data covers.
+    Scheduled,
+}
+
+/// What one training did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TrainSummary {
+    pub as_of: String,
+    pub version: String,
+    /// The new model's ROC-AUC on its holdout.
+    pub metric: f64,
+    /// The champion's ROC-AUC on the same rows, when it was comparable.
+    pub champion_metric: Option<f64>,
+    pub promoted: bool,
+    /// Why it was promoted or not.
+    pub verdict: String,
+    /// Already trained by an earlier delivery.
+    pub duplicate: bool,
+}
+
+/// Trains on the curated data of the platform's bucket.
+pub async fn run(
+    platform: &Platform,
+    config: &TrainConfig,
+    trigger: &Trigger,
+) -> Result<TrainSummary, AppError> {
+    let work = WorkDir::new()?;
+    work.download(&platform.store, &layout::root(layout::CURATED))
+        .await?;
+    let (as_of, seed) = match trigger {
+        Trigger::Requested {
+            as_of: Some(as_of),
+            seed,
+        } => (*as_of, seed.unwrap_or(config.seed)),
+        Trigger::Requested { as_of: None, seed } => (
+            latest_as_of(&work, None, config.horizon_days).await?,
+            seed.unwrap_or(config.seed),
+        ),
+        Trigger::Ingested { data_end } => (
+            latest_as_of(&work, *data_end, config.horizon_days).await?,
+            config.seed,
+        ),
+        Trigger::Scheduled => (
+            latest_as_of(&work, None, config.horizon_days).await?,
+            config.seed,
+        ),
+    };
+    let data = fingerprint(&work.at(&layout::root(layout::CURATED)))?;
+    let key = format!("train:{as_of}:data={data}:seed={seed}");
+    let done = once(
+        platform,
+        "train",
+        key,
+        || train_and_promote(platform, config, seed, as_of, &work),
+        |s: &TrainSummary| format!("trained {}; promoted: {}", s.version, s.promoted),
+    )
+    .await?;
+    Ok(match done {
+        Once::Done(summary) => summary,
+        Once::Earlier(_) => TrainSummary {
+            as_of: as_of.to_string(),
+            duplicate: true,
+            ..TrainSummary::default()
+        },
+    })
+}
+
+/// The latest as-of day whose horizon the data covers.
+async fn latest_as_of(
+    work: &WorkDir,
+    data_end: Option<NaiveDate>,
+    horizon_days: u32,
+) -> Result<NaiveDate, AppError> {
+    let end = match data_end {
+        Some(end) => Some(end),
+        None => curated_data_end(work).await?,
+    };
+    let end = end.ok_or_else(|| {
+        AppError::permanent("the curated data has no events: nothing to train on")
+    })?;
+    Ok(training_as_of(end, horizon_days))
+}
+
+async fn train_and_promote(
+    platform: &Platform,
+    config: &TrainConfig,
+    seed: u64,
+    as_of: NaiveDate,
+    work: &WorkDir,
+) -> Result<TrainSummary, AppError> {
+    let features = layout::features_as_of(&as_of);
+    let (outcome, model_dir) = {
+        let (store, horizon, features_dir) =
+            (work.store(), config.horizon_days, work.at(&features));
+        let models = work.at(&layout::root(layout::MODELS));
+        let mut options = config.train.clone();
+        options.seed = seed;
+        options.trained_at = churn_core::playbook::format_timestamp(now_epoch());
+        blocking("training", move || {
+            churn_pipeline::features::build_as_of(&store, as_of, horizon, Some(&features_dir))?;
+            let (outcome, dir) = churn_pipeline::models::train_dir(
+                &features_dir,
+                &options,
+                None,
+                &models,
+                &NoProgress,
+            )?;
+            churn_pipeline::evaluate::evaluate(&dir, None)?;
+            Ok((outcome, dir))
+        })
+        .await?
+    };
+    let version = model_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| AppError::permanent("training wrote no model folder"))?;
+    let model_key = layout::model(&version);
+    upload_dir(
+        &platform.store,
+        work.root(),
+        features.as_str(),
+        &[churn_pipeline::features::SUMMARY_FILE],
+    )
+    .await?;
+    upload_dir(
+        &platform.store,
+        work.root(),
+        model_key.as_str(),
+        &[churn_pipeline::models::TRAINING_FILE],
+    )
+    .await?;
+
+    let holdout_ids = outcome.test_ids.clone();
+    let model = ModelVersion {
+        version: version.clone(),
+        trained_at: config_time(&outcome),
+        artifact_key: layout::model_binary(&version).to_string(),
+        metric_name: "roc_auc".into(),
+        metric: outcome.champion().test.roc_auc,
+        holdout: format!(
+            "{}:{}",
+            outcome.data_hash,
+            churn_core::fnv64_hex(holdout_ids.join("\n").as_bytes())
+        ),
+        data_hash: outcome.data_hash.clone(),
+        seed,
+    };
+    platform.registry.register(&model).await?;
+
+    let mut summary = TrainSummary {
+        as_of: as_of.to_string(),
+        version: version.clone(),
+        metric: model.metric,
+        ..TrainSummary::default()
+    };
+    let current = champion::current(&platform.registry, &platform.store).await?;
+    if let Some(champion) = &current
+        && champion.entry.version != version
+    {
+        let (artifact, features_dir) = (champion.artifact.clone(), work.at(&features));
+        summary.champion_metric = blocking("scoring the champion on the holdout", move || {
+            churn_pipeline::models::holdout_roc_auc(artifact, &features_dir, &holdout_ids)
+        })
+        .await?;
+    }
+    let incumbent = current.as_ref().map(|c| Incumbent {
+        version: &c.entry.version,
+        on_holdout: summary.champion_metric,
+    });
+    let verdict = promotion::decide(&version, model.metric, incumbent.as_ref());
+    tracing::info!(version, verdict = ?verdict, "promotion decided");
+    match verdict {
+        Verdict::Promote(reason) => {
+            let expected = current.as_ref().map(|c| c.entry.version.as_str());
+            summary.promoted =
+                promotion::promote(platform, &model, expected, &summary.as_of).await?;
+            summary.verdict = reason;
+        }
+        Verdict::Keep(reason) => summary.verdict = reason,
+    }
+    Ok(summary)
+}
+
+/// When the model was trained, as its lineage says (the trainer's clock).
+fn config_time(outcome: &churn_pipeline::train::TrainOutcome) -> String {
+    outcome
+        .champion()
+        .artifact
+        .as_ref()
+        .map(|a| a.lineage.trained_at.clone())
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| churn_core::playbook::format_timestamp(now_epoch()))
+}

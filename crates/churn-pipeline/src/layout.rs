@@ -1,0 +1,297 @@
+//! The storage layout: every key of the data directory and the bucket, built here and
+//! nowhere else. The same keys are used on S3 and in a local directory
+//! (`Key::local` joins one under a root), so the CLI, the application layer and the
+//! Lambda functions can never disagree about where something lives.
+//!
+//! ```text
+//! raw/<source>/...                         uploads (raw_source)
+//! curated/<source>/data.parquet            validated rows (curated)
+//! quarantine/<source>.jsonl                rejected rows (quarantine)
+//! quarantine/objects/<raw key>             raw objects refused whole (quarantined_object)
+//! reports/ingest-report.json               the ingest's accounting (ingest_report)
+//! features/as_of=<day>/                    a feature table as of a day (features_as_of)
+//! features/table=<name>/                   a feature table from a flat table (features_table)
+//! models/<version>/                        a model folder (model)
+//! predictions/dt=<day>/[shard=<part>/]     a day's scores (predictions, prediction_shard)
+//! actions/dt=<day>/                        a day's retention plan and outcomes (actions)
+//! actions/ledger/                          the local action ledger (action_ledger)
+//! config/playbook.toml, config/connections.toml   the deployed playbook and connections
+//! ```
+//!
+//! It builds strings only: it reads no files and no settings.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::contract::Source;
+
+/// A storage key (or the prefix of a folder of keys), without a leading or trailing
+/// slash: `predictions/dt=2026-11-01`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key(String);
+
+impl Key {
+    /// The key of `name` inside this folder.
+    pub fn join(&self, name: &str) -> Key {
+        Key(format!("{}/{}", self.0, name.trim_start_matches('/')))
+    }
+
+    /// The key as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The folder as a listing prefix (with its trailing slash), so that
+    /// `predictions/dt=2026-11-01` does not also match `predictions/dt=2026-11-010`.
+    pub fn prefix(&self) -> String {
+        format!("{}/", self.0)
+    }
+
+    /// The path of this key in a local directory holding the same layout.
+    pub fn local(&self, root: &Path) -> PathBuf {
+        root.join(&self.0)
+    }
+
+    /// The last part of the key (a file or folder name).
+    pub fn name(&self) -> &str {
+        self.0.rsplit('/').next().unwrap_or(&self.0)
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for Key {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A calendar day as it appears in keys (`2026-11-01`): chrono's dates and the
+/// playbook's `Day` both print that way.
+pub trait DayKey: fmt::Display {}
+impl DayKey for chrono::NaiveDate {}
+impl DayKey for churn_core::playbook::Day {}
+
+/// `raw/`.
+pub const RAW: &str = "raw";
+/// `curated/`.
+pub const CURATED: &str = "curated";
+/// `quarantine/`.
+pub const QUARANTINE: &str = "quarantine";
+/// `reports/`.
+pub const REPORTS: &str = "reports";
+/// `features/`.
+pub const FEATURES: &str = "features";
+/// `models/`.
+pub const MODELS: &str = "models";
+/// `predictions/`.
+pub const PREDICTIONS: &str = "predictions";
+/// `actions/`.
+pub const ACTIONS: &str = "actions";
+
+/// The file of a curated source inside its folder.
+pub const CURATED_FILE: &str = "data.parquet";
+/// The ingest's report inside `reports/`.
+pub const INGEST_REPORT_FILE: &str = "ingest-report.json";
+/// What the generator wrote, inside `raw/`.
+pub const GENERATOR_MANIFEST_FILE: &str = "_generator.json";
+
+/// Prefix of a day's prediction folder (`dt=<day>`), and of a shard inside it.
+const DAY_PREFIX: &str = "dt=";
+const AS_OF_PREFIX: &str = "as_of=";
+const TABLE_PREFIX: &str = "table=";
+/// A shard's folder inside a day's prediction folder.
+pub const SHARD_PREFIX: &str = "shard=";
+
+/// A top-level folder.
+pub fn root(folder: &str) -> Key {
+    Key(folder.to_owned())
+}
+
+/// `raw/<source>`.
+pub fn raw_source(source: Source) -> Key {
+    root(RAW).join(source.name())
+}
+
+/// `raw/_generator.json`.
+pub fn generator_manifest() -> Key {
+    root(RAW).join(GENERATOR_MANIFEST_FILE)
+}
+
+/// `curated/<source>/data.parquet`.
+pub fn curated(source: Source) -> Key {
+    root(CURATED).join(source.name()).join(CURATED_FILE)
+}
+
+/// `quarantine/<source>.jsonl`.
+pub fn quarantine(source: Source) -> Key {
+    root(QUARANTINE).join(&format!("{}.jsonl", source.name()))
+}
+
+/// `quarantine/objects/<raw key>`: a raw object refused as a whole, set aside.
+pub fn quarantined_object(raw_key: &str) -> Key {
+    root(QUARANTINE).join("objects").join(raw_key)
+}
+
+/// `quarantine/objects/<raw key>.reason.txt`: why it was set aside.
+pub fn quarantined_object_reason(raw_key: &str) -> Key {
+    root(QUARANTINE)
+        .join("objects")
+        .join(&format!("{raw_key}.reason.txt"))
+}
+
+/// `reports/<name>`.
+pub fn report(name: &str) -> Key {
+    root(REPORTS).join(name)
+}
+
+/// `reports/ingest-report.json`.
+pub fn ingest_report() -> Key {
+    report(INGEST_REPORT_FILE)
+}
+
+/// `features/as_of=<day>`.
+pub fn features_as_of(day: &impl DayKey) -> Key {
+    root(FEATURES).join(&format!("{AS_OF_PREFIX}{day}"))
+}
+
+/// `features/table=<name>`.
+pub fn features_table(name: &str) -> Key {
+    root(FEATURES).join(&format!("{TABLE_PREFIX}{name}"))
+}
+
+/// `models/<version>`.
+pub fn model(version: &str) -> Key {
+    root(MODELS).join(version)
+}
+
+/// `models/<version>/model.bin`: the artifact every scorer loads.
+pub fn model_binary(version: &str) -> Key {
+    model(version).join(crate::models::BINARY_FILE)
+}
+
+/// `predictions/dt=<day>`.
+pub fn predictions(day: &impl DayKey) -> Key {
+    root(PREDICTIONS).join(&format!("{DAY_PREFIX}{day}"))
+}
+
+/// `predictions/dt=<day>/shard=<part>`: one part of a day scored by the Distributed Map.
+pub fn prediction_shard(day: &impl DayKey, part: &str) -> Key {
+    predictions(day).join(&format!("{SHARD_PREFIX}{part}"))
+}
+
+/// `actions/dt=<day>`.
+pub fn actions(day: &impl DayKey) -> Key {
+    root(ACTIONS).join(&format!("{DAY_PREFIX}{day}"))
+}
+
+/// `actions/ledger`: the local action ledger (in AWS it is a DynamoDB table).
+pub fn action_ledger() -> Key {
+    root(ACTIONS).join("ledger")
+}
+
+/// `config/playbook.toml`: where the deployed playbook is read from by default.
+pub const PLAYBOOK: &str = "config/playbook.toml";
+/// `config/connections.toml`: where the deployed connections are read from by default.
+pub const CONNECTIONS: &str = "config/connections.toml";
+
+/// The day of a `predictions/dt=<day>/...` key, and what follows it.
+pub fn parse_predictions(key: &str) -> Option<(&str, &str)> {
+    let rest = key
+        .strip_prefix(PREDICTIONS)?
+        .strip_prefix('/')?
+        .strip_prefix(DAY_PREFIX)?;
+    Some(rest.split_once('/').unwrap_or((rest, "")))
+}
+
+/// The day of a `features/as_of=<day>/...` key (or of a folder named `as_of=<day>`).
+pub fn parse_as_of(key: &str) -> Option<&str> {
+    key.split('/')
+        .find_map(|part| part.strip_prefix(AS_OF_PREFIX))
+}
+
+/// The day of a folder named `dt=<day>` anywhere in a path.
+pub fn parse_day_folder(path: &Path) -> Option<String> {
+    path.components().rev().find_map(|part| {
+        part.as_os_str()
+            .to_str()?
+            .strip_prefix(DAY_PREFIX)
+            .map(str::to_owned)
+    })
+}
+
+/// Whether a key is a shard's (`.../shard=<part>/...`).
+pub fn is_shard(key: &str) -> bool {
+    key.split('/').any(|part| part.starts_with(SHARD_PREFIX))
+}
+
+/// The key of a local path under `root`, with `/` separators; `None` outside it.
+pub fn key_of(root: &Path, path: &Path) -> Option<String> {
+    let relative = path.strip_prefix(root).ok()?;
+    Some(relative.to_string_lossy().replace('\\', "/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day() -> chrono::NaiveDate {
+        chrono::NaiveDate::from_ymd_opt(2026, 11, 1).expect("date")
+    }
+
+    #[test]
+    fn keys_follow_the_documented_layout() {
+        assert_eq!(
+            curated(Source::Accounts).as_str(),
+            "curated/accounts/data.parquet"
+        );
+        assert_eq!(
+            quarantine(Source::Tickets).as_str(),
+            "quarantine/tickets.jsonl"
+        );
+        assert_eq!(ingest_report().as_str(), "reports/ingest-report.json");
+        assert_eq!(features_as_of(&day()).as_str(), "features/as_of=2026-11-01");
+        assert_eq!(model_binary("gbdt-1").as_str(), "models/gbdt-1/model.bin");
+        assert_eq!(predictions(&day()).prefix(), "predictions/dt=2026-11-01/");
+        assert_eq!(
+            prediction_shard(&day(), "part-00001").as_str(),
+            "predictions/dt=2026-11-01/shard=part-00001"
+        );
+        let playbook_day = churn_core::playbook::Day::parse("2026-11-01").expect("day");
+        assert_eq!(actions(&playbook_day).as_str(), "actions/dt=2026-11-01");
+        assert_eq!(
+            quarantined_object_reason("raw/accounts/x.csv").as_str(),
+            "quarantine/objects/raw/accounts/x.csv.reason.txt"
+        );
+    }
+
+    #[test]
+    fn keys_parse_back() {
+        let key = predictions(&day()).join("predictions.parquet");
+        assert_eq!(
+            parse_predictions(key.as_str()),
+            Some(("2026-11-01", "predictions.parquet"))
+        );
+        assert_eq!(
+            parse_predictions("predictions/dt=2026-11-01"),
+            Some(("2026-11-01", ""))
+        );
+        assert_eq!(parse_predictions("features/as_of=2026-11-01/x"), None);
+        let part = features_as_of(&day()).join("part-00000.parquet");
+        assert_eq!(parse_as_of(part.as_str()), Some("2026-11-01"));
+        assert!(is_shard(prediction_shard(&day(), "p").as_str()));
+        assert!(!is_shard(predictions(&day()).as_str()));
+        assert_eq!(
+            parse_day_folder(Path::new("/x/predictions/dt=2026-11-01")),
+            Some("2026-11-01".into())
+        );
+        assert_eq!(
+            key_of(Path::new("/r"), Path::new("/r/a/b")),
+            Some("a/b".into())
+        );
+    }
+}
