@@ -1,10 +1,11 @@
 //! The CRM and messaging adapters and the dispatcher against local HTTP servers
 //! (wiremock) that answer as each API documents: exact requests, per-record errors,
-//! 429 with `Retry-After`, 5xx, timeouts, malformed answers; and a day's plan sent once
-//! however often it is run.
+//! 429 with `Retry-After`, 5xx, timeouts, malformed answers, expired sessions and
+//! refused credentials; and a day's plan sent once however often it is run.
 
 mod dispatch; // plans sent once: replays, crashes, partial failures, quiet hours, cool-downs, logs
 mod hubspot; // batch upsert (207 multi-status), tasks, Retry-After, malformed answers
+mod oauth; // issued tokens: refresh-token and JWT bearer flows, one renewal per expiry, refusals
 mod salesforce; // sObject Collections upsert, REQUEST_LIMIT_EXCEEDED, task upsert by key
 mod twilio; // form-encoded messages, masked numbers, timeouts, finding a message sent
 mod webhook; // HMAC signature and Idempotency-Key
@@ -23,17 +24,22 @@ pub const TOKENS: [(&str, &str); 4] = [
 
 /// The adapters of a connections file (with fast retries), secrets from [`TOKENS`].
 pub async fn sinks(toml: &str) -> Sinks {
+    sinks_with(toml, &[]).await
+}
+
+/// [`sinks`] with more secrets in the environment.
+pub async fn sinks_with(toml: &str, more: &[(&str, &str)]) -> Sinks {
     let text = format!(
         "{toml}\n[retry]\nattempts = 4\nbase_ms = 5\nmax_wait_seconds = 5\ntimeout_seconds = 2\n"
     );
     let connections = Connections::parse(&text, "test connections").expect("connections");
+    let env: Vec<(String, String)> = TOKENS
+        .iter()
+        .chain(more)
+        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+        .collect();
     let secrets = Secrets::with_env(
-        |name| {
-            TOKENS
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| (*v).to_owned())
-        },
+        move |name| env.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()),
         None,
     );
     connections.connect(&secrets, None).await.expect("connect")
