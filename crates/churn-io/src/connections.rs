@@ -312,6 +312,24 @@ mod tests {
             connections.crm.is_some() && connections.sms.is_some() && connections.email.is_some()
         );
         assert!(connections.push.is_some() && connections.webhook.is_some());
+        // The commented-out CRMs are valid once uncommented.
+        let example = include_str!("../../../examples/connections.toml");
+        let commented: Vec<String> = example
+            .split("\n# [crm]\n")
+            .skip(1)
+            .map(|block| {
+                let lines = block.lines().map_while(|line| line.strip_prefix("# "));
+                format!("[crm]\n{}\n", lines.collect::<Vec<_>>().join("\n"))
+            })
+            .collect();
+        assert_eq!(commented.len(), 2, "Salesforce and Zoho");
+        for text in &commented {
+            let parsed = Connections::parse(text, "a commented [crm] of the example");
+            assert!(
+                matches!(parsed, Ok(Connections { crm: Some(_), .. })),
+                "{text}: {parsed:?}"
+            );
+        }
         let readme = include_str!("../../../README.md");
         let section = readme
             .split("## Retention actions")
