@@ -16,7 +16,9 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-// The same provider look-alikes and connections as the adapters' own tests.
+// The same provider look-alikes and connections as the adapters' own tests (not every
+// helper of the shared file is used here).
+#[allow(dead_code)]
 #[path = "../../churn-io/tests/it/providers.rs"]
 mod providers;
 use providers::{TOKENS, hubspot_at, json_body, push_at, sinks, twilio_at, upsert_like_hubspot};

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use crate::IoError;
 use crate::crm::Crm;
 use crate::crm::hubspot::{HubSpot, HubSpotConfig};
+use crate::crm::oauth::{Provider, TokenSource};
 use crate::crm::salesforce::{Salesforce, SalesforceConfig};
 use crate::crm::zoho::{Zoho, ZohoConfig};
 use crate::http::{HttpClient, RateLimit, RetryPolicy, pool};
@@ -177,8 +178,8 @@ impl Connections {
         let manager = |r: &SecretRef| matches!(r, SecretRef::Manager { .. });
         let crm = match &self.crm {
             Some(CrmConfig::Hubspot(c)) => manager(&c.token),
-            Some(CrmConfig::Salesforce(c)) => manager(&c.token),
-            Some(CrmConfig::Zoho(c)) => manager(&c.token),
+            Some(CrmConfig::Salesforce(c)) => c.credentials.secrets().into_iter().any(manager),
+            Some(CrmConfig::Zoho(c)) => c.credentials.secrets().into_iter().any(manager),
             None => false,
         };
         let sms = matches!(&self.sms, Some(SmsConfig::Twilio(c)) if manager(&c.auth_token));
@@ -211,18 +212,22 @@ impl Connections {
                 Some(Crm::HubSpot(HubSpot::new(http, config, token)))
             }
             Some(CrmConfig::Salesforce(config)) => {
-                let token = secrets.resolve("crm.token", &config.token).await?;
                 let rate = config.requests_per_second;
                 let limit = RateLimit::new(rate.ceil().max(1.0) as u32, rate);
-                let http = http("salesforce", limit).redacting(&token);
-                Some(Crm::Salesforce(Salesforce::new(http, config, token)))
+                let http = http("salesforce", limit);
+                let tokens =
+                    TokenSource::connect(Provider::Salesforce, &config.credentials, secrets, &http)
+                        .await?;
+                Some(Crm::Salesforce(Salesforce::new(http, config, tokens)))
             }
             Some(CrmConfig::Zoho(config)) => {
-                let token = secrets.resolve("crm.token", &config.token).await?;
                 let per_minute = config.requests_per_minute.max(1);
                 let limit = RateLimit::new(per_minute.min(10), f64::from(per_minute) / 60.0);
-                let http = http("zoho", limit).redacting(&token);
-                Some(Crm::Zoho(Zoho::new(http, config, token)))
+                let http = http("zoho", limit);
+                let tokens =
+                    TokenSource::connect(Provider::Zoho, &config.credentials, secrets, &http)
+                        .await?;
+                Some(Crm::Zoho(Zoho::new(http, config, tokens)))
             }
         };
         let sms = match &self.sms {
@@ -307,6 +312,24 @@ mod tests {
             connections.crm.is_some() && connections.sms.is_some() && connections.email.is_some()
         );
         assert!(connections.push.is_some() && connections.webhook.is_some());
+        // The commented-out CRMs are valid once uncommented.
+        let example = include_str!("../../../examples/connections.toml");
+        let commented: Vec<String> = example
+            .split("\n# [crm]\n")
+            .skip(1)
+            .map(|block| {
+                let lines = block.lines().map_while(|line| line.strip_prefix("# "));
+                format!("[crm]\n{}\n", lines.collect::<Vec<_>>().join("\n"))
+            })
+            .collect();
+        assert_eq!(commented.len(), 2, "Salesforce and Zoho");
+        for text in &commented {
+            let parsed = Connections::parse(text, "a commented [crm] of the example");
+            assert!(
+                matches!(parsed, Ok(Connections { crm: Some(_), .. })),
+                "{text}: {parsed:?}"
+            );
+        }
         let readme = include_str!("../../../README.md");
         let section = readme
             .split("## Retention actions")
@@ -385,5 +408,160 @@ mod tests {
             .expect_err("unknown")
             .to_string();
         assert!(message.contains("pipedrive"), "{message}");
+    }
+
+    #[test]
+    fn reads_the_oauth_flows_and_refuses_mixed_or_partial_credentials() {
+        use crate::crm::oauth::{Credentials, JwtBearerGrant, RefreshTokenGrant};
+
+        let crm = |text: &str| Connections::parse(text, "c.toml").map(|c| c.crm);
+        let env = |name: &str| SecretRef::Env(name.into());
+        let salesforce =
+            "[crm]\nprovider = \"salesforce\"\ninstance_url = \"https://acme.my.salesforce.com\"\n";
+        let refresh = "client_id = { env = \"SF_ID\" }\nclient_secret = { secret = \"churn/salesforce\", key = \"client_secret\" }\nrefresh_token = { secret = \"churn/salesforce\", key = \"refresh_token\" }\n";
+
+        let Ok(Some(CrmConfig::Salesforce(config))) = crm(&format!("{salesforce}{refresh}")) else {
+            panic!("the refresh-token flow");
+        };
+        assert_eq!(
+            config.credentials,
+            Credentials::RefreshToken(RefreshTokenGrant {
+                client_id: env("SF_ID"),
+                client_secret: SecretRef::Manager {
+                    secret: "churn/salesforce".into(),
+                    key: Some("client_secret".into()),
+                },
+                refresh_token: SecretRef::Manager {
+                    secret: "churn/salesforce".into(),
+                    key: Some("refresh_token".into()),
+                },
+                token_url: "https://login.salesforce.com/services/oauth2/token".into(),
+            })
+        );
+        let connections =
+            Connections::parse(&format!("{salesforce}{refresh}"), "c.toml").expect("parses");
+        assert!(connections.needs_aws(), "secrets in Secrets Manager");
+        let sandbox =
+            format!("{salesforce}{refresh}login_url = \"https://test.salesforce.com/\"\n");
+        let Ok(Some(CrmConfig::Salesforce(config))) = crm(&sandbox) else {
+            panic!("a sandbox");
+        };
+        assert!(matches!(
+            &config.credentials,
+            Credentials::RefreshToken(grant)
+                if grant.token_url == "https://test.salesforce.com/services/oauth2/token"
+        ));
+
+        let jwt = "client_id = { env = \"SF_ID\" }\nusername = \"integration@acme.com\"\nprivate_key = { env = \"SF_KEY\" }\n";
+        for (extra, audience) in [
+            ("", "https://login.salesforce.com"),
+            (
+                "login_url = \"https://test.salesforce.com\"\n",
+                "https://test.salesforce.com",
+            ),
+            (
+                "login_url = \"https://acme.my.salesforce.com\"\naudience = \"https://test.salesforce.com\"\n",
+                "https://test.salesforce.com",
+            ),
+        ] {
+            let Ok(Some(CrmConfig::Salesforce(config))) = crm(&format!("{salesforce}{jwt}{extra}"))
+            else {
+                panic!("the JWT bearer flow with {extra:?}");
+            };
+            let Credentials::JwtBearer(JwtBearerGrant {
+                username,
+                audience: got,
+                private_key,
+                ..
+            }) = &config.credentials
+            else {
+                panic!("{:?}", config.credentials);
+            };
+            assert_eq!(
+                (username.as_str(), got.as_str(), private_key),
+                ("integration@acme.com", audience, &env("SF_KEY"))
+            );
+        }
+
+        let zoho = "[crm]\nprovider = \"zoho\"\nclient_id = { env = \"Z_ID\" }\nclient_secret = { env = \"Z_SECRET\" }\nrefresh_token = { env = \"Z_REFRESH\" }\n";
+        for (extra, token_url) in [
+            ("", "https://accounts.zoho.com/oauth/v2/token"),
+            (
+                "accounts_url = \"https://accounts.zoho.eu\"\n",
+                "https://accounts.zoho.eu/oauth/v2/token",
+            ),
+        ] {
+            let Ok(Some(CrmConfig::Zoho(config))) = crm(&format!("{zoho}{extra}")) else {
+                panic!("zoho with {extra:?}");
+            };
+            assert!(
+                matches!(&config.credentials, Credentials::RefreshToken(grant) if grant.token_url == token_url),
+                "{:?}",
+                config.credentials
+            );
+        }
+        let fixed = "[crm]\nprovider = \"zoho\"\ntoken = { env = \"T\" }\n";
+        let Ok(Some(CrmConfig::Zoho(config))) = crm(fixed) else {
+            panic!("a fixed token");
+        };
+        assert_eq!(config.credentials, Credentials::AccessToken(env("T")));
+
+        for (text, expected) in [
+            (
+                format!("{salesforce}token = {{ env = \"T\" }}\n{refresh}"),
+                "has both a fixed `token` and `client_id`, `client_secret`, `refresh_token`,",
+            ),
+            (
+                format!(
+                    "{salesforce}client_id = {{ env = \"I\" }}\nrefresh_token = {{ env = \"R\" }}\n"
+                ),
+                "the refresh-token flow needs `client_secret`",
+            ),
+            (
+                format!(
+                    "{salesforce}client_id = {{ env = \"I\" }}\nprivate_key = {{ env = \"K\" }}\n"
+                ),
+                "the JWT bearer flow needs `username`",
+            ),
+            (
+                format!("{salesforce}{jwt}client_secret = {{ env = \"S\" }}\n"),
+                "mixes the JWT bearer flow",
+            ),
+            (
+                format!(
+                    "{salesforce}token = {{ env = \"T\" }}\nlogin_url = \"https://test.salesforce.com\"\n"
+                ),
+                "`login_url` is for issuing access tokens",
+            ),
+            (
+                format!("{salesforce}{refresh}audience = \"https://test.salesforce.com\"\n"),
+                "`audience` belongs to the JWT bearer flow",
+            ),
+            (salesforce.to_owned(), "[crm] needs credentials"),
+            (
+                format!("{fixed}accounts_url = \"https://accounts.zoho.eu\"\n"),
+                "`accounts_url` is for issuing access tokens",
+            ),
+            (
+                format!("{zoho}username = \"u@example.com\"\n"),
+                "unknown field `username`",
+            ),
+            (
+                format!("{salesforce}{refresh}refresh_tokn = {{ env = \"R\" }}\n"),
+                "unknown field `refresh_tokn`",
+            ),
+        ] {
+            let message = crm(&text).expect_err(expected).to_string();
+            assert!(message.contains(expected), "{expected}: {message}");
+        }
+        let literal = format!(
+            "{salesforce}client_id = {{ env = \"I\" }}\nclient_secret = \"sf-5ecret\"\nrefresh_token = {{ env = \"R\" }}\n"
+        );
+        let message = crm(&literal).expect_err("a literal secret").to_string();
+        assert!(
+            message.contains("secrets do not go in configuration files")
+                && !message.contains("sf-5ecret"),
+            "{message}"
+        );
     }
 }

@@ -45,6 +45,15 @@ pub enum IoError {
     /// A configuration file or secret is missing or wrong.
     #[error("{target}: {message}")]
     Config { target: String, message: String },
+    /// A provider refused the connection's credentials: a token it answered 401 to, or a
+    /// refresh it would not grant. Every further call of the run would be refused the
+    /// same way, so the run stops and a person fixes the credentials (the message says
+    /// which, and how); never retried, never a per-record failure.
+    #[error("{provider}: {message}")]
+    Unauthorized {
+        provider: &'static str,
+        message: String,
+    },
 }
 
 impl IoError {
@@ -59,14 +68,28 @@ impl IoError {
             IoError::NotFound(_)
             | IoError::Conflict(_)
             | IoError::Corrupt { .. }
-            | IoError::Config { .. } => false,
+            | IoError::Config { .. }
+            | IoError::Unauthorized { .. } => false,
         }
+    }
+
+    /// Whether the connection's credentials are bad: the whole run should stop, as every
+    /// other call with them would fail too.
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, IoError::Unauthorized { .. })
     }
 
     /// A configuration file or secret that is missing or wrong.
     pub fn config(target: impl Into<String>, message: impl Into<String>) -> Self {
         IoError::Config {
             target: target.into(),
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn unauthorized(provider: &'static str, message: impl Into<String>) -> Self {
+        IoError::Unauthorized {
+            provider,
             message: message.into(),
         }
     }

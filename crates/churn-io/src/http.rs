@@ -7,8 +7,11 @@
 //! needs the response body (Salesforce) and per-record partial failures are retried by
 //! the dispatcher, not by resending whole batches.
 //!
-//! Errors never carry request headers, so tokens cannot leak into messages or logs.
+//! Errors never carry request headers or bodies, so tokens cannot leak into messages or
+//! logs; response excerpts have every registered secret cut out, including access
+//! tokens issued while the process runs ([`HttpClient::redact`]).
 
+use std::sync::{Mutex as SyncMutex, PoisonError};
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -145,13 +148,17 @@ impl Reply {
 
     /// The start of the body as text, for error messages.
     pub fn excerpt(&self) -> String {
-        let text = String::from_utf8_lossy(&self.body);
-        let mut excerpt: String = text.chars().take(300).collect();
-        if text.chars().count() > 300 {
-            excerpt.push_str("...");
-        }
-        excerpt
+        excerpt(&String::from_utf8_lossy(&self.body))
     }
+}
+
+/// The first 300 characters of `text`.
+fn excerpt(text: &str) -> String {
+    let mut excerpt: String = text.chars().take(300).collect();
+    if text.chars().count() > 300 {
+        excerpt.push_str("...");
+    }
+    excerpt
 }
 
 /// One provider's client: its rate limit and retry policy around a shared connection
@@ -162,8 +169,9 @@ pub struct HttpClient {
     provider: &'static str,
     limit: RateLimit,
     retry: RetryPolicy,
-    /// Values cut out of error messages (an API that echoes the token back).
-    redact: Vec<Secret>,
+    /// Values cut out of error messages (an API that echoes the token back). Behind a
+    /// lock because an access token issued mid-run joins them.
+    redact: SyncMutex<Vec<Secret>>,
 }
 
 /// The connection pool, with rustls and the system's root certificates.
@@ -197,14 +205,42 @@ impl HttpClient {
             provider,
             limit,
             retry,
-            redact: Vec::new(),
+            redact: SyncMutex::new(Vec::new()),
         }
     }
 
     /// Never lets `secret` into an error message, even when the API echoes it.
-    pub fn redacting(mut self, secret: &Secret) -> Self {
-        self.redact.push(secret.clone());
+    pub fn redacting(self, secret: &Secret) -> Self {
+        self.redact(secret);
         self
+    }
+
+    /// [`HttpClient::redacting`] on a client in use: for a token issued while it runs.
+    pub fn redact(&self, secret: &Secret) {
+        if secret.expose().is_empty() {
+            return;
+        }
+        // A panic elsewhere while holding the lock leaves a list that is still valid.
+        let mut redact = self.redact.lock().unwrap_or_else(PoisonError::into_inner);
+        if !redact.contains(secret) {
+            redact.push(secret.clone());
+        }
+    }
+
+    /// The start of a reply's body with every registered secret cut out (cut before the
+    /// body is shortened, so no secret is left half-visible at the end).
+    pub fn excerpt(&self, reply: &Reply) -> String {
+        excerpt(&self.scrub(&String::from_utf8_lossy(&reply.body)))
+    }
+
+    /// `text` with every registered secret replaced by `***`.
+    pub fn scrub(&self, text: &str) -> String {
+        let redact = self.redact.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut text = text.to_owned();
+        for secret in redact.iter() {
+            text = text.replace(secret.expose(), "***");
+        }
+        text
     }
 
     /// The underlying client, to build requests with.
@@ -297,17 +333,11 @@ impl HttpClient {
     }
 
     fn failure(&self, operation: &'static str, reply: &Reply, retryable: bool) -> IoError {
-        let mut message = reply.excerpt();
-        for secret in &self.redact {
-            if !secret.expose().is_empty() {
-                message = message.replace(secret.expose(), "***");
-            }
-        }
         IoError::Http {
             provider: self.provider,
             operation,
             status: Some(reply.status.as_u16()),
-            message,
+            message: self.excerpt(reply),
             retryable,
         }
     }

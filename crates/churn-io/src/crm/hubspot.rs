@@ -3,7 +3,8 @@
 //! call tasks created in batches of 100 (`POST /crm/v3/objects/tasks/batch/create`,
 //! associated with the contact), with a private-app token. A `207 Multi-Status` answer
 //! carries per-record errors; every input carries an `objectWriteTraceId` so results and
-//! errors are matched to it.
+//! errors are matched to it. A private app's token does not expire; a 401 means it was
+//! revoked or rotated, which is [`IoError::Unauthorized`].
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -61,6 +62,8 @@ pub struct HubSpot {
     http: HttpClient,
     base_url: String,
     token: Secret,
+    /// Where the token came from, for the message when it is refused.
+    token_source: String,
     id_property: String,
     owner_id: Option<String>,
     fields: Fields,
@@ -117,6 +120,7 @@ impl HubSpot {
             http,
             base_url: config.base_url.trim_end_matches('/').to_owned(),
             token,
+            token_source: format!("crm.token ({})", config.token),
             id_property: config.id_property.clone(),
             owner_id: config.owner_id.clone().filter(|o| !o.is_empty()),
             fields: config.properties.resolve([
@@ -151,6 +155,21 @@ impl HubSpot {
                 default_verdict,
             )
             .await
+            .map_err(|error| match error {
+                IoError::Http {
+                    status: Some(401),
+                    message,
+                    ..
+                } => IoError::unauthorized(
+                    "hubspot",
+                    format!(
+                        "the private app's token in {} was refused (HTTP 401: {message}): the \
+                         app was removed or its token rotated; put its current token there",
+                        self.token_source
+                    ),
+                ),
+                other => other,
+            })
     }
 
     /// The value of the unique property for a contact.

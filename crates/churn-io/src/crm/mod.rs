@@ -5,9 +5,12 @@
 //! Every call answers per record ([`RecordResult`]): a batch with one bad record is a
 //! batch of good records and one failure, never one failed batch. Whole-request failures
 //! (throttling, timeouts, 5xx) are retried in [`crate::http`]; what is left is an
-//! [`IoError`] that says whether a later try can help.
+//! [`IoError`] that says whether a later try can help. Credentials the provider refuses
+//! fail the whole call with [`IoError::Unauthorized`]: no record can be written with
+//! them, so the run should stop rather than record every action as failed.
 
 pub mod hubspot;
+pub mod oauth;
 pub mod salesforce;
 pub mod zoho;
 

@@ -6,42 +6,144 @@
 //!
 //! Records the upsert would have to create fail with `REQUIRED_FIELD_MISSING` (no last
 //! name): the adapter updates contacts that exist and never invents people.
+//!
+//! The access token is fixed (`token`) or issued by the login host (refresh-token or
+//! JWT bearer flow, [`super::oauth`]); `401 INVALID_SESSION_ID` renews an issued one.
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::oauth::{CredentialFields, Credentials, Session, TokenSource};
 use super::{
     ContactUpdate, ContactUpsert, FieldNames, Fields, RecordResult, TaskCreate, TaskRequest,
     pad_results, priority_name,
 };
 use crate::IoError;
 use crate::http::{HttpClient, Reply, Verdict, default_verdict};
-use crate::secrets::{Secret, SecretRef};
+use crate::secrets::SecretRef;
 
 /// `[crm]` with `provider = "salesforce"`.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "SalesforceFields")]
 pub struct SalesforceConfig {
-    /// `https://<your-domain>.my.salesforce.com`.
+    /// `https://<your-domain>.my.salesforce.com`; the `instance_url` the token endpoint
+    /// answers, when it does, wins.
     pub instance_url: String,
-    #[serde(default = "api_version")]
     pub api_version: String,
-    /// An OAuth access token (e.g. from a connected app's client-credentials flow).
-    pub token: SecretRef,
+    /// A fixed access token, or how one is issued.
+    pub credentials: Credentials,
     /// The Contact's external-id field holding the customer id.
-    #[serde(default = "contact_external_id")]
     pub contact_external_id: String,
     /// An external-id field on Task to upsert tasks by the action's key (recommended:
     /// a crashed run's tasks can then be resent safely).
-    #[serde(default)]
     pub task_external_id: Option<String>,
     /// Owner of the call tasks (a User id).
-    #[serde(default)]
     pub owner_id: Option<String>,
-    #[serde(default)]
     pub fields: FieldNames,
-    #[serde(default = "requests_per_second")]
     pub requests_per_second: f64,
+}
+
+/// `[crm]` as written: the credential fields are checked together, into
+/// [`Credentials`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SalesforceFields {
+    instance_url: String,
+    #[serde(default = "api_version")]
+    api_version: String,
+    /// A fixed access token.
+    #[serde(default)]
+    token: Option<SecretRef>,
+    /// The connected app's consumer key (both flows).
+    #[serde(default)]
+    client_id: Option<SecretRef>,
+    /// The consumer secret (refresh-token flow).
+    #[serde(default)]
+    client_secret: Option<SecretRef>,
+    #[serde(default)]
+    refresh_token: Option<SecretRef>,
+    /// The user tokens are issued for (JWT bearer flow).
+    #[serde(default)]
+    username: Option<String>,
+    /// The RSA private key whose certificate the connected app holds (JWT bearer flow).
+    #[serde(default)]
+    private_key: Option<SecretRef>,
+    /// Where tokens are issued: `https://login.salesforce.com` (default),
+    /// `https://test.salesforce.com` (sandboxes) or your My Domain.
+    #[serde(default)]
+    login_url: Option<String>,
+    /// The JWT's `aud`: test.salesforce.com when `login_url` is, else
+    /// login.salesforce.com.
+    #[serde(default)]
+    audience: Option<String>,
+    #[serde(default = "contact_external_id")]
+    contact_external_id: String,
+    #[serde(default)]
+    task_external_id: Option<String>,
+    #[serde(default)]
+    owner_id: Option<String>,
+    #[serde(default)]
+    fields: FieldNames,
+    #[serde(default = "requests_per_second")]
+    requests_per_second: f64,
+}
+
+/// The production login host, and the default audience.
+const LOGIN_URL: &str = "https://login.salesforce.com";
+/// Sandboxes' login host.
+const TEST_LOGIN_URL: &str = "https://test.salesforce.com";
+
+impl TryFrom<SalesforceFields> for SalesforceConfig {
+    type Error = String;
+
+    fn try_from(raw: SalesforceFields) -> Result<Self, String> {
+        if raw.token.is_some() {
+            for (name, given) in [
+                ("login_url", raw.login_url.is_some()),
+                ("audience", raw.audience.is_some()),
+            ] {
+                if given {
+                    return Err(format!(
+                        "[crm] `{name}` is for issuing access tokens: a fixed `token` needs none"
+                    ));
+                }
+            }
+        }
+        if raw.audience.is_some() && raw.private_key.is_none() {
+            return Err("[crm] `audience` belongs to the JWT bearer flow (`private_key`)".into());
+        }
+        let login_url = raw
+            .login_url
+            .unwrap_or_else(|| LOGIN_URL.into())
+            .trim_end_matches('/')
+            .to_owned();
+        let audience = raw.audience.unwrap_or_else(|| {
+            if login_url == TEST_LOGIN_URL {
+                TEST_LOGIN_URL.into()
+            } else {
+                LOGIN_URL.into()
+            }
+        });
+        let credentials = CredentialFields {
+            token: raw.token,
+            client_id: raw.client_id,
+            client_secret: raw.client_secret,
+            refresh_token: raw.refresh_token,
+            username: raw.username,
+            private_key: raw.private_key,
+        }
+        .check(format!("{login_url}/services/oauth2/token"), Some(audience))?;
+        Ok(Self {
+            instance_url: raw.instance_url,
+            api_version: raw.api_version,
+            credentials,
+            contact_external_id: raw.contact_external_id,
+            task_external_id: raw.task_external_id,
+            owner_id: raw.owner_id,
+            fields: raw.fields,
+            requests_per_second: raw.requests_per_second,
+        })
+    }
 }
 
 fn api_version() -> String {
@@ -63,8 +165,10 @@ pub const BATCH: usize = 200;
 #[derive(Debug)]
 pub struct Salesforce {
     http: HttpClient,
-    base: String,
-    token: Secret,
+    /// The configured instance, used until a token answer names one.
+    instance_url: String,
+    api_version: String,
+    tokens: TokenSource,
     contact_external_id: String,
     task_external_id: Option<String>,
     owner_id: Option<String>,
@@ -98,6 +202,18 @@ pub fn verdict(status: reqwest::StatusCode, body: &[u8]) -> Verdict {
     default_verdict(status, body)
 }
 
+/// Whether a 401's body says the session expired (`INVALID_SESSION_ID`), which a new
+/// access token cures.
+pub fn session_expired(body: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct ApiError {
+        #[serde(default, rename = "errorCode")]
+        error_code: String,
+    }
+    serde_json::from_slice::<Vec<ApiError>>(body)
+        .is_ok_and(|errors| errors.iter().any(|e| e.error_code == "INVALID_SESSION_ID"))
+}
+
 fn retryable_code(code: &str) -> bool {
     matches!(
         code,
@@ -109,15 +225,13 @@ fn retryable_code(code: &str) -> bool {
 }
 
 impl Salesforce {
-    pub fn new(http: HttpClient, config: &SalesforceConfig, token: Secret) -> Self {
+    /// `tokens` comes from `config.credentials` ([`TokenSource::connect`]).
+    pub fn new(http: HttpClient, config: &SalesforceConfig, tokens: TokenSource) -> Self {
         Self {
             http,
-            base: format!(
-                "{}/services/data/{}",
-                config.instance_url.trim_end_matches('/'),
-                config.api_version
-            ),
-            token,
+            instance_url: config.instance_url.trim_end_matches('/').to_owned(),
+            api_version: config.api_version.clone(),
+            tokens,
             contact_external_id: config.contact_external_id.clone(),
             task_external_id: config.task_external_id.clone().filter(|f| !f.is_empty()),
             owner_id: config.owner_id.clone().filter(|o| !o.is_empty()),
@@ -140,20 +254,25 @@ impl Salesforce {
         records: Vec<Value>,
     ) -> Result<Vec<RecordResult>, IoError> {
         let count = records.len();
-        let url = format!("{}{path}", self.base);
+        let url = |session: &Session| {
+            let instance = session.api_domain.as_deref().unwrap_or(&self.instance_url);
+            format!("{instance}/services/data/{}{path}", self.api_version)
+        };
         let body = json!({ "allOrNone": false, "records": records }).to_string();
         let reply: Reply = self
-            .http
+            .tokens
             .send(
+                &self.http,
                 operation,
-                |client| {
+                |client, session| {
                     client
-                        .request(method.clone(), &url)
-                        .bearer_auth(self.token.expose())
+                        .request(method.clone(), url(session))
+                        .bearer_auth(session.token.expose())
                         .header("content-type", "application/json")
                         .body(body.clone())
                 },
                 verdict,
+                session_expired,
             )
             .await?;
         let results: Vec<SaveResult> = reply.json("salesforce", operation)?;

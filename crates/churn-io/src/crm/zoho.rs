@@ -1,40 +1,106 @@
 //! Zoho CRM: contacts upserted by a duplicate-check field (`POST
 //! /crm/v8/Contacts/upsert`, at most 100 records, one result per record in order), call
 //! tasks created in the Tasks module (`POST /crm/v8/Tasks`), with an OAuth token
-//! (`Authorization: Zoho-oauthtoken ...`).
+//! (`Authorization: Zoho-oauthtoken ...`): fixed (`token`), or issued by the data
+//! centre's accounts server from a refresh token ([`super::oauth`]) and renewed when the
+//! API answers `401 INVALID_TOKEN`.
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::oauth::{CredentialFields, Credentials, Session, TokenSource};
 use super::{
     ContactUpdate, ContactUpsert, FieldNames, Fields, RecordResult, TaskCreate, TaskRequest,
     pad_results, priority_name,
 };
 use crate::IoError;
 use crate::http::{HttpClient, default_verdict};
-use crate::secrets::{Secret, SecretRef};
+use crate::secrets::SecretRef;
 
 /// `[crm]` with `provider = "zoho"`.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "ZohoFields")]
 pub struct ZohoConfig {
-    /// The API domain of your data centre (`https://www.zohoapis.eu`, ...).
-    #[serde(default = "base_url")]
+    /// The API domain of your data centre (`https://www.zohoapis.eu`, ...); the
+    /// `api_domain` the token endpoint answers, when it does, wins.
     pub base_url: String,
-    #[serde(default = "api_version")]
     pub api_version: String,
-    /// An OAuth access token.
-    pub token: SecretRef,
+    /// A fixed access token, or how one is issued.
+    pub credentials: Credentials,
     /// The unique field of Contacts holding the customer id, used as the duplicate check.
-    #[serde(default = "duplicate_check_field")]
     pub duplicate_check_field: String,
     /// Owner of the call tasks (a user id).
-    #[serde(default)]
     pub owner_id: Option<String>,
-    #[serde(default)]
     pub fields: FieldNames,
-    #[serde(default = "requests_per_minute")]
     pub requests_per_minute: u32,
+}
+
+/// `[crm]` as written: the credential fields are checked together, into
+/// [`Credentials`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ZohoFields {
+    #[serde(default = "base_url")]
+    base_url: String,
+    #[serde(default = "api_version")]
+    api_version: String,
+    /// A fixed access token.
+    #[serde(default)]
+    token: Option<SecretRef>,
+    #[serde(default)]
+    client_id: Option<SecretRef>,
+    #[serde(default)]
+    client_secret: Option<SecretRef>,
+    #[serde(default)]
+    refresh_token: Option<SecretRef>,
+    /// The accounts server of your data centre (`https://accounts.zoho.eu`, ...).
+    #[serde(default)]
+    accounts_url: Option<String>,
+    #[serde(default = "duplicate_check_field")]
+    duplicate_check_field: String,
+    #[serde(default)]
+    owner_id: Option<String>,
+    #[serde(default)]
+    fields: FieldNames,
+    #[serde(default = "requests_per_minute")]
+    requests_per_minute: u32,
+}
+
+impl TryFrom<ZohoFields> for ZohoConfig {
+    type Error = String;
+
+    fn try_from(raw: ZohoFields) -> Result<Self, String> {
+        if raw.token.is_some() && raw.accounts_url.is_some() {
+            return Err(
+                "[crm] `accounts_url` is for issuing access tokens: a fixed `token` needs none"
+                    .into(),
+            );
+        }
+        let accounts_url = raw
+            .accounts_url
+            .unwrap_or_else(|| "https://accounts.zoho.com".into());
+        let credentials = CredentialFields {
+            token: raw.token,
+            client_id: raw.client_id,
+            client_secret: raw.client_secret,
+            refresh_token: raw.refresh_token,
+            username: None,
+            private_key: None,
+        }
+        .check(
+            format!("{}/oauth/v2/token", accounts_url.trim_end_matches('/')),
+            None,
+        )?;
+        Ok(Self {
+            base_url: raw.base_url,
+            api_version: raw.api_version,
+            credentials,
+            duplicate_check_field: raw.duplicate_check_field,
+            owner_id: raw.owner_id,
+            fields: raw.fields,
+            requests_per_minute: raw.requests_per_minute,
+        })
+    }
 }
 
 fn base_url() -> String {
@@ -60,8 +126,10 @@ pub const BATCH: usize = 100;
 #[derive(Debug)]
 pub struct Zoho {
     http: HttpClient,
-    base: String,
-    token: Secret,
+    /// The configured API domain, used until a token answer names one.
+    base_url: String,
+    api_version: String,
+    tokens: TokenSource,
     duplicate_check_field: String,
     owner_id: Option<String>,
     fields: Fields,
@@ -85,16 +153,27 @@ struct RecordReply {
     details: serde_json::Map<String, Value>,
 }
 
+/// Whether a 401's body says the token is no longer valid (`INVALID_TOKEN`: expired;
+/// `AUTHENTICATION_FAILURE`), which a new access token cures. A missing scope
+/// (`OAUTH_SCOPE_MISMATCH`) is not: a new token has the same scopes.
+pub fn session_expired(body: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct ApiError {
+        #[serde(default)]
+        code: String,
+    }
+    serde_json::from_slice::<ApiError>(body)
+        .is_ok_and(|e| matches!(e.code.as_str(), "INVALID_TOKEN" | "AUTHENTICATION_FAILURE"))
+}
+
 impl Zoho {
-    pub fn new(http: HttpClient, config: &ZohoConfig, token: Secret) -> Self {
+    /// `tokens` comes from `config.credentials` ([`TokenSource::connect`]).
+    pub fn new(http: HttpClient, config: &ZohoConfig, tokens: TokenSource) -> Self {
         Self {
             http,
-            base: format!(
-                "{}/crm/{}",
-                config.base_url.trim_end_matches('/'),
-                config.api_version
-            ),
-            token,
+            base_url: config.base_url.trim_end_matches('/').to_owned(),
+            api_version: config.api_version.clone(),
+            tokens,
             duplicate_check_field: config.duplicate_check_field.clone(),
             owner_id: config.owner_id.clone().filter(|o| !o.is_empty()),
             fields: config.fields.resolve([
@@ -115,23 +194,28 @@ impl Zoho {
         body: Value,
         count: usize,
     ) -> Result<Vec<RecordResult>, IoError> {
-        let url = format!("{}{path}", self.base);
+        let url = |session: &Session| {
+            let domain = session.api_domain.as_deref().unwrap_or(&self.base_url);
+            format!("{domain}/crm/{}{path}", self.api_version)
+        };
         let body = body.to_string();
         let reply = self
-            .http
+            .tokens
             .send(
+                &self.http,
                 operation,
-                |client| {
+                |client, session| {
                     client
-                        .post(&url)
+                        .post(url(session))
                         .header(
                             "authorization",
-                            format!("Zoho-oauthtoken {}", self.token.expose()),
+                            format!("Zoho-oauthtoken {}", session.token.expose()),
                         )
                         .header("content-type", "application/json")
                         .body(body.clone())
                 },
                 default_verdict,
+                session_expired,
             )
             .await?;
         let response: Response = reply.json("zoho", operation)?;

@@ -155,7 +155,7 @@ async fn a_malformed_or_failing_answer_is_an_error_that_says_whether_to_retry() 
         due: Day::parse("2026-12-02").expect("day"),
     };
     let error = crm.create(&[task]).await.expect_err("unauthorised");
-    assert!(!error.is_retryable(), "{error}");
+    assert!(error.is_unauthorized() && !error.is_retryable(), "{error}");
     let text = error.to_string();
     assert!(
         text.contains("HTTP 401") && !text.contains("tok-crm-5ecret"),

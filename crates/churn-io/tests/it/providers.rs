@@ -17,17 +17,22 @@ pub const TOKENS: [(&str, &str); 4] = [
 
 /// The adapters of a connections file (with fast retries), secrets from [`TOKENS`].
 pub async fn sinks(toml: &str) -> Sinks {
+    sinks_with(toml, &[]).await
+}
+
+/// [`sinks`] with more secrets in the environment.
+pub async fn sinks_with(toml: &str, more: &[(&str, &str)]) -> Sinks {
     let text = format!(
         "{toml}\n[retry]\nattempts = 4\nbase_ms = 5\nmax_wait_seconds = 5\ntimeout_seconds = 2\n"
     );
     let connections = Connections::parse(&text, "test connections").expect("connections");
+    let env: Vec<(String, String)> = TOKENS
+        .iter()
+        .chain(more)
+        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+        .collect();
     let secrets = Secrets::with_env(
-        |name| {
-            TOKENS
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| (*v).to_owned())
-        },
+        move |name| env.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()),
         None,
     );
     connections.connect(&secrets, None).await.expect("connect")

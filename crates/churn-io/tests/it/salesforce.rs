@@ -20,7 +20,7 @@ fn salesforce_at(url: &str, task_key: bool) -> String {
 
 /// sObject Collections as documented: one SaveResult per record, in order; a contact
 /// that does not exist yet cannot be created without a last name.
-fn collections_like_salesforce(request: &Request) -> ResponseTemplate {
+pub fn collections_like_salesforce(request: &Request) -> ResponseTemplate {
     let body = json_body(request);
     assert_eq!(body["allOrNone"], json!(false));
     let results: Vec<Value> = body["records"]
@@ -168,8 +168,9 @@ async fn tasks_are_upserted_by_the_action_key_when_a_field_is_configured() {
     );
 }
 
+/// A fixed token cannot be renewed: its expiry stops the run (see `oauth` for renewal).
 #[tokio::test]
-async fn an_expired_session_is_permanent() {
+async fn an_expired_fixed_token_is_unauthorized() {
     let server = MockServer::start().await;
     Mock::given(method("PATCH"))
         .respond_with(ResponseTemplate::new(401).set_body_json(json!([{
@@ -182,7 +183,10 @@ async fn an_expired_session_is_permanent() {
         .crm
         .expect("crm");
     let error = crm.upsert(&[contact(1, None)]).await.expect_err("401");
-    assert!(!error.is_retryable());
+    assert!(
+        error.is_unauthorized() && !error.is_retryable(),
+        "{error:?}"
+    );
     assert!(error.to_string().contains("INVALID_SESSION_ID"), "{error}");
     assert_eq!(server.received_requests().await.expect("recorded").len(), 1);
 }

@@ -8,7 +8,7 @@ use crate::{json_body, sinks};
 
 /// Zoho's upsert as documented: one result per record in order, `status` success or
 /// error; a new contact needs a last name.
-fn upsert_like_zoho(request: &Request) -> ResponseTemplate {
+pub fn upsert_like_zoho(request: &Request) -> ResponseTemplate {
     let body = json_body(request);
     assert_eq!(body["duplicate_check_fields"], json!(["Churn_Customer_Id"]));
     let data: Vec<Value> = body["data"]
