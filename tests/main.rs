@@ -3,6 +3,7 @@
 //! `AWS_ENDPOINT_URL`; see support.rs for what happens without it.
 
 mod actions; // the action ledger in DynamoDB, Secrets Manager fields, e-mail through SES
+mod app; // the use cases' rules: retry decisions in the ledger, corrected data retrains, queue failures
 mod end_to_end; // raw files in S3 → ingest → train → batch-predict → score API → CRM push, every replay a no-op
 mod event_files; // every file in events/ parses as the event its function receives
 mod events; // EventBridge: batches of 10, delivered through a rule to an SQS queue
@@ -13,3 +14,4 @@ mod online; // the online feature table: round trip, more than one batch of 25
 mod registry; // model versions and the champion; two promotions at once, one wins
 mod score_api; // churn-score-api driven by the function-URL events in events/
 mod store; // the S3 store: round trip, multipart upload, listing, URL-decoded keys
+mod template; // infra/template.yaml sets what each function reads and nothing else

@@ -792,7 +792,7 @@ async fn tokens_and_contact_details_never_reach_logs_or_outcomes() {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("")
                 .to_owned();
-            ResponseTemplate::new(401).set_body_string(format!(
+            ResponseTemplate::new(400).set_body_string(format!(
                 "bad credentials {auth} for {}",
                 String::from_utf8_lossy(&request.body)
             ))
@@ -863,6 +863,102 @@ async fn tokens_and_contact_details_never_reach_logs_or_outcomes() {
     assert!(
         outcome_text.contains("+1555***"),
         "masked numbers keep the failures readable"
+    );
+}
+
+/// An expired or revoked token used to fail every action of the day for good, silently:
+/// now the run stops with the provider's error, nothing is recorded as failed, and the
+/// next run (credentials fixed) sends every action once.
+#[tokio::test]
+async fn refused_credentials_stop_the_run_and_give_every_action_back() {
+    let refusing = MockServer::start().await;
+    for route in [
+        "/crm/v3/objects/contacts/batch/upsert",
+        "/crm/v3/objects/tasks/batch/create",
+    ] {
+        Mock::given(method("POST"))
+            .and(path(route))
+            .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+                "status": "error", "category": "INVALID_AUTHENTICATION",
+                "message": "Authentication credentials not found."
+            })))
+            .mount(&refusing)
+            .await;
+    }
+    Mock::given(method("POST"))
+        .and(path("/2010-04-01/Accounts/AC123/Messages.json"))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .set_body_json(json!({ "code": 20003, "message": "Authenticate", "status": 401 })),
+        )
+        .mount(&refusing)
+        .await;
+    let plan = day_plan("2026-12-01");
+    let dir = tempfile::tempdir().expect("dir");
+    let ledger = LocalActionLedger::new(dir.path(), 300);
+    let clock = || at("2026-12-01", 12);
+    for sinks in [
+        sinks(&hubspot_at(&refusing.uri())).await,
+        sinks(&twilio_at(&refusing.uri())).await,
+    ] {
+        let only: Vec<_> = plan
+            .actions
+            .iter()
+            .filter(|a| match a.channel {
+                churn_core::playbook::Channel::Crm | churn_core::playbook::Channel::Call => {
+                    sinks.crm.is_some()
+                }
+                churn_core::playbook::Channel::Sms => sinks.sms.is_some(),
+                _ => false,
+            })
+            .cloned()
+            .collect();
+        let part = Plan {
+            actions: only,
+            ..plan.clone()
+        };
+        let error = Dispatcher {
+            ledger: &ledger,
+            sinks: &sinks,
+            quiet_hours: None,
+            clock: &clock,
+            options: options(),
+        }
+        .run(&part)
+        .await
+        .expect_err("the run stops");
+        assert!(
+            matches!(error, churn_io::IoError::Unauthorized { .. })
+                || matches!(
+                    error,
+                    churn_io::IoError::Http {
+                        status: Some(401),
+                        ..
+                    }
+                ),
+            "{error}"
+        );
+        for (_, secret) in TOKENS {
+            assert!(!error.to_string().contains(secret), "{error}");
+        }
+        // Nothing was settled: every key can be claimed afresh.
+        for action in &part.actions {
+            let claim = ledger.claim(&action.key, clock()).await.expect("claim");
+            assert_eq!(
+                claim,
+                churn_io::action_ledger::ActionClaim::Fresh,
+                "{}",
+                action.key
+            );
+            ledger.release(&action.key).await.expect("release");
+        }
+    }
+    // Credentials fixed: the same plan goes out whole, once.
+    let server = providers().await;
+    let outcomes = send(&ledger, &all_sinks(&server).await, None, &clock, &plan).await;
+    assert!(
+        outcomes.iter().all(|o| o.status == Status::Sent),
+        "{outcomes:#?}"
     );
 }
 

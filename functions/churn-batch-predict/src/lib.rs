@@ -67,3 +67,38 @@ pub async fn handle(
         Event::Daily(_) => churn_app::predict::daily(platform, &config.predict).await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let env = Env::new(|name| {
+            vars.iter()
+                .chain(&[("CHURN_BUCKET", "b")])
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        });
+        Config::read(&env)
+    }
+
+    #[test]
+    fn parts_and_the_fan_out_threshold_are_read() {
+        let config = read(&[]).expect("defaults");
+        assert_eq!(config.predict, PredictConfig::default());
+        // The template passes an empty value for "never".
+        let config = read(&[("CHURN_FANOUT_ABOVE", "")]).expect("empty");
+        assert_eq!(config.predict.fan_out_above, None);
+        let config = read(&[
+            ("CHURN_FANOUT_ABOVE", "2000000"),
+            ("CHURN_SNAPSHOT_ROWS_PER_PART", "50000"),
+        ])
+        .expect("set");
+        assert_eq!(config.predict.fan_out_above, Some(2_000_000));
+        assert_eq!(config.predict.rows_per_part, 50_000);
+        let error = read(&[("CHURN_SNAPSHOT_ROWS_PER_PART", "0")]).expect_err("zero");
+        assert_eq!(error.name, "CHURN_SNAPSHOT_ROWS_PER_PART");
+        let error = read(&[("CHURN_FANOUT_ABOVE", "lots")]).expect_err("not a number");
+        assert_eq!(error.name, "CHURN_FANOUT_ABOVE");
+    }
+}

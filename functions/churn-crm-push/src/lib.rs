@@ -114,3 +114,33 @@ pub async fn handle(
     }
     Ok(Response::Queue(response))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_playbook_and_connections_keys_default_to_the_layout() {
+        let env = Env::new(|name| (name == "CHURN_BUCKET").then(|| "b".to_owned()));
+        let config = Config::read(&env).expect("defaults");
+        assert_eq!(config.push.playbook_key, "config/playbook.toml");
+        assert_eq!(config.push.connections_key, "config/connections.toml");
+        let env = Env::new(|name| match name {
+            "CHURN_BUCKET" => Some("b".into()),
+            "CHURN_PLAYBOOK_KEY" => Some("team/playbook-v2.toml".into()),
+            _ => None,
+        });
+        let config = Config::read(&env).expect("set");
+        assert_eq!(config.push.playbook_key, "team/playbook-v2.toml");
+    }
+
+    #[test]
+    fn a_schedule_names_its_day_or_the_latest() {
+        let event: EventBridgeEvent<serde_json::Value> =
+            serde_json::from_value(serde_json::json!({
+                "detail-type": "Scheduled Event", "source": "aws.scheduler", "detail": {}
+            }))
+            .expect("event");
+        assert_eq!(request(&event).expect("schedule"), PushRequest::Day(None));
+    }
+}

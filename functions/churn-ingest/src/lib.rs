@@ -47,3 +47,31 @@ pub fn uploads(event: &S3Event) -> Result<Vec<Upload>, AppError> {
 pub async fn handle(platform: &Platform, event: S3Event) -> Result<IngestSummary, AppError> {
     on_uploads(platform, &uploads(&event)?, &IngestOptions::default()).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uploads_are_decoded_as_s3_encodes_keys() {
+        let mut event: serde_json::Value =
+            serde_json::from_str(include_str!("../../../events/s3-put-raw.json")).expect("json");
+        event["Records"][0]["s3"]["bucket"]["name"] = "b".into();
+        event["Records"][0]["s3"]["object"]["key"] = "raw/customers/export+2026+%C3%A9.csv".into();
+        event["Records"][0]["s3"]["object"]["sequencer"] = "01".into();
+        let event: S3Event = serde_json::from_value(event).expect("event");
+        assert_eq!(
+            uploads(&event).expect("uploads"),
+            [Upload {
+                bucket: "b".into(),
+                key: "raw/customers/export 2026 é.csv".into(),
+                version: "01".into(),
+            }]
+        );
+        let env = Env::new(|_| None);
+        assert_eq!(
+            Config::read(&env).expect_err("no bucket").name,
+            "CHURN_BUCKET"
+        );
+    }
+}

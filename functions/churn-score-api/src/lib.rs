@@ -55,3 +55,26 @@ pub async fn handle(
     );
     Ok(response)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_champion_is_asked_for_again_every_minute_unless_told_otherwise() {
+        let env = Env::new(|name| (name == "CHURN_BUCKET").then(|| "b".to_owned()));
+        assert_eq!(
+            Config::read(&env).expect("defaults").refresh,
+            Duration::from_secs(60)
+        );
+        let env = Env::new(|name| match name {
+            "CHURN_BUCKET" => Some("b".into()),
+            "CHURN_MODEL_REFRESH_SECONDS" => Some("5".into()),
+            _ => None,
+        });
+        assert_eq!(
+            Config::read(&env).expect("set").refresh,
+            Duration::from_secs(5)
+        );
+    }
+}

@@ -88,3 +88,67 @@ pub async fn handle(
 ) -> Result<TrainSummary, AppError> {
     churn_app::train::run(platform, &config.train, &trigger(&event)?).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let env = Env::new(|name| {
+            vars.iter()
+                .chain(&[("CHURN_BUCKET", "b")])
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        });
+        Config::read(&env)
+    }
+
+    #[test]
+    fn the_horizon_and_seed_come_from_the_environment_or_the_shared_defaults() {
+        let config = read(&[]).expect("defaults");
+        assert_eq!(config.train.horizon_days, DEFAULT_HORIZON_DAYS);
+        assert_eq!(config.train.seed, 42);
+        let config = read(&[("CHURN_HORIZON_DAYS", "30"), ("CHURN_SEED", "7")]).expect("set");
+        assert_eq!((config.train.horizon_days, config.train.seed), (30, 7));
+        let error = read(&[("CHURN_HORIZON_DAYS", "0")]).expect_err("zero days");
+        assert_eq!(error.name, "CHURN_HORIZON_DAYS");
+        let error = read(&[("CHURN_SEED", "-1")]).expect_err("negative seed");
+        assert_eq!(error.to_string(), "CHURN_SEED=-1: use a whole number");
+    }
+
+    #[test]
+    fn events_become_triggers() {
+        let event = |detail_type: &str, detail: serde_json::Value| -> TrainEvent {
+            serde_json::from_value(serde_json::json!({
+                "detail-type": detail_type, "source": "churn.platform", "detail": detail
+            }))
+            .expect("event")
+        };
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 10, 31);
+        assert_eq!(
+            trigger(&event(
+                "DatasetIngested",
+                serde_json::json!({"bucket": "b", "trigger": "raw/x", "data_end": "2026-10-31",
+                    "curated_rows": 1, "quarantined_rows": 0, "duplicate_rows": 0})
+            ))
+            .expect("ingested"),
+            Trigger::Ingested { data_end: day }
+        );
+        assert_eq!(
+            trigger(&event("TrainRequested", serde_json::json!({"seed": 7}))).expect("requested"),
+            Trigger::Requested {
+                as_of: None,
+                seed: Some(7)
+            }
+        );
+        assert_eq!(
+            trigger(&event("Scheduled Event", serde_json::json!({}))).expect("schedule"),
+            Trigger::Scheduled
+        );
+        let bad = trigger(&event(
+            "TrainRequested",
+            serde_json::json!({"as_of": "31/10/2026"}),
+        ));
+        assert!(!bad.expect_err("a bad date").is_retryable());
+    }
+}

@@ -6,6 +6,11 @@
 //! record is found. Messages in quiet hours wait for a later run. A crashed run's actions
 //! that a provider cannot tell were sent are marked `unknown` for a person to check.
 //!
+//! A provider that refuses the connection itself (credentials refused, no access, no such
+//! endpoint) stops the run: its actions are given back unsent, not recorded as failed,
+//! and the run fails with the provider's error, so that a person fixes the connection and
+//! the next run sends them.
+//!
 //! Logs carry customer ids and masked contact details only; tokens never reach them.
 
 use std::collections::{BTreeMap, HashMap};
@@ -153,6 +158,27 @@ fn scrub(text: &str, action: &PlannedAction) -> String {
         }
     }
     mask_all(&text)
+}
+
+/// Whether a whole request's failure is the connection's, not its records': every other
+/// request would fail the same way, so the run stops instead of failing every action.
+fn stops_the_run(error: &IoError) -> bool {
+    error.is_unauthorized()
+        || matches!(
+            error,
+            IoError::Http {
+                status: Some(401 | 403 | 404),
+                retryable: false,
+                ..
+            }
+        )
+}
+
+/// The code of a record a stopped run did not send.
+const NOT_SENT: &str = "NOT_SENT";
+
+fn not_sent() -> RecordResult {
+    RecordResult::failed(NOT_SENT, "not sent", true)
 }
 
 fn is_bad_request(error: &IoError) -> bool {
@@ -391,14 +417,21 @@ impl<L: ActionLedger + Sync> Dispatcher<'_, L> {
 
     /// Sends `items` in batches of `batch_size`; a retryable failure of a record is tried
     /// again (alone with the others that failed), a batch refused as bad input is split
-    /// to find the record at fault, and a whole-request failure is that of its records.
-    async fn deliver<T, F, Fut>(&self, items: &[T], batch_size: usize, send: F) -> Vec<RecordResult>
+    /// to find the record at fault, and a whole-request failure is that of its records,
+    /// unless it is the connection's: then sending stops, the records not sent are
+    /// [`NOT_SENT`], and the error comes back beside the results of what was sent.
+    async fn deliver<T, F, Fut>(
+        &self,
+        items: &[T],
+        batch_size: usize,
+        send: F,
+    ) -> (Vec<RecordResult>, Option<IoError>)
     where
         T: Clone,
         F: Fn(Vec<T>) -> Fut,
         Fut: Future<Output = Result<Vec<RecordResult>, IoError>>,
     {
-        let mut results = vec![RecordResult::failed("NOT_SENT", "not sent", true); items.len()];
+        let mut results = vec![not_sent(); items.len()];
         let mut pending: Vec<usize> = (0..items.len()).collect();
         for attempt in 1..=self.options.record_attempts.max(1) {
             let mut parts: Vec<Vec<usize>> = pending
@@ -417,6 +450,12 @@ impl<L: ActionLedger + Sync> Dispatcher<'_, L> {
                             }
                             results[i] = answer;
                         }
+                    }
+                    Err(error) if stops_the_run(&error) => {
+                        for &i in &part {
+                            results[i] = not_sent();
+                        }
+                        return (results, Some(error));
                     }
                     Err(error) if part.len() > 1 && is_bad_request(&error) => {
                         let (first, second) = part.split_at(part.len() / 2);
@@ -447,7 +486,7 @@ impl<L: ActionLedger + Sync> Dispatcher<'_, L> {
             tokio::time::sleep(self.options.record_backoff * attempt).await;
             pending = again;
         }
-        results
+        (results, None)
     }
 
     /// The CRM: contacts (risk properties and support priority), then call tasks on them.
@@ -510,7 +549,7 @@ impl<L: ActionLedger + Sync> Dispatcher<'_, L> {
         }
 
         let updates: Vec<ContactUpdate> = contacts.values().map(|(u, _)| u.clone()).collect();
-        let results = self
+        let (results, stopped) = self
             .deliver(
                 &updates,
                 ContactUpsert::batch_size(crm),
@@ -519,21 +558,26 @@ impl<L: ActionLedger + Sync> Dispatcher<'_, L> {
             .await;
         let mut contact_ids: HashMap<String, Result<String, Failure>> = HashMap::new();
         for ((update, keys), result) in contacts.values().zip(results) {
+            for &i in keys {
+                outcomes[i] = Some(
+                    self.settle_result(plan, &plan.actions[i], provider, &result, stopped.as_ref())
+                        .await?,
+                );
+            }
             let result = match result {
                 RecordResult::Done { id } => Ok(id),
                 RecordResult::Failed(error) => Err(Failure::from(&error)),
             };
-            for &i in keys {
-                let action = &plan.actions[i];
-                outcomes[i] = Some(match &result {
-                    Ok(id) => {
-                        self.settle_sent(plan, action, provider, id.clone(), "")
-                            .await?
-                    }
-                    Err(failure) => self.settle_failed(action, provider, failure).await?,
-                });
-            }
             contact_ids.insert(update.customer_id.clone(), result);
+        }
+        if let Some(error) = stopped {
+            for &i in &calls {
+                outcomes[i] = Some(
+                    self.settle_unsent(&plan.actions[i], provider, &error)
+                        .await?,
+                );
+            }
+            return Err(error);
         }
 
         // Tasks on the contacts just written.
@@ -584,27 +628,66 @@ impl<L: ActionLedger + Sync> Dispatcher<'_, L> {
                 }
             }
         }
-        let results = self
+        let (results, stopped) = self
             .deliver(&tasks, TaskCreate::batch_size(crm), |batch| async move {
                 crm.create(&batch).await
             })
             .await;
         for (&i, result) in task_actions.iter().zip(results) {
-            let action = &plan.actions[i];
-            outcomes[i] = Some(match result {
-                RecordResult::Done { id } => {
-                    self.settle_sent(plan, action, provider, id, "").await?
-                }
-                RecordResult::Failed(error) => {
-                    self.settle_failed(action, provider, &Failure::from(&error))
-                        .await?
-                }
-            });
+            outcomes[i] = Some(
+                self.settle_result(plan, &plan.actions[i], provider, &result, stopped.as_ref())
+                    .await?,
+            );
         }
-        Ok(())
+        stopped.map_or(Ok(()), Err)
     }
 
-    /// Messages of one channel, a few in flight at once.
+    /// Settles one action by its record's result.
+    async fn settle_result(
+        &self,
+        plan: &Plan,
+        action: &PlannedAction,
+        provider: &str,
+        result: &RecordResult,
+        stopped: Option<&IoError>,
+    ) -> Result<Outcome, IoError> {
+        match (result, stopped) {
+            (RecordResult::Done { id }, _) => {
+                self.settle_sent(plan, action, provider, id.clone(), "")
+                    .await
+            }
+            (RecordResult::Failed(error), Some(why)) if error.code == NOT_SENT => {
+                self.settle_unsent(action, provider, why).await
+            }
+            (RecordResult::Failed(error), _) => {
+                self.settle_failed(action, provider, &Failure::from(error))
+                    .await
+            }
+        }
+    }
+
+    /// Gives back an action a stopped run did not send: the next run sends it.
+    async fn settle_unsent(
+        &self,
+        action: &PlannedAction,
+        provider: &str,
+        why: &IoError,
+    ) -> Result<Outcome, IoError> {
+        self.ledger.release(&action.key).await?;
+        Ok(self.outcome(
+            action,
+            Status::RetryLater,
+            Some(provider),
+            None,
+            format!(
+                "not sent: the run stopped ({})",
+                scrub(&why.to_string(), action)
+            ),
+        ))
+    }
+
+    /// Messages of one channel, a few in flight at once. The first refusal of the
+    /// connection stops the channel: messages not claimed yet are not sent.
     async fn messages<M: MessageSend + Sync>(
         &self,
         plan: &Plan,
@@ -615,17 +698,38 @@ impl<L: ActionLedger + Sync> Dispatcher<'_, L> {
         let Some(sink) = sink else {
             return Ok(());
         };
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let stop = &stop;
         let results: Vec<Result<(usize, Outcome), IoError>> =
             futures_util::stream::iter(indices.iter().copied())
-                .map(|i| async move { Ok((i, self.message(plan, &plan.actions[i], sink).await?)) })
+                .map(|i| async move {
+                    if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                        return Ok(None);
+                    }
+                    match self.message(plan, &plan.actions[i], sink).await {
+                        Ok(outcome) => Ok(Some((i, outcome))),
+                        Err(error) => {
+                            if stops_the_run(&error) {
+                                stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                            }
+                            Err(error)
+                        }
+                    }
+                })
                 .buffer_unordered(self.options.concurrency.max(1))
+                .filter_map(|result| async move { result.transpose() })
                 .collect()
                 .await;
+        let mut first_error = None;
         for result in results {
-            let (i, outcome) = result?;
-            outcomes[i] = Some(outcome);
+            match result {
+                Ok((i, outcome)) => outcomes[i] = Some(outcome),
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                }
+            }
         }
-        Ok(())
+        first_error.map_or(Ok(()), Err)
     }
 
     async fn message<M: MessageSend + Sync>(
@@ -698,6 +802,10 @@ impl<L: ActionLedger + Sync> Dispatcher<'_, L> {
         }
         match sink.send(&message).await {
             Ok(id) => self.settle_sent(plan, action, provider, id, "").await,
+            Err(error) if stops_the_run(&error) => {
+                self.ledger.release(&action.key).await?;
+                Err(error)
+            }
             Err(error) => {
                 self.settle_failed(action, provider, &Failure::from(&error))
                     .await

@@ -7,8 +7,9 @@
 //! run and sent. The playbook and the connections are read from the bucket on every run,
 //! so a new revision takes effect the next day without a deployment. A run that leaves
 //! actions for later (throttled, busy) fails retryably and the retry carries on where it
-//! stopped; a run in which actions failed for good, or a provider refused the
-//! credentials, fails permanently, so that somebody hears of it.
+//! stopped; a run in which a provider refused the connection (credentials, access), or a
+//! crashed run's actions cannot be told sent or not, fails permanently, so that somebody
+//! hears of it. Actions a provider refused one by one are counted and logged as errors.
 
 pub mod day;
 pub mod dispatch;
@@ -194,12 +195,24 @@ pub async fn run(
             count(Status::RetryLater) + count(Status::Busy)
         )));
     }
-    let (failed, unknown) = (count(Status::Failed), count(Status::Unknown));
-    if failed + unknown > 0 {
+    let failed = count(Status::Failed);
+    if failed > 0 {
+        // A record the provider refuses (a contact without the field it is keyed by, a
+        // number that is not a phone's) is the customer's data, not the connection's:
+        // counted and reported, and the day goes on.
+        tracing::error!(
+            date,
+            failed,
+            outcomes = platform.url(outcomes.as_str()),
+            "actions refused by their provider for good"
+        );
+    }
+    let unknown = count(Status::Unknown);
+    if unknown > 0 {
         // Recorded in the ledger, so a retry does not send them again: this run's
         // failure is how a person hears of them.
         return Err(AppError::permanent(format!(
-            "{date}: {failed} action(s) failed for good and {unknown} may or may not have been sent; see {}",
+            "{date}: {unknown} action(s) may or may not have been sent by a run that crashed: check them with the provider; see {}",
             platform.url(outcomes.as_str())
         )));
     }
