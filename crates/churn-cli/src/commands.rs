@@ -128,6 +128,10 @@ pub struct IngestArgs {
     /// Rows per chunk while reading: lower it to use less memory.
     #[arg(long, default_value_t = 500_000)]
     pub chunk_rows: usize,
+    /// The day the data is taken as of, YYYY-MM-DD: a row with an event after it (a
+    /// session, a churn, a payment) is quarantined as "future". Default: today (UTC).
+    #[arg(long)]
+    pub reference_date: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -349,14 +353,20 @@ fn generate(args: GenerateArgs, bars: &Bars) -> Result<()> {
 
 fn ingest(args: IngestArgs, bars: &Bars) -> Result<()> {
     let store = Store::new(&args.dir);
+    let reference_date = match &args.reference_date {
+        Some(text) => parse_date(text, "--reference-date")?,
+        None => today_utc(),
+    };
     let options = IngestOptions {
         chunk_rows: args.chunk_rows.max(1),
+        reference_date,
     };
     let started = std::time::Instant::now();
     let report = churn_pipeline::ingest::ingest(&store, &options, bars).context("ingest failed")?;
     let quarantined: u64 = report.sources.values().map(|s| s.quarantined).sum();
     info!(
         seconds = format!("{:.1}", started.elapsed().as_secs_f64()),
+        %reference_date,
         quarantined,
         report = %store.report_file("ingest-report.json").display(),
         curated = %store.path("curated").display(),
@@ -431,7 +441,8 @@ fn demo(args: DemoArgs, bars: &Bars) -> Result<()> {
     let started = std::time::Instant::now();
     let manifest = generate::generate(&store, &config, bars).context("generate failed")?;
     let raw_rows: u64 = manifest.sources.values().map(|s| s.rows_written).sum();
-    let report = churn_pipeline::ingest::ingest(&store, &IngestOptions::default(), bars)
+    // The simulated extract is taken on its end date.
+    let report = churn_pipeline::ingest::ingest(&store, &IngestOptions::new(config.end_date), bars)
         .context("ingest failed")?;
     let sum = |f: fn(&churn_pipeline::ingest::SourceReport) -> u64| -> u64 {
         report.sources.values().map(f).sum()
@@ -637,6 +648,17 @@ fn train_options(args: &TrainArgs) -> Result<TrainOptions> {
         search_rows: args.search_rows.max(100),
         bags: usize::from(args.bags),
     })
+}
+
+/// Today's date in UTC: the default reference date of an ingest (the pipeline reads no
+/// clock, so the CLI passes it).
+fn today_utc() -> chrono::NaiveDate {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    chrono::DateTime::from_timestamp(seconds, 0)
+        .map(|t| t.date_naive())
+        .unwrap_or_default()
 }
 
 /// The current UTC time as an ISO timestamp (for lineage; the pipeline reads no clock).

@@ -121,12 +121,15 @@ async fn run(platform: &Platform, trigger: &str) -> Result<DatasetIngested, Hand
             .replace(&format!("{}/", root.display()), &remote)
     };
     download_prefix(&platform.store, "raw/", &root).await?;
+    // The run date is the reference date: an event after it cannot have happened (the
+    // pipeline takes it as a parameter and reads no clock).
+    let today = churn_pipeline::dates::from_days((churn_io::now_epoch().div_euclid(86_400)) as i32);
     let mut quarantined_objects = Vec::new();
     let report = loop {
         let attempt = {
             let root = root.clone();
             tokio::task::spawn_blocking(move || {
-                ingest(&Store::new(&root), &IngestOptions::default(), &NoProgress)
+                ingest(&Store::new(&root), &IngestOptions::new(today), &NoProgress)
             })
             .await
             .map_err(|e| HandlerError::permanent(format!("ingest stopped: {e}")))?

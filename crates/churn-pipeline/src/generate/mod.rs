@@ -98,7 +98,11 @@ pub struct SourceManifest {
     pub rows_written: u64,
     /// Dirt injected, by kind.
     pub dirt: DirtCounts,
-    /// Rows ingest must quarantine because of the dirt.
+    /// Rows whose customer's own row is quarantined: ingest quarantines them too
+    /// ("customer quarantined"), whatever their own dirt.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub orphaned_rows: u64,
+    /// Rows ingest must quarantine because of the dirt (`orphaned_rows` included).
     pub expected_quarantined: u64,
     /// Rows ingest must drop as duplicates.
     pub expected_duplicates: u64,
@@ -110,6 +114,15 @@ const DIRT_STREAM_SALT: u64 = 0xd1b5_4a32_d192_ed03;
 struct ChunkOutput {
     lines: [Vec<Line>; 6],
     dirt: [DirtCounts; 6],
+    /// Per source: rows quarantined only because their customer is (see
+    /// [`SourceManifest::orphaned_rows`]).
+    orphaned: [u64; 6],
+}
+
+/// Keeps a zero count out of the manifest, so that clean data writes what it always did.
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde passes a reference
+fn is_zero(count: &u64) -> bool {
+    *count == 0
 }
 
 /// Generates raw data into `store` under `raw/`.
@@ -165,6 +178,7 @@ pub fn generate(
                     writers[index].write(&output.lines[index])?;
                     let entry = manifest.sources.entry(source.name()).or_default();
                     entry.rows_written += output.lines[index].len() as u64;
+                    entry.orphaned_rows += output.orphaned[index];
                     for (kind, count) in &output.dirt[index] {
                         *entry.dirt.entry(*kind).or_default() += count;
                     }
@@ -186,6 +200,7 @@ pub fn generate(
     progress.end();
 
     for entry in manifest.sources.values_mut() {
+        entry.expected_quarantined += entry.orphaned_rows;
         for (kind, count) in &entry.dirt {
             match kind.fate() {
                 Fate::Quarantined => entry.expected_quarantined += count,
@@ -252,6 +267,7 @@ fn simulate_chunk(
     let mut output = ChunkOutput {
         lines: Default::default(),
         dirt: Default::default(),
+        orphaned: [0; 6],
     };
     for index in start..end {
         let history = simulate(seed, index, window);
@@ -264,14 +280,33 @@ fn simulate_chunk(
             history.tickets,
             history.churn_labels,
         ];
+        // Customers come first: whether this customer's row is quarantined decides the
+        // fate of all the rows that refer to it.
+        let mut customer_quarantined = false;
         for (slot, (rows, source)) in sets.into_iter().zip(Source::ALL).enumerate() {
-            injector.apply(
-                &mut rng,
-                source,
-                rows,
-                &mut output.lines[slot],
-                &mut output.dirt[slot],
-            );
+            let mut dirt = DirtCounts::new();
+            let before = output.lines[slot].len();
+            injector.apply(&mut rng, source, rows, &mut output.lines[slot], &mut dirt);
+            if source == Source::Customers {
+                // A key conflict quarantines the second row only: the first is curated.
+                customer_quarantined = dirt
+                    .keys()
+                    .any(|kind| kind.fate() == Fate::Quarantined && *kind != DirtKind::KeyConflict);
+            } else if customer_quarantined {
+                // Every line is quarantined but the extra copies of duplicates, which
+                // are still dropped as duplicates; the row's own dirt is counted apart.
+                let count = |fate: Fate| -> u64 {
+                    dirt.iter()
+                        .filter(|(kind, _)| kind.fate() == fate)
+                        .map(|(_, n)| n)
+                        .sum()
+                };
+                let lines = (output.lines[slot].len() - before) as u64;
+                output.orphaned[slot] += lines - count(Fate::Duplicate) - count(Fate::Quarantined);
+            }
+            for (kind, count) in dirt {
+                *output.dirt[slot].entry(kind).or_default() += count;
+            }
         }
     }
     output
