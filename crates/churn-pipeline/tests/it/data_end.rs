@@ -1,4 +1,5 @@
-//! The end of the data: an event after the ingest's reference date is quarantined.
+//! The end of the data: an event after the ingest's reference date is quarantined, and
+//! the data end is the last day every source reaches, naming the source that limits it.
 
 use std::path::Path;
 
@@ -90,4 +91,44 @@ fn future_events_are_quarantined_and_do_not_move_the_data_end() {
     let summary =
         build_as_of(&Store::new(dir.path()), date("2026-03-01"), 30, None).expect("features");
     assert_eq!(summary.data_end.as_deref(), Some("2026-04-01"));
+}
+
+/// Issue 12.2: the data end is the last day every source reaches; a source that stops
+/// early limits it and is named, in the summary and in the "labels left empty" warning.
+#[test]
+fn a_source_that_stops_early_limits_the_data_end_and_is_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    clean_extract(dir.path());
+    write_raw(
+        dir.path(),
+        "sessions",
+        "s.csv",
+        format!("{SESSION_HEADER}\nC0001,2026-03-31T10:00:00Z,5,1,1,tv\n").as_bytes(),
+    );
+    write_raw(
+        dir.path(),
+        "churn_labels",
+        "l.csv",
+        b"customer_id,churn_date,churn_type\nC0002,2026-02-01,voluntary\n",
+    );
+    ingest_on(dir.path(), "2026-04-01").expect("ingest");
+    let store = Store::new(dir.path());
+    let summary = build_as_of(&store, date("2026-01-10"), 30, None).expect("features");
+    assert_eq!(summary.data_end.as_deref(), Some("2026-02-01"));
+    assert_eq!(summary.labelled, 0, "the churns of February are not known");
+    assert!(
+        summary
+            .warnings
+            .iter()
+            .any(|w| w.contains("left empty") && w.contains("churn_labels")),
+        "{:?}",
+        summary.warnings
+    );
+    let written: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("features/as_of=2026-01-10/summary.json"))
+            .expect("summary"),
+    )
+    .expect("json");
+    assert_eq!(written["data_end"], "2026-02-01");
+    assert_eq!(written["data_end_source"], "churn_labels");
 }

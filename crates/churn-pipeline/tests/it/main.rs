@@ -5,7 +5,7 @@ mod actions;
 /// Bad input of every kind: a clear error naming the file, or a quarantined row.
 mod bad_input;
 mod common;
-/// The end of the data: future events quarantined.
+/// The end of the data: future events quarantined, the source that limits the data end.
 mod data_end;
 /// The as-of feature table: hand-computed values and the no-leakage property.
 mod features_as_of;
