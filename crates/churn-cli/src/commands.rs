@@ -109,7 +109,8 @@ pub struct GenerateArgs {
     #[arg(long, default_value_t = 18)]
     pub history_months: u32,
     /// Probability that a row carries injected dirt (missing, unparseable, out-of-range
-    /// and unknown values, duplicates, key conflicts, broken lines, bad UTF-8, outliers).
+    /// and unknown values, duplicates, key conflicts, broken lines, bad UTF-8, outliers,
+    /// stray quotes, future dates); with dirt, some files are CRLF or gzip/zstd too.
     #[arg(long, default_value_t = 0.0)]
     pub dirt: f64,
     /// Customers per raw file (each source is split into parts).

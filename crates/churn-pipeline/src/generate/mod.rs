@@ -19,7 +19,7 @@ use chrono::NaiveDate;
 use rayon::prelude::*;
 use serde::Serialize;
 
-pub use dirt::{DirtCounts, DirtKind, Fate};
+pub use dirt::{DirtCounts, DirtKind, Fate, FileStyle};
 pub use simulate::customer_id;
 
 use crate::contract::Source;
@@ -98,6 +98,10 @@ pub struct SourceManifest {
     pub rows_written: u64,
     /// Dirt injected, by kind.
     pub dirt: DirtCounts,
+    /// Files written with CRLF line endings (file-level dirt; compressed files show in
+    /// their names).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub crlf_files: Vec<String>,
     /// Rows whose customer's own row is quarantined: ingest quarantines them too
     /// ("customer quarantined"), whatever their own dirt.
     #[serde(skip_serializing_if = "is_zero")]
@@ -137,7 +141,7 @@ pub fn generate(
         start: to_days(add_months(config.end_date, -(config.history_months as i32))) + 1,
         end: to_days(config.end_date),
     };
-    let injector = Injector::new(config.dirt_rate, config.format);
+    let injector = Injector::new(config.dirt_rate, config.format, window.end);
     let mut manifest = GenerateManifest {
         generator: format!("churn {}", env!("CARGO_PKG_VERSION")),
         customers: config.customers,
@@ -159,10 +163,22 @@ pub fn generate(
         let part_start = part * config.customers_per_file;
         let part_end = (part_start + config.customers_per_file).min(config.customers);
         let mut writers = Vec::with_capacity(Source::ALL.len());
-        for source in Source::ALL {
-            let name = format!("part-{part:05}.{}", config.format.extension());
+        let mut styles = Vec::with_capacity(Source::ALL.len());
+        for (index, source) in Source::ALL.into_iter().enumerate() {
+            let style = FileStyle::of(config.seed, part, index, config.dirt_rate, config.format);
+            let name = format!(
+                "part-{part:05}.{}{}",
+                config.format.extension(),
+                style.compression.extension()
+            );
             let path = store.raw_dir(source).join(&name);
-            writers.push(PartWriter::create(path, config.format, source.contract())?);
+            writers.push(PartWriter::create(
+                path,
+                config.format,
+                source.contract(),
+                style,
+            )?);
+            styles.push(style);
         }
         let chunks: Vec<(u64, u64)> = (part_start..part_end)
             .step_by(CHUNK_CUSTOMERS as usize)
@@ -186,15 +202,18 @@ pub fn generate(
             }
             progress.advance(group.iter().map(|(start, end)| end - start).sum());
         }
-        for (writer, source) in writers.into_iter().zip(Source::ALL) {
+        for ((writer, source), style) in writers.into_iter().zip(Source::ALL).zip(styles) {
             let path = writer.finish()?;
-            let relative = path.strip_prefix(store.root()).unwrap_or(&path);
-            manifest
-                .sources
-                .entry(source.name())
-                .or_default()
-                .files
-                .push(relative.display().to_string());
+            let relative = path
+                .strip_prefix(store.root())
+                .unwrap_or(&path)
+                .display()
+                .to_string();
+            let entry = manifest.sources.entry(source.name()).or_default();
+            if style.crlf {
+                entry.crlf_files.push(relative.clone());
+            }
+            entry.files.push(relative);
         }
     }
     progress.end();
