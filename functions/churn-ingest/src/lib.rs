@@ -123,7 +123,7 @@ async fn run(platform: &Platform, trigger: &str) -> Result<DatasetIngested, Hand
     download_prefix(&platform.store, "raw/", &root).await?;
     // The run date is the reference date: an event after it cannot have happened (the
     // pipeline takes it as a parameter and reads no clock).
-    let today = churn_pipeline::dates::from_days((churn_io::now_epoch().div_euclid(86_400)) as i32);
+    let today = churn_pipeline::dates::from_days(churn_io::now_epoch().div_euclid(86_400) as i32);
     let mut quarantined_objects = Vec::new();
     let report = loop {
         let attempt = {
