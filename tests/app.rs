@@ -85,7 +85,7 @@ async fn curated(platform: &Platform, customers: u64, seed: u64) -> tempfile::Te
             ..GenerateConfig::default()
         };
         generate(&store, &config, &NoProgress).expect("generate");
-        ingest(&store, &IngestOptions::default(), &NoProgress).expect("ingest");
+        ingest(&store, &IngestOptions::new(config.end_date), &NoProgress).expect("ingest");
     })
     .await
     .expect("prepared");
@@ -129,7 +129,8 @@ async fn corrected_data_with_the_same_end_date_trains_again() {
             let kept: Vec<&str> = text.lines().collect();
             std::fs::write(&path, kept[..kept.len() - 1].join("\n") + "\n").expect("write");
         }
-        ingest(&store, &IngestOptions::default(), &NoProgress).expect("ingest");
+        let end = GenerateConfig::default().end_date;
+        ingest(&store, &IngestOptions::new(end), &NoProgress).expect("ingest");
     })
     .await
     .expect("corrected");

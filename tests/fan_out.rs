@@ -228,7 +228,8 @@ fn prepare(root: &std::path::Path) -> std::path::PathBuf {
         ..GenerateConfig::default()
     };
     generate(&store, &config, &NoProgress).expect("generate");
-    churn_pipeline::ingest::ingest(&store, &Default::default(), &NoProgress).expect("ingest");
+    let options = churn_pipeline::ingest::IngestOptions::new(config.end_date);
+    churn_pipeline::ingest::ingest(&store, &options, &NoProgress).expect("ingest");
     let as_of = config.end_date - chrono::Duration::days(29);
     let table = churn_pipeline::features::build_as_of(&store, as_of, 30, None).expect("features");
     let mut options = churn_pipeline::train::TrainOptions {

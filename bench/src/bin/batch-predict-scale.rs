@@ -74,7 +74,7 @@ fn main() -> anyhow::Result<()> {
         };
         let started = Instant::now();
         generate(&store, &config, &NoProgress)?;
-        ingest(&store, &IngestOptions::default(), &NoProgress)?;
+        ingest(&store, &IngestOptions::new(config.end_date), &NoProgress)?;
         println!(
             "  data generated and ingested in {:.0} s",
             started.elapsed().as_secs_f64()
@@ -181,7 +181,7 @@ fn model(dir: &Path) -> anyhow::Result<PathBuf> {
         ..GenerateConfig::default()
     };
     generate(&store, &config, &NoProgress)?;
-    ingest(&store, &IngestOptions::default(), &NoProgress)?;
+    ingest(&store, &IngestOptions::new(config.end_date), &NoProgress)?;
     let as_of = config.end_date - chrono::Duration::days(89);
     let table = build_as_of(&store, as_of, 90, None)?;
     let mut options = TrainOptions {

@@ -78,7 +78,13 @@ fn main() -> anyhow::Result<()> {
         );
         let (report, ingested) = measure(
             "ingest",
-            || Ok(ingest(&store, &IngestOptions::default(), &NoProgress)?),
+            || {
+                Ok(ingest(
+                    &store,
+                    &IngestOptions::new(config.end_date),
+                    &NoProgress,
+                )?)
+            },
             |r| r.sources.values().map(|s| s.rows_in).sum(),
         )?;
         let curated_rows: u64 = report.sources.values().map(|s| s.curated).sum();

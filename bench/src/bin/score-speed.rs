@@ -55,7 +55,7 @@ fn main() -> anyhow::Result<()> {
         ..GenerateConfig::default()
     };
     generate(&store, &config, &NoProgress)?;
-    ingest(&store, &IngestOptions::default(), &NoProgress)?;
+    ingest(&store, &IngestOptions::new(config.end_date), &NoProgress)?;
     let summary = build_as_of(
         &store,
         config.end_date - chrono::Duration::days(89),

@@ -56,7 +56,13 @@ fn main() -> anyhow::Result<()> {
         )?;
         measure(
             "ingest",
-            || Ok(ingest(&store, &IngestOptions::default(), &NoProgress)?),
+            || {
+                Ok(ingest(
+                    &store,
+                    &IngestOptions::new(config.end_date),
+                    &NoProgress,
+                )?)
+            },
             |r| r.sources.values().map(|s| s.rows_in).sum(),
         )?;
         measure(

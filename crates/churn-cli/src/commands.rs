@@ -142,7 +142,8 @@ pub struct GenerateArgs {
     #[arg(long, default_value_t = generate_defaults().history_months)]
     pub history_months: u32,
     /// Probability that a row carries injected dirt (missing, unparseable, out-of-range
-    /// and unknown values, duplicates, key conflicts, broken lines, bad UTF-8, outliers).
+    /// and unknown values, duplicates, key conflicts, broken lines, bad UTF-8, outliers,
+    /// stray quotes, future dates); with dirt, some files are CRLF or gzip/zstd too.
     #[arg(long, default_value_t = generate_defaults().dirt_rate)]
     pub dirt: f64,
     /// Customers per raw file (each source is split into parts).
@@ -159,8 +160,12 @@ pub struct IngestArgs {
     #[arg(long, default_value = "churn-data")]
     pub dir: PathBuf,
     /// Rows per chunk while reading: lower it to use less memory.
-    #[arg(long, default_value_t = IngestOptions::default().chunk_rows)]
+    #[arg(long, default_value_t = churn_pipeline::ingest::DEFAULT_CHUNK_ROWS)]
     pub chunk_rows: usize,
+    /// The day the data is taken as of, YYYY-MM-DD: a row with an event after it (a
+    /// session, a churn, a payment) is quarantined as "future". Default: today (UTC).
+    #[arg(long)]
+    pub reference_date: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -452,7 +457,7 @@ fn generate(args: GenerateArgs, bars: &Bars) -> Result<()> {
     info!(
         customers = manifest.customers,
         seconds = format!("{:.1}", started.elapsed().as_secs_f64()),
-        dir = %store.path("raw").display(),
+        dir = %store.at(&layout::root(layout::RAW)).display(),
         "generated raw data"
     );
     Ok(())
@@ -460,21 +465,27 @@ fn generate(args: GenerateArgs, bars: &Bars) -> Result<()> {
 
 fn ingest(args: IngestArgs, bars: &Bars) -> Result<()> {
     let store = Store::new(&args.dir);
+    let reference_date = match &args.reference_date {
+        Some(text) => parse_date(text, "--reference-date")?,
+        None => today_utc(),
+    };
     let options = IngestOptions {
         chunk_rows: args.chunk_rows.max(1),
+        reference_date,
     };
     let started = std::time::Instant::now();
     let report = churn_pipeline::ingest::ingest(&store, &options, bars).context("ingest failed")?;
     let quarantined: u64 = report.sources.values().map(|s| s.quarantined).sum();
     info!(
         seconds = format!("{:.1}", started.elapsed().as_secs_f64()),
+        %reference_date,
         quarantined,
-        report = %store.report_file("ingest-report.json").display(),
-        curated = %store.path("curated").display(),
+        report = %store.at(&layout::ingest_report()).display(),
+        curated = %store.at(&layout::root(layout::CURATED)).display(),
         "ingest finished"
     );
     if quarantined > 0 {
-        info!(dir = %store.path("quarantine").display(), "quarantined rows are listed with file, line and reason");
+        info!(dir = %store.at(&layout::root(layout::QUARANTINE)).display(), "quarantined rows are listed with file, line and reason");
     }
     Ok(())
 }
@@ -542,7 +553,8 @@ fn demo(args: DemoArgs, bars: &Bars) -> Result<()> {
     let started = std::time::Instant::now();
     let manifest = generate::generate(&store, &config, bars).context("generate failed")?;
     let raw_rows: u64 = manifest.sources.values().map(|s| s.rows_written).sum();
-    let report = churn_pipeline::ingest::ingest(&store, &IngestOptions::default(), bars)
+    // The simulated extract is taken on its end date.
+    let report = churn_pipeline::ingest::ingest(&store, &IngestOptions::new(config.end_date), bars)
         .context("ingest failed")?;
     let sum = |f: fn(&churn_pipeline::ingest::SourceReport) -> u64| -> u64 {
         report.sources.values().map(f).sum()
@@ -717,6 +729,17 @@ fn train_options(flags: &TrainFlags) -> Result<TrainOptions> {
     };
     apply_trials(&mut options, &flags.trials);
     Ok(options)
+}
+
+/// Today's date in UTC: the default reference date of an ingest (the pipeline reads no
+/// clock, so the CLI passes it).
+fn today_utc() -> chrono::NaiveDate {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    chrono::DateTime::from_timestamp(seconds, 0)
+        .map(|t| t.date_naive())
+        .unwrap_or_default()
 }
 
 /// The current UTC time as an ISO timestamp (for lineage; the pipeline reads no clock).

@@ -247,6 +247,11 @@ pub struct SourceContract {
     pub primary_key: &'static [&'static str],
     /// Checks across columns.
     pub row_rules: &'static [RowRule],
+    /// Date and timestamp columns that record something that has happened: a value after
+    /// the ingest's reference date is impossible and quarantines the row ("future"), and
+    /// the last of them is how far the source reaches. Scheduled days (an invoice's due
+    /// date, a period's planned end) are not events.
+    pub events: &'static [&'static str],
     /// Whether ingest fails when the source has no files.
     pub required: bool,
     /// Whether rows must refer to a `customer_id` present in the customers source.
@@ -420,6 +425,7 @@ static CUSTOMERS: SourceContract = SourceContract {
     ],
     primary_key: &["customer_id"],
     row_rules: &[],
+    events: &["signup_date"],
     required: true,
     references_customers: false,
 };
@@ -473,6 +479,7 @@ static ACCOUNTS: SourceContract = SourceContract {
         later: "end_date",
         earlier: "start_date",
     }],
+    events: &["start_date"],
     required: true,
     references_customers: true,
 };
@@ -529,6 +536,7 @@ static BILLING: SourceContract = SourceContract {
             present: false,
         },
     ],
+    events: &["invoice_date", "paid_date"],
     required: false,
     references_customers: true,
 };
@@ -571,6 +579,7 @@ static SESSIONS: SourceContract = SourceContract {
     ],
     primary_key: &["customer_id", "started_at"],
     row_rules: &[],
+    events: &["started_at"],
     required: false,
     references_customers: true,
 };
@@ -612,6 +621,7 @@ static TICKETS: SourceContract = SourceContract {
         later: "closed_at",
         earlier: "opened_at",
     }],
+    events: &["opened_at", "closed_at"],
     required: false,
     references_customers: true,
 };
@@ -632,6 +642,7 @@ static CHURN_LABELS: SourceContract = SourceContract {
     ],
     primary_key: &["customer_id", "churn_date"],
     row_rules: &[],
+    events: &["churn_date"],
     required: false,
     references_customers: true,
 };
@@ -690,6 +701,16 @@ pub fn render_markdown() -> String {
                 column.description,
             );
         }
+        let _ = writeln!(
+            out,
+            "\nEvents (a row with one after the reference date is quarantined as `future`): {}.",
+            contract
+                .events
+                .iter()
+                .map(|name| format!("`{name}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         if !contract.row_rules.is_empty() {
             out.push_str("\nRow checks (a failing row is quarantined): ");
             let rules: Vec<String> = contract.row_rules.iter().map(RowRule::describe).collect();
@@ -711,30 +732,56 @@ Six sources describe a customer's history. Each lives in its own folder under `r
 
 - **CSV** (`.csv`): UTF-8, a header row, comma-separated (`;`, tab and `|` are detected
   from the header and accepted with a warning), fields quoted with `\"` where needed.
-- **JSON Lines** (`.jsonl`, `.ndjson`): one JSON object per line, keys are column names.
+  Lines end in `\\n` or `\\r\\n` (mixed is fine). A quoted field may hold line breaks for
+  at most 100 lines and 1 MiB, closing with `\"` before a delimiter or the end of a line,
+  into a row with the header's field count; otherwise the line where it opens is
+  quarantined (`unclosed quote`) and reading resumes at the next line, so a stray `\"`
+  costs one row, not the rest of the file.
+- **JSON Lines** (`.jsonl`, `.ndjson`): one JSON object per line, keys are column names;
+  a UTF-8 byte-order mark at the start is accepted.
 - **Parquet** (`.parquet`): columns of any type that converts to the logical type.
+- CSV and JSON Lines may be compressed: `.gz` (gzip) or `.zst` (Zstandard), such as
+  `part-00001.csv.gz`, decompressed as they are read.
 
-Column names are matched case-insensitively, ignoring surrounding spaces. Columns beyond
-the contract are ignored and listed in the ingest report. A missing optional column is
-treated as all-empty; a missing required column is an error naming the file.
+Every other entry of a source folder (another extension such as `.txt`, a hidden file
+such as `.hidden.csv`, a sub-folder, a compressed Parquet file) is not read: it is listed
+with the reason under `skipped` in the ingest report and in a warning. Column names are
+matched case-insensitively, ignoring surrounding spaces. Columns beyond the contract are
+ignored and listed in the ingest report. A missing optional column is treated as
+all-empty; a missing required column is an error naming the file. A source whose folder
+is missing, or whose files hold no rows (a header-only CSV), is empty: a warning for an
+optional source, an error for a required one. An empty (0-byte) file is an error naming
+it.
 
 ## What ingest does with every row
 
 Every row read ends in exactly one place, and `reports/ingest-report.json` proves it per
-source with `rows_in = curated + quarantined + duplicates`:
+source with `rows_in = curated + quarantined + duplicates`. `rows_in` counts rows as a
+reader of the file would: every non-empty line after a CSV header (a row whose quoted
+field holds line breaks counts once), every non-blank line of JSON Lines, every row of
+Parquet. For each text file the report also counts its physical lines from the bytes,
+apart from the parser, and shows where each went: `lines = header_lines + blank_lines +
+rows_in + continuation_lines`. A source is `balanced` only when both hold.
 
 - **curated** (`curated/<source>/data.parquet`): valid, normalised, typed.
 - **quarantined** (`quarantine/<source>.jsonl`): one JSON object per rejected row with the
-  file, line (the physical line for CSV and JSON Lines, the 1-based row for Parquet),
-  column and reason, and the raw values. Reasons: a field count that differs from the
-  header, bytes that are not UTF-8, a missing required value, a value that does not parse
-  as its type, a value out of range, a value outside a closed category, a failed row
-  check, a primary key that repeats an earlier row with different values, a `customer_id`
-  that no row of `customers` has.
+  file, line (the physical line where the row starts for CSV and JSON Lines, the 1-based
+  row for Parquet), column, kind and reason, and the raw values. Reasons: a field count
+  that differs from the header, an unclosed quote, bytes that are not UTF-8, a key that
+  a JSON object repeats, a missing required value, a value that does not parse as its
+  type, a value out of range, an event after the reference date (`future`), a value
+  outside a closed category, a failed row check, a primary key that repeats an earlier
+  row with different values, a `customer_id` that no row of `customers` has (`unknown
+  customer`) or whose `customers` row was itself quarantined (`customer quarantined`).
 - **duplicates**: a row identical to an earlier one (all contract columns equal) is
   counted and dropped.
 
 Earlier rows win: files are read in name order, rows in file order.
+
+Ingest runs as of a reference date (`churn ingest --reference-date`, by default the day it
+runs, in UTC): an event after it, in the columns each source lists as events below, is
+impossible and quarantines its row as `future`, so one date in 2099 cannot pass for the
+end of the data.
 
 Values are cleaned before they are checked: text is trimmed and an empty field is
 missing; categories are normalised (trimmed, lowercased, runs of spaces, `_` and `-`
@@ -780,6 +827,13 @@ mod tests {
             }
             if contract.references_customers {
                 assert!(contract.column("customer_id").is_some());
+            }
+            for name in contract.events {
+                let column = contract.column(name).expect("event column exists");
+                assert!(
+                    matches!(column.ty, ColumnType::Date | ColumnType::Timestamp),
+                    "{source}.{name} is an event, so a date or a timestamp"
+                );
             }
         }
     }

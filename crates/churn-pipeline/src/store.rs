@@ -59,29 +59,184 @@ impl Store {
         self.at(&layout::report(name))
     }
 
-    /// The raw files of a source, sorted by name, with their format. Hidden files and
-    /// files of other extensions are skipped.
-    pub fn raw_files(&self, source: Source) -> Result<Vec<(PathBuf, RawFormat)>> {
+    /// The raw files of a source, sorted by name, with their format and compression, and
+    /// every other entry of its folder with the reason it is not read: nothing in
+    /// `raw/<source>/` is passed over without a word.
+    pub fn raw_files(&self, source: Source) -> Result<RawListing> {
         let dir = self.raw_dir(source);
+        let mut listing = RawListing::default();
+        if !dir.exists() {
+            return Ok(listing);
+        }
+        for entry in fs::read_dir(&dir).map_err(|e| PipelineError::io(&dir, e))? {
+            let path = entry.map_err(|e| PipelineError::io(&dir, e))?.path();
+            match RawFile::classify(&path) {
+                Ok(file) => listing.files.push(file),
+                Err(reason) => listing.skipped.push(SkippedFile { path, reason }),
+            }
+        }
+        listing.files.sort_by(|a, b| a.path.cmp(&b.path));
+        listing.skipped.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(listing)
+    }
+}
+
+impl Store {
+    /// Entries of `raw/` that are neither a source folder nor the generator's manifest,
+    /// with the reason they are not read: a folder named `customer/` must not pass for
+    /// an absent source without a word.
+    pub fn raw_unknown_entries(&self) -> Result<Vec<SkippedFile>> {
+        let dir = self.root.join("raw");
         if !dir.exists() {
             return Ok(Vec::new());
         }
-        let mut files = Vec::new();
+        let mut skipped = Vec::new();
         for entry in fs::read_dir(&dir).map_err(|e| PipelineError::io(&dir, e))? {
             let path = entry.map_err(|e| PipelineError::io(&dir, e))?.path();
-            let hidden = path
-                .file_name()
-                .and_then(|name| name.to_str())
-                .is_none_or(|name| name.starts_with('.'));
-            if path.is_file()
-                && !hidden
-                && let Some(format) = RawFormat::from_path(&path)
-            {
-                files.push((path, format));
+            let name = path.file_name().and_then(|name| name.to_str());
+            let is_dir = path.is_dir();
+            let reason = match name {
+                Some(name) if is_dir && Source::from_name(name).is_some() => continue,
+                Some(layout::GENERATOR_MANIFEST_FILE) if !is_dir => continue,
+                _ if is_dir => format!(
+                    "not a source folder (the sources are {})",
+                    Source::ALL.map(Source::name).join(", ")
+                ),
+                _ => "a file directly under raw/: raw files go in raw/<source>/".to_owned(),
+            };
+            skipped.push(SkippedFile { path, reason });
+        }
+        skipped.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(skipped)
+    }
+}
+
+/// The name of the generator's manifest in `raw/`.
+
+/// What a source folder under `raw/` holds.
+#[derive(Debug, Clone, Default)]
+pub struct RawListing {
+    /// Files to read, sorted by name.
+    pub files: Vec<RawFile>,
+    /// Entries that are not read, sorted by name, each with its reason.
+    pub skipped: Vec<SkippedFile>,
+}
+
+/// An entry of a raw folder that is not read.
+#[derive(Debug, Clone)]
+pub struct SkippedFile {
+    /// The file or folder.
+    pub path: PathBuf,
+    /// Why it is not read.
+    pub reason: String,
+}
+
+/// A raw file to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawFile {
+    /// Where it is.
+    pub path: PathBuf,
+    /// Its format once decompressed.
+    pub format: RawFormat,
+    /// How it is compressed.
+    pub compression: Compression,
+}
+
+impl RawFile {
+    /// A readable raw file, or the reason `path` is not one.
+    pub fn classify(path: &Path) -> std::result::Result<Self, String> {
+        let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
+            return Err("the name is not valid UTF-8; rename it".into());
+        };
+        if name.starts_with('.') {
+            return Err("a hidden file (its name starts with '.')".into());
+        }
+        if path.is_dir() {
+            return Err(
+                "a folder: raw/<source>/ is not read recursively; move its files up".into(),
+            );
+        }
+        if !path.is_file() {
+            return Err("not a regular file".into());
+        }
+        let lower = name.to_ascii_lowercase();
+        let (stem, compression) = Compression::split(&lower);
+        let format = Path::new(stem)
+            .extension()
+            .and_then(|e| e.to_str())
+            .and_then(|extension| match extension {
+                "csv" => Some(RawFormat::Csv),
+                "jsonl" | "ndjson" => Some(RawFormat::JsonLines),
+                "parquet" => Some(RawFormat::Parquet),
+                _ => None,
+            });
+        match format {
+            // Parquet compresses its pages itself; a compressed Parquet file cannot be
+            // read in row groups without decompressing it whole.
+            Some(RawFormat::Parquet) if compression != Compression::None => Err(format!(
+                "a {} compressed Parquet file: decompress it (Parquet compresses its own pages)",
+                compression.name().unwrap_or_default()
+            )),
+            Some(format) => Ok(Self {
+                path: path.to_owned(),
+                format,
+                compression,
+            }),
+            None => Err(format!(
+                "the extension {} is not a raw data format (expected .csv, .jsonl, .ndjson or \
+                 .parquet; CSV and JSON Lines may be compressed as .gz or .zst)",
+                Path::new(&lower)
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .map_or_else(|| "(none)".to_owned(), |e| format!("'.{e}'"))
+            )),
+        }
+    }
+}
+
+/// How a raw text file is compressed, from its last extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Compression {
+    /// Not compressed.
+    None,
+    /// gzip (`.gz`), possibly several members one after another.
+    Gzip,
+    /// Zstandard (`.zst`, `.zstd`), possibly several frames.
+    Zstd,
+}
+
+impl Compression {
+    /// Splits a lowercase file name into the name without the compression extension and
+    /// the compression.
+    fn split(name: &str) -> (&str, Self) {
+        for (suffix, compression) in [
+            (".gz", Self::Gzip),
+            (".zst", Self::Zstd),
+            (".zstd", Self::Zstd),
+        ] {
+            if let Some(stem) = name.strip_suffix(suffix) {
+                return (stem, compression);
             }
         }
-        files.sort();
-        Ok(files)
+        (name, Self::None)
+    }
+
+    /// The name used in reports (none when not compressed).
+    pub fn name(self) -> Option<&'static str> {
+        match self {
+            Self::None => None,
+            Self::Gzip => Some("gzip"),
+            Self::Zstd => Some("zstd"),
+        }
+    }
+
+    /// The extension appended to a file's name (empty when not compressed).
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::None => "",
+            Self::Gzip => ".gz",
+            Self::Zstd => ".zst",
+        }
     }
 }
 
@@ -97,7 +252,7 @@ pub enum RawFormat {
 }
 
 impl RawFormat {
-    /// The format of a file, by extension.
+    /// The format of an uncompressed file, by extension.
     pub fn from_path(path: &Path) -> Option<Self> {
         match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
             "csv" => Some(Self::Csv),
@@ -292,31 +447,61 @@ mod tests {
     }
 
     #[test]
-    fn raw_files_are_sorted_and_filtered() {
+    fn raw_files_are_sorted_and_the_rest_listed_with_a_reason() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::new(dir.path());
         let raw = store.raw_dir(Source::Sessions);
-        fs::create_dir_all(&raw).expect("mkdir");
-        for name in ["b.csv", "a.parquet", "c.JSONL", "notes.txt", ".hidden.csv"] {
+        fs::create_dir_all(raw.join("old")).expect("mkdir");
+        for name in [
+            "b.csv",
+            "a.parquet",
+            "c.JSONL",
+            "d.csv.gz",
+            "e.ndjson.ZST",
+            "notes.txt",
+            ".hidden.csv",
+            "f.parquet.gz",
+            "_SUCCESS",
+        ] {
             fs::write(raw.join(name), b"").expect("write");
         }
-        let files = store.raw_files(Source::Sessions).expect("list");
-        let names: Vec<_> = files
+        let listing = store.raw_files(Source::Sessions).expect("list");
+        let name = |path: &Path| {
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("")
+                .to_owned()
+        };
+        let files: Vec<_> = listing
+            .files
             .iter()
-            .map(|(path, format)| {
-                (
-                    path.file_name().and_then(|n| n.to_str()).unwrap_or(""),
-                    *format,
-                )
-            })
+            .map(|file| (name(&file.path), file.format, file.compression))
             .collect();
         assert_eq!(
-            names,
+            files,
             [
-                ("a.parquet", RawFormat::Parquet),
-                ("b.csv", RawFormat::Csv),
-                ("c.JSONL", RawFormat::JsonLines)
+                ("a.parquet".into(), RawFormat::Parquet, Compression::None),
+                ("b.csv".into(), RawFormat::Csv, Compression::None),
+                ("c.JSONL".into(), RawFormat::JsonLines, Compression::None),
+                ("d.csv.gz".into(), RawFormat::Csv, Compression::Gzip),
+                (
+                    "e.ndjson.ZST".into(),
+                    RawFormat::JsonLines,
+                    Compression::Zstd
+                ),
             ]
         );
+        let skipped: Vec<_> = listing.skipped.iter().map(|s| name(&s.path)).collect();
+        assert_eq!(
+            skipped,
+            [
+                ".hidden.csv",
+                "_SUCCESS",
+                "f.parquet.gz",
+                "notes.txt",
+                "old"
+            ]
+        );
+        assert!(listing.skipped.iter().all(|s| !s.reason.is_empty()));
     }
 }

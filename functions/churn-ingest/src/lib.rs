@@ -43,9 +43,11 @@ pub fn uploads(event: &S3Event) -> Result<Vec<Upload>, AppError> {
         .collect()
 }
 
-/// Handles one notification.
+/// Handles one notification. The run date is the reference date: an event after it
+/// cannot have happened (the pipeline takes it as a parameter and reads no clock).
 pub async fn handle(platform: &Platform, event: S3Event) -> Result<IngestSummary, AppError> {
-    on_uploads(platform, &uploads(&event)?, &IngestOptions::default()).await
+    let today = churn_pipeline::dates::from_days(churn_io::now_epoch().div_euclid(86_400) as i32);
+    on_uploads(platform, &uploads(&event)?, &IngestOptions::new(today)).await
 }
 
 #[cfg(test)]

@@ -51,9 +51,13 @@ pub struct FeatureSummary {
     /// The label horizon in days (as-of builds only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub horizon_days: Option<u32>,
-    /// Last day the data covers (as-of builds only).
+    /// Last day the data covers (as-of builds only): see [`data_coverage`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_end: Option<String>,
+    /// The source that sets `data_end`: the one that stops first when one stops early,
+    /// else the one with the latest event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_end_source: Option<String>,
     /// Anything the user should know (labels left empty, columns dropped...).
     pub warnings: Vec<String>,
     /// The spec's hash.
@@ -96,33 +100,86 @@ pub fn empty_frame(contract: &SourceContract) -> Result<DataFrame> {
     DataFrame::new(0, columns).context(|| "building an empty frame".into())
 }
 
-/// The last day any source has an event on.
-pub fn data_end(sources: &Sources) -> Result<Option<i32>> {
-    let last_day = |frame: &LazyFrame, column: &str, timestamp: bool| -> Result<Option<i32>> {
-        let expr = if timestamp {
-            col(column).max().dt().date()
-        } else {
-            col(column).max()
-        };
+/// A source whose last event is at most this many days before the latest source's is
+/// taken to reach that day too: sparse sources (a few churns or tickets a day, no
+/// invoices on the 29th to 31st) have quiet days at the end of any extract. A source
+/// further behind stopped early, and nothing after its last event is known.
+pub const COVERAGE_SLACK_DAYS: i32 = 7;
+
+/// How far the curated sources reach.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataCoverage {
+    /// The last day the data covers, days since 1970-01-01.
+    pub end: i32,
+    /// The source that sets it (see [`FeatureSummary::data_end_source`]).
+    pub limited_by: Source,
+    /// The last event day of every source with events, in source order.
+    pub last_days: Vec<(Source, i32)>,
+}
+
+/// The last day the data covers, and the source that sets it. Each source reaches its
+/// last event (over its event columns; ingest quarantined events after its reference
+/// date). The data end is the latest of them, unless a source stops more than
+/// [`COVERAGE_SLACK_DAYS`] earlier: then it is the earliest such source's last day, since
+/// a horizon past it would label its missing events (a churn, a session) as absent.
+/// Customers are not counted: a signup is not an activity that runs up to the extract.
+pub fn data_coverage(sources: &Sources) -> Result<Option<DataCoverage>> {
+    let last_day = |frame: &LazyFrame, source: Source| -> Result<Option<i32>> {
+        let contract = source.contract();
+        let days: Vec<Expr> = contract
+            .events
+            .iter()
+            .map(|name| {
+                let column = col(*name);
+                let day = match contract.column(name).map(|c| c.ty) {
+                    Some(crate::contract::ColumnType::Timestamp) => column.dt().date(),
+                    _ => column,
+                };
+                day.max().cast(DataType::Int32).alias(*name)
+            })
+            .collect();
         let out = frame
             .clone()
-            .select([expr.cast(DataType::Int32).alias("day")])
+            .select(days)
             .collect()
-            .context(|| format!("finding the last {column}"))?;
+            .context(|| format!("finding the last event of {source}"))?;
         Ok(out
-            .column("day")
-            .ok()
-            .and_then(|column| column.get(0).ok())
-            .and_then(|value| value.extract::<i32>()))
+            .columns()
+            .iter()
+            .filter_map(|column| column.get(0).ok().and_then(|value| value.extract::<i32>()))
+            .max())
     };
-    let days = [
-        last_day(&sources.accounts, "start_date", false)?,
-        last_day(&sources.billing, "invoice_date", false)?,
-        last_day(&sources.sessions, "started_at", true)?,
-        last_day(&sources.tickets, "opened_at", true)?,
-        last_day(&sources.churn_labels, "churn_date", false)?,
-    ];
-    Ok(days.into_iter().flatten().max())
+    let mut last_days = Vec::new();
+    for (source, frame) in [
+        (Source::Accounts, &sources.accounts),
+        (Source::Billing, &sources.billing),
+        (Source::Sessions, &sources.sessions),
+        (Source::Tickets, &sources.tickets),
+        (Source::ChurnLabels, &sources.churn_labels),
+    ] {
+        if let Some(day) = last_day(frame, source)? {
+            last_days.push((source, day));
+        }
+    }
+    let Some(&(latest_source, latest)) = last_days.iter().max_by_key(|(_, day)| *day) else {
+        return Ok(None);
+    };
+    let (limited_by, end) = last_days
+        .iter()
+        .copied()
+        .filter(|(_, day)| *day < latest - COVERAGE_SLACK_DAYS)
+        .min_by_key(|(_, day)| *day)
+        .unwrap_or((latest_source, latest));
+    Ok(Some(DataCoverage {
+        end,
+        limited_by,
+        last_days,
+    }))
+}
+
+/// The last day the data covers (see [`data_coverage`]).
+pub fn data_end(sources: &Sources) -> Result<Option<i32>> {
+    Ok(data_coverage(sources)?.map(|coverage| coverage.end))
 }
 
 /// `features/as_of=<date>/`.
@@ -207,7 +264,8 @@ pub fn build_as_of_parts(
         )));
     }
     let sources = load_sources(store)?;
-    let end = data_end(&sources)?;
+    let coverage = data_coverage(&sources)?;
+    let end = coverage.as_ref().map(|coverage| coverage.end);
     let as_of_day = to_days(as_of);
     let horizon_end = as_of_day + horizon_days as i32 - 1;
     let mut warnings = Vec::new();
@@ -216,11 +274,31 @@ pub fn build_as_of_parts(
         warnings.push(format!(
             "the data ends on {}, before the horizon does ({}): the '{LABEL_COLUMN}' column is \
              left empty (this table is for prediction, not training)",
-            end.map_or_else(
+            coverage.as_ref().map_or_else(
                 || "(no events)".to_owned(),
-                |day| from_days(day).to_string()
+                |coverage| format!(
+                    "{} (the last day {} covers)",
+                    from_days(coverage.end),
+                    coverage.limited_by
+                )
             ),
             from_days(horizon_end)
+        ));
+    }
+    if let Some(coverage) = &coverage
+        && let Some((latest_source, latest)) = coverage
+            .last_days
+            .iter()
+            .max_by_key(|(_, day)| *day)
+            .filter(|(_, day)| *day != coverage.end)
+    {
+        warnings.push(format!(
+            "{} stops on {}, {} days before {latest_source} ({}): the data is taken to end \
+             there, since later days are not covered by every source",
+            coverage.limited_by,
+            from_days(coverage.end),
+            latest - coverage.end,
+            from_days(*latest)
         ));
     }
     let cutoff = Cutoff {
@@ -266,6 +344,7 @@ pub fn build_as_of_parts(
             as_of: None,
             horizon_days: None,
             data_end: None,
+            data_end_source: None,
             warnings,
             spec_hash: spec.hash.clone(),
         }
@@ -283,6 +362,7 @@ pub fn build_as_of_parts(
     summary.as_of = Some(as_of.to_string());
     summary.horizon_days = Some(horizon_days);
     summary.data_end = end.map(|day| from_days(day).to_string());
+    summary.data_end_source = coverage.map(|coverage| coverage.limited_by.name().to_owned());
     write_json(dir.join(SUMMARY_FILE), &summary)?;
     Ok(summary)
 }
@@ -348,6 +428,7 @@ pub fn write_table(
         as_of: None,
         horizon_days: None,
         data_end: None,
+        data_end_source: None,
         warnings,
         spec_hash: spec.hash.clone(),
     };
@@ -388,4 +469,17 @@ pub fn rows_as_json(
             (dataset.ids[row].clone(), values)
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_readme_states_the_coverage_slack() {
+        let readme = include_str!("../../../../README.md").replace("\n  ", " ");
+        let slack = format!(
+            "more than {} days before the others",
+            super::COVERAGE_SLACK_DAYS
+        );
+        assert!(readme.contains(&slack), "README.md says {slack}");
+    }
 }

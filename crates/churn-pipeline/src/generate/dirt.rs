@@ -3,17 +3,20 @@
 //!
 //! Each dirty row gets exactly one kind of dirt, and every kind has a known fate in
 //! ingest (quarantined, dropped as a duplicate, or kept), so the generator's manifest
-//! says exactly how many rows ingest must quarantine and drop. Keys are never damaged:
-//! a broken key is a different failure (an unusable extract) from a broken row.
+//! says exactly how many rows ingest must quarantine and drop. Keys are never damaged
+//! (a broken key is a different failure, an unusable extract, from a broken row), with
+//! one exception: a future date may land in a key's date, since ingest rejects the row
+//! for it before it compares keys. Whole files get dirt too ([`FileStyle`]): CRLF line
+//! endings, gzip or zstd compression.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use super::value::{Row, Value};
-use crate::contract::{ColumnType, OutlierRule, RowRule, Source, SourceContract};
+use crate::contract::{ColumnType, MAX_DATE, OutlierRule, RowRule, Source, SourceContract};
 use crate::rng::Rng;
-use crate::store::RawFormat;
+use crate::store::{Compression, RawFormat};
 
 /// The kinds of dirt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -45,6 +48,10 @@ pub enum DirtKind {
     Duplicate,
     /// A second row with the same key and different values.
     KeyConflict,
+    /// A `"` opening a field that never closes (CSV): it used to swallow the file.
+    StrayQuote,
+    /// An event dated a year or more after the extract.
+    FutureDate,
 }
 
 /// What ingest does with a row carrying a kind of dirt.
@@ -59,7 +66,7 @@ pub enum Fate {
 }
 
 impl DirtKind {
-    const ALL: [DirtKind; 13] = [
+    const ALL: [DirtKind; 15] = [
         DirtKind::MissingRequired,
         DirtKind::MissingOptional,
         DirtKind::Unparseable,
@@ -73,6 +80,8 @@ impl DirtKind {
         DirtKind::InvalidUtf8,
         DirtKind::Duplicate,
         DirtKind::KeyConflict,
+        DirtKind::StrayQuote,
+        DirtKind::FutureDate,
     ];
 
     /// What ingest must do with it.
@@ -91,8 +100,19 @@ impl DirtKind {
     fn text_only(self) -> bool {
         matches!(
             self,
-            DirtKind::Unparseable | DirtKind::WrongFieldCount | DirtKind::InvalidUtf8
+            DirtKind::Unparseable
+                | DirtKind::WrongFieldCount
+                | DirtKind::InvalidUtf8
+                | DirtKind::StrayQuote
         )
+    }
+
+    /// Whether the kind exists in `format`.
+    fn fits(self, format: RawFormat) -> bool {
+        match self {
+            DirtKind::StrayQuote => format == RawFormat::Csv,
+            _ => !(self.text_only() && format == RawFormat::Parquet),
+        }
     }
 }
 
@@ -105,6 +125,8 @@ pub enum Shape {
     Short,
     /// With one field too many (CSV) or cut in half (JSON Lines).
     Long,
+    /// With an unescaped `"` before the value of this column (CSV).
+    StrayQuote(usize),
 }
 
 /// A row ready for a writer.
@@ -129,17 +151,67 @@ impl Line {
 /// Counts of injected dirt by kind.
 pub type DirtCounts = BTreeMap<DirtKind, u64>;
 
+/// How a whole file is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStyle {
+    /// Lines end in `\r\n`.
+    pub crlf: bool,
+    /// The file is compressed.
+    pub compression: Compression,
+}
+
+impl FileStyle {
+    /// The style of the file of source number `source` in part `part`: plain without
+    /// dirt; with dirt, text files rotate through the styles so that every run of six
+    /// files has one gzip and one zstd file and a CRLF file or two (a rate per file
+    /// would leave small runs without any).
+    pub fn of(seed: u64, part: u64, source: usize, dirt_rate: f64, format: RawFormat) -> Self {
+        let plain = Self {
+            crlf: false,
+            compression: Compression::None,
+        };
+        if dirt_rate <= 0.0 || format == RawFormat::Parquet {
+            return plain;
+        }
+        let file = part * Source::ALL.len() as u64 + source as u64;
+        Self {
+            crlf: (file + seed % 4) % 4 == 2,
+            compression: match (file + seed % 6) % 6 {
+                1 => Compression::Gzip,
+                4 => Compression::Zstd,
+                _ => Compression::None,
+            },
+        }
+    }
+}
+
 /// Injects dirt into the rows of one source.
 #[derive(Debug)]
 pub struct Injector {
     rate: f64,
     format: RawFormat,
+    /// The first day that is a year or more after the extract date, if the contract's
+    /// dates reach it: future dates are drawn from there.
+    future_from: Option<i32>,
+}
+
+/// The last day a date may take (the contract's [`MAX_DATE`]).
+fn max_day() -> i32 {
+    crate::dates::parse_date(MAX_DATE, "contract")
+        .map(crate::dates::to_days)
+        .unwrap_or(i32::MAX)
 }
 
 impl Injector {
-    /// Dirt at `rate` (a probability per row) for files of `format`.
-    pub fn new(rate: f64, format: RawFormat) -> Self {
-        Self { rate, format }
+    /// Dirt at `rate` (a probability per row) for files of `format` whose history ends
+    /// on day `window_end`.
+    pub fn new(rate: f64, format: RawFormat, window_end: i32) -> Self {
+        let future_from = window_end.saturating_add(366);
+        Self {
+            rate,
+            format,
+            future_from: (future_from < max_day()).then_some(future_from),
+        }
     }
 
     /// Turns `rows` into lines, dirtying some and counting what it did.
@@ -159,14 +231,15 @@ impl Injector {
             }
             let kinds: Vec<DirtKind> = DirtKind::ALL
                 .into_iter()
-                .filter(|kind| !(kind.text_only() && self.format == RawFormat::Parquet))
+                .filter(|kind| kind.fits(self.format))
+                .filter(|kind| *kind != DirtKind::FutureDate || self.future_from.is_some())
                 .filter(|kind| {
                     !eligible_columns(contract, *kind, &row).is_empty() || whole_row(*kind)
                 })
                 .collect();
             let kind = kinds[rng.below(kinds.len() as u64) as usize];
             *counts.entry(kind).or_default() += 1;
-            dirty(rng, contract, kind, row, out);
+            dirty(rng, contract, kind, row, out, self.future_from);
         }
     }
 }
@@ -184,6 +257,17 @@ fn is_key(contract: &SourceContract, name: &str) -> bool {
 
 /// Columns a kind of dirt may touch in this row.
 fn eligible_columns(contract: &SourceContract, kind: DirtKind, row: &Row) -> Vec<usize> {
+    if kind == DirtKind::FutureDate {
+        return contract
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(index, column)| {
+                contract.events.contains(&column.name) && row[*index] != Value::Null
+            })
+            .map(|(index, _)| index)
+            .collect();
+    }
     let presence_dependent: Vec<&str> = contract
         .row_rules
         .iter()
@@ -242,21 +326,26 @@ fn eligible_columns(contract: &SourceContract, kind: DirtKind, row: &Row) -> Vec
                         present
                             && matches!(column.ty, ColumnType::Text | ColumnType::Category { .. })
                     }
-                    DirtKind::WrongFieldCount | DirtKind::Duplicate | DirtKind::KeyConflict => {
-                        false
-                    }
+                    // A value that is written: the quote then opens a field that has text.
+                    DirtKind::StrayQuote => present,
+                    DirtKind::WrongFieldCount
+                    | DirtKind::Duplicate
+                    | DirtKind::KeyConflict
+                    | DirtKind::FutureDate => false,
                 }
         })
         .map(|(index, _)| index)
         .collect()
 }
 
+/// Dirties `row` with `kind`; future dates are drawn from day `future_from` on.
 fn dirty(
     rng: &mut Rng,
     contract: &SourceContract,
     kind: DirtKind,
     mut row: Row,
     out: &mut Vec<Line>,
+    future_from: Option<i32>,
 ) {
     let columns = eligible_columns(contract, kind, &row);
     let pick = |rng: &mut Rng| columns[rng.below(columns.len() as u64) as usize];
@@ -349,6 +438,27 @@ fn dirty(
             out.push(Line::whole(conflicting));
             return;
         }
+        DirtKind::StrayQuote => {
+            out.push(Line {
+                shape: Shape::StrayQuote(pick(rng)),
+                cells: row,
+            });
+            return;
+        }
+        DirtKind::FutureDate => {
+            let index = pick(rng);
+            // Never drawn without a first future day (see `Injector::apply`).
+            let from = future_from.unwrap_or(i32::MAX);
+            // Up to 30 years on, as far as the contract's dates go.
+            let span = (max_day().saturating_sub(from)).clamp(1, 30 * 365);
+            let day = from.saturating_add(rng.below(span as u64) as i32);
+            row[index] = match row[index] {
+                Value::Timestamp(_) => {
+                    Value::Timestamp(i64::from(day) * 86_400 + rng.below(86_400) as i64)
+                }
+                _ => Value::Date(day),
+            };
+        }
     }
     out.push(Line::whole(row));
 }
@@ -405,7 +515,7 @@ mod tests {
             start: 20_000,
             end: 20_540,
         };
-        let injector = Injector::new(0.5, RawFormat::Csv);
+        let injector = Injector::new(0.5, RawFormat::Csv, 20_540);
         let mut rng = Rng::new(1);
         let mut counts = DirtCounts::new();
         let mut lines = Vec::new();
@@ -438,7 +548,7 @@ mod tests {
 
     #[test]
     fn parquet_gets_no_text_only_dirt() {
-        let injector = Injector::new(1.0, RawFormat::Parquet);
+        let injector = Injector::new(1.0, RawFormat::Parquet, 20_540);
         let mut rng = Rng::new(2);
         let mut counts = DirtCounts::new();
         let mut lines = Vec::new();

@@ -19,7 +19,7 @@ use chrono::NaiveDate;
 use rayon::prelude::*;
 use serde::Serialize;
 
-pub use dirt::{DirtCounts, DirtKind, Fate};
+pub use dirt::{DirtCounts, DirtKind, Fate, FileStyle};
 pub use simulate::customer_id;
 
 use crate::contract::Source;
@@ -98,7 +98,15 @@ pub struct SourceManifest {
     pub rows_written: u64,
     /// Dirt injected, by kind.
     pub dirt: DirtCounts,
-    /// Rows ingest must quarantine because of the dirt.
+    /// Files written with CRLF line endings (file-level dirt; compressed files show in
+    /// their names).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub crlf_files: Vec<String>,
+    /// Rows whose customer's own row is quarantined: ingest quarantines them too
+    /// ("customer quarantined"), whatever their own dirt.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub orphaned_rows: u64,
+    /// Rows ingest must quarantine because of the dirt (`orphaned_rows` included).
     pub expected_quarantined: u64,
     /// Rows ingest must drop as duplicates.
     pub expected_duplicates: u64,
@@ -110,6 +118,15 @@ const DIRT_STREAM_SALT: u64 = 0xd1b5_4a32_d192_ed03;
 struct ChunkOutput {
     lines: [Vec<Line>; 6],
     dirt: [DirtCounts; 6],
+    /// Per source: rows quarantined only because their customer is (see
+    /// [`SourceManifest::orphaned_rows`]).
+    orphaned: [u64; 6],
+}
+
+/// Keeps a zero count out of the manifest, so that clean data writes what it always did.
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde passes a reference
+fn is_zero(count: &u64) -> bool {
+    *count == 0
 }
 
 /// Generates raw data into `store` under `raw/`.
@@ -124,7 +141,7 @@ pub fn generate(
         start: to_days(add_months(config.end_date, -(config.history_months as i32))) + 1,
         end: to_days(config.end_date),
     };
-    let injector = Injector::new(config.dirt_rate, config.format);
+    let injector = Injector::new(config.dirt_rate, config.format, window.end);
     let mut manifest = GenerateManifest {
         generator: format!("churn {}", env!("CARGO_PKG_VERSION")),
         customers: config.customers,
@@ -146,10 +163,22 @@ pub fn generate(
         let part_start = part * config.customers_per_file;
         let part_end = (part_start + config.customers_per_file).min(config.customers);
         let mut writers = Vec::with_capacity(Source::ALL.len());
-        for source in Source::ALL {
-            let name = format!("part-{part:05}.{}", config.format.extension());
+        let mut styles = Vec::with_capacity(Source::ALL.len());
+        for (index, source) in Source::ALL.into_iter().enumerate() {
+            let style = FileStyle::of(config.seed, part, index, config.dirt_rate, config.format);
+            let name = format!(
+                "part-{part:05}.{}{}",
+                config.format.extension(),
+                style.compression.extension()
+            );
             let path = store.raw_dir(source).join(&name);
-            writers.push(PartWriter::create(path, config.format, source.contract())?);
+            writers.push(PartWriter::create(
+                path,
+                config.format,
+                source.contract(),
+                style,
+            )?);
+            styles.push(style);
         }
         let chunks: Vec<(u64, u64)> = (part_start..part_end)
             .step_by(CHUNK_CUSTOMERS as usize)
@@ -165,6 +194,7 @@ pub fn generate(
                     writers[index].write(&output.lines[index])?;
                     let entry = manifest.sources.entry(source.name()).or_default();
                     entry.rows_written += output.lines[index].len() as u64;
+                    entry.orphaned_rows += output.orphaned[index];
                     for (kind, count) in &output.dirt[index] {
                         *entry.dirt.entry(*kind).or_default() += count;
                     }
@@ -172,20 +202,24 @@ pub fn generate(
             }
             progress.advance(group.iter().map(|(start, end)| end - start).sum());
         }
-        for (writer, source) in writers.into_iter().zip(Source::ALL) {
+        for ((writer, source), style) in writers.into_iter().zip(Source::ALL).zip(styles) {
             let path = writer.finish()?;
-            let relative = path.strip_prefix(store.root()).unwrap_or(&path);
-            manifest
-                .sources
-                .entry(source.name())
-                .or_default()
-                .files
-                .push(relative.display().to_string());
+            let relative = path
+                .strip_prefix(store.root())
+                .unwrap_or(&path)
+                .display()
+                .to_string();
+            let entry = manifest.sources.entry(source.name()).or_default();
+            if style.crlf {
+                entry.crlf_files.push(relative.clone());
+            }
+            entry.files.push(relative);
         }
     }
     progress.end();
 
     for entry in manifest.sources.values_mut() {
+        entry.expected_quarantined += entry.orphaned_rows;
         for (kind, count) in &entry.dirt {
             match kind.fate() {
                 Fate::Quarantined => entry.expected_quarantined += count,
@@ -252,6 +286,7 @@ fn simulate_chunk(
     let mut output = ChunkOutput {
         lines: Default::default(),
         dirt: Default::default(),
+        orphaned: [0; 6],
     };
     for index in start..end {
         let history = simulate(seed, index, window);
@@ -264,14 +299,33 @@ fn simulate_chunk(
             history.tickets,
             history.churn_labels,
         ];
+        // Customers come first: whether this customer's row is quarantined decides the
+        // fate of all the rows that refer to it.
+        let mut customer_quarantined = false;
         for (slot, (rows, source)) in sets.into_iter().zip(Source::ALL).enumerate() {
-            injector.apply(
-                &mut rng,
-                source,
-                rows,
-                &mut output.lines[slot],
-                &mut output.dirt[slot],
-            );
+            let mut dirt = DirtCounts::new();
+            let before = output.lines[slot].len();
+            injector.apply(&mut rng, source, rows, &mut output.lines[slot], &mut dirt);
+            if source == Source::Customers {
+                // A key conflict quarantines the second row only: the first is curated.
+                customer_quarantined = dirt
+                    .keys()
+                    .any(|kind| kind.fate() == Fate::Quarantined && *kind != DirtKind::KeyConflict);
+            } else if customer_quarantined {
+                // Every line is quarantined but the extra copies of duplicates, which
+                // are still dropped as duplicates; the row's own dirt is counted apart.
+                let count = |fate: Fate| -> u64 {
+                    dirt.iter()
+                        .filter(|(kind, _)| kind.fate() == fate)
+                        .map(|(_, n)| n)
+                        .sum()
+                };
+                let lines = (output.lines[slot].len() - before) as u64;
+                output.orphaned[slot] += lines - count(Fate::Duplicate) - count(Fate::Quarantined);
+            }
+            for (kind, count) in dirt {
+                *output.dirt[slot].entry(kind).or_default() += count;
+            }
         }
     }
     output

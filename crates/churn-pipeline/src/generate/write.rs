@@ -1,29 +1,92 @@
-//! Writers of generated lines in the three raw formats.
+//! Writers of generated lines in the three raw formats, text files optionally with CRLF
+//! line endings and compressed as they are written (file-level dirt).
 
 use std::fmt::Write as _;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-use super::dirt::{Line, Shape};
+use super::dirt::{FileStyle, Line, Shape};
 use super::value::Value;
 use crate::contract::{ColumnType, SourceContract};
 use crate::dates::from_days;
 use crate::error::{PipelineError, PolarsContext, Result};
-use crate::store::{AtomicFile, RawFormat};
+use crate::store::{AtomicFile, Compression, RawFormat};
 
 /// Writes one raw file of one source.
 // Six of these exist at a time; their size does not matter.
 #[allow(clippy::large_enum_variant)]
 pub enum PartWriter {
     /// CSV with a header.
-    Csv(TextPart<csv::Writer<BufWriter<File>>>),
+    Csv(TextPart<CsvOut>),
     /// JSON Lines.
-    JsonLines(TextPart<BufWriter<File>>),
+    JsonLines(TextPart<Sink>),
     /// Parquet, one row group per batch of lines.
     Parquet(ParquetPart),
+}
+
+/// The csv writer of a CSV file; empty only while a line is written past it.
+pub struct CsvOut(Option<csv::Writer<Sink>>);
+
+fn csv_builder(crlf: bool) -> csv::WriterBuilder {
+    let mut builder = csv::WriterBuilder::new();
+    builder.flexible(true);
+    if crlf {
+        builder.terminator(csv::Terminator::CRLF);
+    }
+    builder
+}
+
+/// Where a text file's bytes go: the file, or a compressor in front of it.
+pub enum Sink {
+    /// As written.
+    Plain(BufWriter<File>),
+    /// Through gzip.
+    Gzip(flate2::write::GzEncoder<BufWriter<File>>),
+    /// Through zstd.
+    Zstd(zstd::stream::write::Encoder<'static, BufWriter<File>>),
+}
+
+impl Sink {
+    fn new(out: BufWriter<File>, compression: Compression) -> io::Result<Self> {
+        Ok(match compression {
+            Compression::None => Self::Plain(out),
+            Compression::Gzip => Self::Gzip(flate2::write::GzEncoder::new(
+                out,
+                flate2::Compression::default(),
+            )),
+            Compression::Zstd => Self::Zstd(zstd::stream::write::Encoder::new(out, 3)?),
+        })
+    }
+
+    /// Ends the compressed stream; the file itself is flushed by the caller.
+    fn finish(self) -> io::Result<BufWriter<File>> {
+        match self {
+            Self::Plain(out) => Ok(out),
+            Self::Gzip(encoder) => encoder.finish(),
+            Self::Zstd(encoder) => encoder.finish(),
+        }
+    }
+}
+
+impl Write for Sink {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        match self {
+            Self::Plain(out) => out.write(bytes),
+            Self::Gzip(out) => out.write(bytes),
+            Self::Zstd(out) => out.write(bytes),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Self::Plain(out) => out.flush(),
+            Self::Gzip(out) => out.flush(),
+            Self::Zstd(out) => out.flush(),
+        }
+    }
 }
 
 impl std::fmt::Debug for PartWriter {
@@ -39,6 +102,7 @@ pub struct TextPart<W> {
     contract: &'static SourceContract,
     cell: String,
     line: Vec<u8>,
+    crlf: bool,
 }
 
 /// A Parquet file being written.
@@ -49,25 +113,28 @@ pub struct ParquetPart {
 }
 
 impl PartWriter {
-    /// Starts writing `path`.
+    /// Starts writing `path` (whose name already says how it is compressed).
     pub fn create(
         path: PathBuf,
         format: RawFormat,
         contract: &'static SourceContract,
+        style: FileStyle,
     ) -> Result<Self> {
         let file = AtomicFile::new(path)?;
+        let sink = |file: &AtomicFile| {
+            Sink::new(file.create_writer()?, style.compression)
+                .map_err(|e| PipelineError::io(file.temp_path(), e))
+        };
         Ok(match format {
             RawFormat::Csv => {
-                let mut out = csv::WriterBuilder::new()
-                    .flexible(true)
-                    .from_writer(file.create_writer()?);
+                let mut out = csv_builder(style.crlf).from_writer(sink(&file)?);
                 out.write_record(contract.columns.iter().map(|c| c.name))
                     .map_err(|e| csv_error(file.temp_path(), e))?;
-                Self::Csv(TextPart::new(file, out, contract))
+                Self::Csv(TextPart::new(file, CsvOut(Some(out)), contract, style.crlf))
             }
             RawFormat::JsonLines => {
-                let out = file.create_writer()?;
-                Self::JsonLines(TextPart::new(file, out, contract))
+                let out = sink(&file)?;
+                Self::JsonLines(TextPart::new(file, out, contract, style.crlf))
             }
             RawFormat::Parquet => {
                 let schema = parquet_schema(contract);
@@ -95,14 +162,23 @@ impl PartWriter {
     /// Finishes the file and moves it into place.
     pub fn finish(self) -> Result<PathBuf> {
         match self {
-            Self::Csv(part) => {
-                let out = part
-                    .out
+            Self::Csv(mut part) => {
+                let sink = part
+                    .csv()?
                     .into_inner()
                     .map_err(|e| PipelineError::io(part.file.temp_path(), e.into_error()))?;
+                let out = sink
+                    .finish()
+                    .map_err(|e| PipelineError::io(part.file.temp_path(), e))?;
                 part.file.commit_writer(out)
             }
-            Self::JsonLines(part) => part.file.commit_writer(part.out),
+            Self::JsonLines(part) => {
+                let out = part
+                    .out
+                    .finish()
+                    .map_err(|e| PipelineError::io(part.file.temp_path(), e))?;
+                part.file.commit_writer(out)
+            }
             Self::Parquet(part) => {
                 part.writer
                     .finish()
@@ -119,47 +195,109 @@ fn csv_error(path: &Path, error: csv::Error) -> PipelineError {
 }
 
 impl<W> TextPart<W> {
-    fn new(file: AtomicFile, out: W, contract: &'static SourceContract) -> Self {
+    fn new(file: AtomicFile, out: W, contract: &'static SourceContract, crlf: bool) -> Self {
         Self {
             file,
             out,
             contract,
             cell: String::new(),
             line: Vec::new(),
+            crlf,
         }
+    }
+
+    fn terminator(&self) -> &'static [u8] {
+        if self.crlf { b"\r\n" } else { b"\n" }
     }
 }
 
-impl TextPart<csv::Writer<BufWriter<File>>> {
+impl TextPart<CsvOut> {
+    /// Takes the csv writer (back with [`TextPart::put_csv`]).
+    fn csv(&mut self) -> Result<csv::Writer<Sink>> {
+        self.out.0.take().ok_or_else(|| {
+            PipelineError::io(
+                self.file.temp_path(),
+                io::Error::other("the csv writer was lost after a failed write"),
+            )
+        })
+    }
+
+    fn put_csv(&mut self, writer: csv::Writer<Sink>) {
+        self.out.0 = Some(writer);
+    }
+
     fn write_csv(&mut self, line: &Line) -> Result<()> {
+        if let Shape::StrayQuote(column) = line.shape {
+            return self.write_stray_quote(line, column);
+        }
+        let mut out = self.csv()?;
+        let written = self.write_csv_record(&mut out, line);
+        self.put_csv(out);
+        written
+    }
+
+    fn write_csv_record(&mut self, out: &mut csv::Writer<Sink>, line: &Line) -> Result<()> {
         let mut cells = line.cells.len();
         if line.shape == Shape::Short {
             cells -= 1;
         }
         for value in &line.cells[..cells] {
             match value {
-                Value::Raw(bytes) => self.out.write_field(bytes),
-                Value::Str(text) => self.out.write_field(text),
+                Value::Raw(bytes) => out.write_field(bytes),
+                Value::Str(text) => out.write_field(text),
                 other => {
                     self.cell.clear();
                     format_value(other, &mut self.cell);
-                    self.out.write_field(&self.cell)
+                    out.write_field(&self.cell)
                 }
             }
             .map_err(|e| csv_error(self.file.temp_path(), e))?;
         }
         if line.shape == Shape::Long {
-            self.out
-                .write_field("extra")
+            out.write_field("extra")
                 .map_err(|e| csv_error(self.file.temp_path(), e))?;
         }
-        self.out
-            .write_record(None::<&[u8]>)
+        out.write_record(None::<&[u8]>)
             .map_err(|e| csv_error(self.file.temp_path(), e))
+    }
+
+    /// A line whose field `column` starts with a `"` that never closes. The csv writer
+    /// would escape it, so the line is built here and written past it: the writer is
+    /// flushed and unwrapped, and a new one takes over after the line (a rare line).
+    fn write_stray_quote(&mut self, line: &Line, column: usize) -> Result<()> {
+        self.line.clear();
+        for (index, value) in line.cells.iter().enumerate() {
+            if index > 0 {
+                self.line.push(b',');
+            }
+            self.cell.clear();
+            format_value(value, &mut self.cell);
+            if index == column {
+                self.line.push(b'"');
+                self.line.extend_from_slice(self.cell.as_bytes());
+            } else if self.cell.contains([',', '"', '\r', '\n']) {
+                self.line.push(b'"');
+                self.line
+                    .extend_from_slice(self.cell.replace('"', "\"\"").as_bytes());
+                self.line.push(b'"');
+            } else {
+                self.line.extend_from_slice(self.cell.as_bytes());
+            }
+        }
+        let terminator = self.terminator();
+        self.line.extend_from_slice(terminator);
+        let mut sink = self
+            .csv()?
+            .into_inner()
+            .map_err(|e| PipelineError::io(self.file.temp_path(), e.into_error()))?;
+        sink.write_all(&self.line)
+            .map_err(|e| PipelineError::io(self.file.temp_path(), e))?;
+        self.put_csv(csv_builder(self.crlf).from_writer(sink));
+        Ok(())
     }
 }
 
-impl TextPart<BufWriter<File>> {
+impl TextPart<Sink> {
     fn write_json(&mut self, line: &Line) -> Result<()> {
         self.line.clear();
         self.line.push(b'{');
@@ -195,7 +333,8 @@ impl TextPart<BufWriter<File>> {
         if line.shape != Shape::Whole {
             self.line.truncate(self.line.len() / 2);
         }
-        self.line.push(b'\n');
+        let terminator = self.terminator();
+        self.line.extend_from_slice(terminator);
         self.out
             .write_all(&self.line)
             .map_err(|e| PipelineError::io(self.file.temp_path(), e))

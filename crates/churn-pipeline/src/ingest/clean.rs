@@ -1,5 +1,5 @@
 //! Source-wide cleaning after validation: duplicates and key conflicts, rows that refer to
-//! unknown customers, and outliers. These need the whole source at once, unlike the
+//! unknown or quarantined customers, and outliers. These need the whole source at once, unlike the
 //! row-by-row checks of validation.
 //!
 //! Memory matters here (a million customers have tens of millions of sessions), so the
@@ -34,6 +34,17 @@ pub struct OutlierReport {
     pub upper_fence: f64,
 }
 
+/// The customers other sources may refer to.
+#[derive(Debug, Clone)]
+pub struct CustomerIds {
+    /// Ids of the curated customers.
+    pub curated: Series,
+    /// Ids seen only in quarantined rows of customers: a row that refers to one is
+    /// quarantined too ("customer quarantined"), or it would point at nobody once
+    /// curated, but it is told apart from a customer nobody has heard of.
+    pub quarantined: Series,
+}
+
 /// What the source-wide checks decided for every row.
 #[derive(Debug)]
 pub struct Marks {
@@ -41,7 +52,8 @@ pub struct Marks {
     pub keep: BooleanChunked,
     /// Exact copies of earlier rows.
     pub duplicates: u64,
-    /// Rows rejected here (key conflicts, unknown customers) with kind, column, reason.
+    /// Rows rejected here (key conflicts, unknown or quarantined customers) with kind,
+    /// column, reason.
     pub rejected: Vec<DataFrame>,
 }
 
@@ -60,28 +72,31 @@ fn flags(frame: &DataFrame, name: &str) -> Result<BooleanChunked> {
 }
 
 /// Decides which validated rows (in file and line order) are curated: the first row of
-/// every key whose customer is known. Later rows with the same key are exact duplicates
-/// (counted) or conflicts (rejected); rows of unknown customers are rejected.
+/// every key whose customer is curated. Later rows with the same key are exact
+/// duplicates (counted) or conflicts (rejected); rows of unknown or quarantined
+/// customers are rejected.
 pub fn mark(
     all: &DataFrame,
     contract: &SourceContract,
-    known_customers: Option<&Series>,
+    customers: Option<&CustomerIds>,
     file_names: &[String],
 ) -> Result<Marks> {
-    let known = match known_customers {
+    let among = |ids: &Series| col("customer_id").is_in(lit(ids.clone()).implode(false), false);
+    let (known, held) = match customers {
         Some(ids) if contract.references_customers => {
-            col("customer_id").is_in(lit(ids.clone()).implode(false), false)
+            (among(&ids.curated), among(&ids.quarantined))
         }
-        _ => lit(true),
+        _ => (lit(true), lit(false)),
     };
     let first_key = first_of_key(all, contract.primary_key)?;
-    let known = all
+    let checked = all
         .clone()
         .lazy()
-        .select([known.alias("__known")])
+        .select([known.alias("__known"), held.alias("__held")])
         .collect()
         .context(|| format!("checking customers of {}", contract.source))?;
-    let known = flags(&known, "__known")?;
+    let known = flags(&checked, "__known")?;
+    let held = flags(&checked, "__held")?;
 
     let mut rejected = Vec::new();
     let repeated = all
@@ -93,28 +108,39 @@ pub fn mark(
         duplicates = count;
         rejected.push(conflicts);
     }
-    let orphans_mask = &first_key & &!&known;
-    if orphans_mask.any() {
+    let unmatched = &first_key & &!&known;
+    for (mask, kind, explanation) in [
+        (
+            &unmatched & &!&held,
+            "unknown customer",
+            "' has no row in customers",
+        ),
+        (
+            &unmatched & &held,
+            "customer quarantined",
+            "' has no curated row: its row in customers was quarantined (see \
+             quarantine/customers.jsonl)",
+        ),
+    ] {
+        if !mask.any() {
+            continue;
+        }
         let orphans = all
-            .filter(&orphans_mask)
-            .context(|| "finding unknown customers".into())?
+            .filter(&mask)
+            .context(|| format!("finding rows of kind {kind}"))?
             .lazy()
             .with_columns([
-                lit("unknown customer").alias(KIND),
+                lit(kind).alias(KIND),
                 lit("customer_id").alias(COLUMN),
                 concat_str(
-                    [
-                        lit("customer_id '"),
-                        col("customer_id"),
-                        lit("' has no row in customers"),
-                    ],
+                    [lit("customer_id '"), col("customer_id"), lit(explanation)],
                     "",
                     true,
                 )
                 .alias(REASON),
             ])
             .collect()
-            .context(|| "describing unknown customers".into())?;
+            .context(|| format!("describing rows of kind {kind}"))?;
         rejected.push(orphans);
     }
     Ok(Marks {

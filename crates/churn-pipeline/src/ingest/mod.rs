@@ -4,8 +4,10 @@
 //! For each source (customers first, since the others refer to it), every raw file is
 //! streamed in chunks ([`read`]), each chunk validated as one polars plan ([`validate`]),
 //! and the valid rows of the whole source cleaned together ([`clean`]): duplicates,
-//! key conflicts, unknown customers, outliers. Outputs are staged and published only when
-//! every source succeeded, then the report is written: a failed run changes nothing.
+//! key conflicts, unknown or quarantined customers, outliers. Every entry of `raw/` that
+//! is not read is listed with its reason. The run is as of a reference date it is given
+//! (never the clock): later events are quarantined. Outputs are staged and published only
+//! when every source succeeded, then the report is written: a failed run changes nothing.
 
 pub mod clean;
 pub mod quarantine;
@@ -16,29 +18,41 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::mpsc::sync_channel;
 
+use chrono::NaiveDate;
 use polars::prelude::*;
 use serde::Serialize;
 
 use crate::contract::Source;
+use crate::dates::to_days;
 use crate::error::{PipelineError, PolarsContext, Result};
 use crate::progress::Progress;
-use crate::store::{AtomicFile, RawFormat, Store, write_json};
-use clean::{FILE, OutlierReport, mark, outlier_fences, write_curated};
+use crate::store::{AtomicFile, RawFile, SkippedFile, Store, write_json};
+use clean::{CustomerIds, FILE, OutlierReport, mark, outlier_fences, write_curated};
 use quarantine::QuarantineWriter;
-use read::FileLayout;
+use read::{FileLayout, LineTally};
 use validate::{ChunkStats, validate_chunk};
+
+/// Rows per chunk unless told otherwise: about a gigabyte at the widest source.
+pub const DEFAULT_CHUNK_ROWS: usize = 500_000;
 
 /// Options of an ingest run.
 #[derive(Debug, Clone)]
 pub struct IngestOptions {
     /// Rows per chunk: bounds the memory of reading and validation.
     pub chunk_rows: usize,
+    /// The day the data is taken as of, normally the day of the run: an event after it
+    /// cannot have happened and quarantines its row ("future"). A parameter, not the
+    /// clock, so a run can be repeated; and without a default, so that no caller can
+    /// forget it (the CLI passes today's UTC date unless told otherwise).
+    pub reference_date: NaiveDate,
 }
 
-impl Default for IngestOptions {
-    fn default() -> Self {
+impl IngestOptions {
+    /// The usual chunk size, as of `reference_date`.
+    pub fn new(reference_date: NaiveDate) -> Self {
         Self {
-            chunk_rows: 500_000,
+            chunk_rows: DEFAULT_CHUNK_ROWS,
+            reference_date,
         }
     }
 }
@@ -48,10 +62,23 @@ impl Default for IngestOptions {
 pub struct IngestReport {
     /// Program that wrote it.
     pub generated_by: String,
-    /// True when `rows_in = curated + quarantined + duplicates` holds for every source.
+    /// The reference date of the run: events after it were quarantined as "future".
+    pub reference_date: String,
+    /// True when every source is balanced.
     pub balanced: bool,
+    /// Entries of `raw/` that are not source folders, with the reason they are not read.
+    pub skipped: Vec<SkippedReport>,
     /// Per source.
     pub sources: BTreeMap<&'static str, SourceReport>,
+}
+
+/// An entry of `raw/` that was not read.
+#[derive(Debug, Clone, Serialize)]
+pub struct SkippedReport {
+    /// Path relative to the data directory.
+    pub path: String,
+    /// Why it was not read.
+    pub reason: String,
 }
 
 /// What happened to the rows of one source.
@@ -59,7 +86,10 @@ pub struct IngestReport {
 pub struct SourceReport {
     /// Files read, in order.
     pub files: Vec<FileReport>,
-    /// Rows read (lines after the header; blank lines are not rows).
+    /// Entries of the source's folder that were not read, with the reason.
+    pub skipped: Vec<SkippedReport>,
+    /// Rows read: non-empty lines after a CSV header (a row whose quoted field holds
+    /// line breaks counts once), non-blank lines of JSON Lines, rows of Parquet.
     pub rows_in: u64,
     /// Rows written to `curated/<source>/data.parquet`.
     pub curated: u64,
@@ -67,7 +97,8 @@ pub struct SourceReport {
     pub quarantined: u64,
     /// Exact copies of earlier rows, dropped.
     pub duplicates: u64,
-    /// `rows_in == curated + quarantined + duplicates`.
+    /// `rows_in == curated + quarantined + duplicates`, and every text file's physical
+    /// lines add up (see [`FileReport::lines`]).
     pub balanced: bool,
     /// Quarantined rows by kind of failure.
     pub quarantined_by_kind: BTreeMap<String, u64>,
@@ -92,8 +123,14 @@ pub struct FileReport {
     pub path: String,
     /// Format.
     pub format: &'static str,
+    /// `gzip` or `zstd` when the file was decompressed while read.
+    pub compression: Option<&'static str>,
     /// Rows read from it.
     pub rows_in: u64,
+    /// Text files: where their physical lines went, counted apart from the parser, with
+    /// `lines = header_lines + blank_lines + rows_in + continuation_lines`.
+    #[serde(flatten)]
+    pub lines: Option<LineTally>,
     /// Layout details.
     #[serde(flatten)]
     pub layout: FileLayout,
@@ -113,44 +150,47 @@ pub fn ingest(
 ) -> Result<IngestReport> {
     let mut report = IngestReport {
         generated_by: format!("churn {}", env!("CARGO_PKG_VERSION")),
+        reference_date: options.reference_date.to_string(),
         balanced: true,
+        skipped: skipped_reports(store, &store.raw_unknown_entries()?),
         sources: BTreeMap::new(),
     };
     let mut staged = Vec::new();
-    let mut known_customers: Option<Series> = None;
+    let mut known_customers: Option<CustomerIds> = None;
     for source in Source::ALL {
-        let files = store.raw_files(source)?;
-        if files.is_empty() {
+        let listing = store.raw_files(source)?;
+        let skipped = skipped_reports(store, &listing.skipped);
+        if listing.files.is_empty() {
             if source.contract().required {
                 return Err(PipelineError::Missing(format!(
                     "no raw files for the required source '{source}' in {} (expected .csv, \
-                     .jsonl, .ndjson or .parquet files; `churn generate` writes a sample)",
-                    store.raw_dir(source).display()
+                     .jsonl, .ndjson or .parquet files, optionally .gz or .zst; `churn \
+                     generate` writes a sample){}",
+                    store.raw_dir(source).display(),
+                    not_read(&skipped)
                 )));
             }
             tracing::warn!(source = source.name(), dir = %store.raw_dir(source).display(), "no raw files; features that need this source will be empty");
-            staged.push(Staged {
-                curated: None,
-                quarantine: None,
-                stale: vec![store.curated_file(source), store.quarantine_file(source)],
-            });
+            staged.push(Staged::empty(store, source));
             report.sources.insert(
                 source.name(),
                 SourceReport {
+                    skipped,
                     balanced: true,
                     ..Default::default()
                 },
             );
             continue;
         }
-        let (source_report, stage, ids) = ingest_source(
+        let (mut source_report, stage, ids) = ingest_source(
             store,
             source,
-            &files,
+            &listing.files,
             known_customers.as_ref(),
             options,
             progress,
         )?;
+        source_report.skipped = skipped;
         if source == Source::Customers {
             known_customers = ids;
         }
@@ -181,6 +221,17 @@ pub fn ingest(
     Ok(report)
 }
 
+impl Staged {
+    /// Nothing to publish for a source without rows; its old outputs go.
+    fn empty(store: &Store, source: Source) -> Self {
+        Self {
+            curated: None,
+            quarantine: None,
+            stale: vec![store.curated_file(source), store.quarantine_file(source)],
+        }
+    }
+}
+
 fn relative(store: &Store, path: &Path) -> String {
     path.strip_prefix(store.root())
         .unwrap_or(path)
@@ -188,20 +239,55 @@ fn relative(store: &Store, path: &Path) -> String {
         .to_string()
 }
 
+/// The entries not read, for the report, each also logged as a warning.
+fn skipped_reports(store: &Store, skipped: &[SkippedFile]) -> Vec<SkippedReport> {
+    skipped
+        .iter()
+        .map(|entry| {
+            let path = relative(store, &entry.path);
+            tracing::warn!(
+                path = path.as_str(),
+                reason = entry.reason.as_str(),
+                "not read"
+            );
+            SkippedReport {
+                path,
+                reason: entry.reason.clone(),
+            }
+        })
+        .collect()
+}
+
+/// " (not read: a: why; b: why)" for an error message, or nothing.
+fn not_read(skipped: &[SkippedReport]) -> String {
+    if skipped.is_empty() {
+        return String::new();
+    }
+    let entries: Vec<String> = skipped
+        .iter()
+        .map(|entry| format!("{}: {}", entry.path, entry.reason))
+        .collect();
+    format!(" (not read: {})", entries.join("; "))
+}
+
 fn ingest_source(
     store: &Store,
     source: Source,
-    files: &[(std::path::PathBuf, RawFormat)],
-    known_customers: Option<&Series>,
+    files: &[RawFile],
+    known_customers: Option<&CustomerIds>,
     options: &IngestOptions,
     progress: &dyn Progress,
-) -> Result<(SourceReport, Staged, Option<Series>)> {
+) -> Result<(SourceReport, Staged, Option<CustomerIds>)> {
     let contract = source.contract();
-    let mut report = SourceReport::default();
+    let reference_day = to_days(options.reference_date);
+    let mut report = SourceReport {
+        balanced: true,
+        ..SourceReport::default()
+    };
     let mut quarantine = QuarantineWriter::create(store.quarantine_file(source))?;
     let file_names: Vec<String> = files
         .iter()
-        .map(|(path, _)| relative(store, path))
+        .map(|file| relative(store, &file.path))
         .collect();
     let mut valid_chunks: Vec<DataFrame> = Vec::new();
     let timer = std::time::Instant::now();
@@ -220,11 +306,12 @@ fn ingest_source(
     let mut ids: Vec<Series> = Vec::new();
 
     progress.begin(source.name(), None, "rows");
-    for (file_index, (path, format)) in files.iter().enumerate() {
-        let (mut layout, chunks) = read::open(path, *format, contract, options.chunk_rows)?;
+    for (file_index, file) in files.iter().enumerate() {
+        let (mut layout, chunks) = read::open(file, contract, options.chunk_rows)?;
         let file_name = &file_names[file_index];
         let mut file_rows = 0u64;
         let mut ignored_keys = Vec::new();
+        let mut tally = None;
         std::thread::scope(|scope| -> Result<()> {
             // Read the next chunk while this one is validated.
             let (sender, receiver) = sync_channel(1);
@@ -240,6 +327,7 @@ fn ingest_source(
                 let rows = (chunk.frame.height() + chunk.bad.len()) as u64;
                 file_rows += rows;
                 ignored_keys.extend(chunk.ignored_keys);
+                tally = tally.or(chunk.tally);
                 quarantine.write_bad_rows(file_name, &chunk.bad)?;
                 if source == Source::Customers {
                     let broken: Vec<Option<String>> = chunk
@@ -256,7 +344,7 @@ fn ingest_source(
                         .clone();
                     ids.push(id);
                 }
-                let validated = validate_chunk(chunk.frame, contract)?;
+                let validated = validate_chunk(chunk.frame, contract, reference_day)?;
                 quarantine.write_frame(&validated.quarantined, contract, &|_| file_name.clone())?;
                 merge_stats(&mut stats, validated.stats);
                 let mut valid = validated.valid;
@@ -273,16 +361,34 @@ fn ingest_source(
         if !layout.ignored_columns.is_empty() {
             tracing::warn!(file = file_name.as_str(), ignored = ?layout.ignored_columns, "columns outside the contract are ignored");
         }
+        if let Some(tally) = tally
+            && !tally.balances(file_rows)
+        {
+            // Every line read is a header, blank, a row or part of one: if not, rows were
+            // lost between the bytes and the parser, and the report must not say balanced.
+            tracing::error!(
+                file = file_name.as_str(),
+                ?tally,
+                rows = file_rows,
+                "the lines of the file do not add up"
+            );
+            report.balanced = false;
+        }
         report.rows_in += file_rows;
         report.files.push(FileReport {
             path: file_name.clone(),
-            format: format.extension(),
+            format: file.format.extension(),
+            compression: file.compression.name(),
             rows_in: file_rows,
+            lines: tally,
             layout,
         });
     }
     progress.end();
     lap("read and validate");
+    if report.rows_in == 0 {
+        return no_rows(store, source, report);
+    }
 
     let all = stack(valid_chunks, contract)?;
     lap("stack");
@@ -311,28 +417,13 @@ fn ingest_source(
     report.imputed = stats.imputed;
     report.missing_kept = stats.missing_kept;
     report.unexpected_values = stats.unexpected;
-    report.balanced = report.rows_in == report.curated + report.quarantined + report.duplicates;
+    report.balanced &= report.rows_in == report.curated + report.quarantined + report.duplicates;
     report.curated_file = Some(relative(store, &curated_target));
     report.quarantine_file = Some(relative(store, &store.quarantine_file(source)));
     let quarantine_file = quarantine.finish()?;
 
-    let known = if source == Source::Customers && !ids.is_empty() {
-        let mut all_ids = ids.remove(0);
-        for more in &ids {
-            all_ids
-                .append(more)
-                .context(|| "collecting customer ids".into())?;
-        }
-        Some(
-            all_ids
-                .str()
-                .context(|| "reading customer ids".into())?
-                .apply_values(|id| id.trim().to_owned().into())
-                .into_series()
-                .drop_nulls()
-                .unique()
-                .context(|| "collecting customer ids".into())?,
-        )
+    let known = if source == Source::Customers {
+        Some(customer_ids(&all, &marks.keep, ids)?)
     } else {
         None
     };
@@ -345,6 +436,71 @@ fn ingest_source(
         },
         known,
     ))
+}
+
+/// A source whose files hold no rows (a header-only CSV): like a missing folder, a
+/// warning for an optional source and an error for a required one.
+fn no_rows(
+    store: &Store,
+    source: Source,
+    report: SourceReport,
+) -> Result<(SourceReport, Staged, Option<CustomerIds>)> {
+    let files: Vec<&str> = report.files.iter().map(|file| file.path.as_str()).collect();
+    if source.contract().required {
+        return Err(PipelineError::Missing(format!(
+            "no rows for the required source '{source}': {} hold no rows (a header only?)",
+            files.join(", ")
+        )));
+    }
+    tracing::warn!(source = source.name(), files = ?files, "no rows; features that need this source will be empty");
+    Ok((report, Staged::empty(store, source), None))
+}
+
+/// The curated customers, and those seen only in quarantined rows: `seen` holds the raw
+/// ids of every row read (also rows that could not be split into fields).
+fn customer_ids(all: &DataFrame, keep: &BooleanChunked, seen: Vec<Series>) -> Result<CustomerIds> {
+    let curated = all
+        .filter(keep)
+        .context(|| "selecting curated customers".into())?
+        .column("customer_id")
+        .context(|| "reading customer ids".into())?
+        .as_materialized_series()
+        .clone();
+    let mut seen = seen.into_iter();
+    let mut every = seen
+        .next()
+        .unwrap_or_else(|| Series::new_empty("customer_id".into(), &DataType::String));
+    for more in seen {
+        every
+            .append(&more)
+            .context(|| "collecting customer ids".into())?;
+    }
+    let every = every
+        .str()
+        .context(|| "reading customer ids".into())?
+        .apply_values(|id| id.trim().to_owned().into())
+        .into_series()
+        .drop_nulls()
+        .unique()
+        .context(|| "collecting customer ids".into())?;
+    let quarantined = DataFrame::new(every.len(), vec![every.into_column()])
+        .context(|| "collecting customer ids".into())?
+        .lazy()
+        .filter(
+            col("customer_id")
+                .is_in(lit(curated.clone()).implode(false), false)
+                .not(),
+        )
+        .collect()
+        .context(|| "finding quarantined customers".into())?
+        .column("customer_id")
+        .context(|| "reading customer ids".into())?
+        .as_materialized_series()
+        .clone();
+    Ok(CustomerIds {
+        curated,
+        quarantined,
+    })
 }
 
 fn file_lookup<'a>(frame: &DataFrame, file_names: &'a [String]) -> impl Fn(usize) -> String + 'a {

@@ -1,7 +1,8 @@
 //! Validation of a chunk of raw text columns against the contract, as one polars plan.
 //!
 //! The plan runs in three stages over the chunk: clean every column (trim; empty is
-//! missing), parse it to its logical type, then evaluate every check as a boolean column.
+//! missing), parse it to its logical type, then evaluate every check as a boolean column
+//! (among them: no event after the run's reference date).
 //! Rows that pass all checks come out typed, with the missing-value policy applied; the
 //! few that fail get the first failure's kind, column and reason, computed on those rows
 //! only. Dates, timestamps, booleans and categories are parsed by the allocation-free
@@ -17,7 +18,7 @@ use super::read::LINE;
 use crate::contract::{
     ColumnSpec, ColumnType, MAX_DATE, MIN_DATE, MissingPolicy, RowRule, SourceContract,
 };
-use crate::dates::{MICROS_PER_DAY, parse_iso_date, parse_iso_timestamp, to_days};
+use crate::dates::{MICROS_PER_DAY, from_days, parse_iso_date, parse_iso_timestamp, to_days};
 use crate::error::{PolarsContext, Result};
 
 /// Output column with the failure kind of a quarantined row.
@@ -166,8 +167,9 @@ fn present_but_unparsed(name: &str) -> Expr {
         .and(col(parsed(name)).is_null())
 }
 
-/// The parsed value of a column (before imputation) and the checks on it.
-fn column_plan(spec: &ColumnSpec) -> (Expr, Vec<Check>) {
+/// The parsed value of a column (before imputation) and the checks on it. An event
+/// column (see [`SourceContract::events`]) must not lie after `reference_day`.
+fn column_plan(spec: &ColumnSpec, event: bool, reference_day: i32) -> (Expr, Vec<Check>) {
     let name = spec.name;
     let raw = col(cleaned(name));
     let value = col(parsed(name));
@@ -191,6 +193,19 @@ fn column_plan(spec: &ColumnSpec) -> (Expr, Vec<Check>) {
         kind: "out of range",
         column: name,
         message: quoted_value(name, &text),
+    };
+    let future = |failed: Expr| Check {
+        failed,
+        kind: "future",
+        column: name,
+        message: quoted_value(
+            name,
+            &format!(
+                "is after the reference date {} of this ingest: an event cannot have \
+                 happened yet (pass --reference-date if the extract is from a later day)",
+                from_days(reference_day)
+            ),
+        ),
     };
     let parse = match spec.ty {
         ColumnType::Id | ColumnType::Text => raw.clone(),
@@ -237,9 +252,12 @@ fn column_plan(spec: &ColumnSpec) -> (Expr, Vec<Check>) {
             let (low, high) = (contract_day(MIN_DATE), contract_day(MAX_DATE));
             let days = value.clone().cast(DataType::Int32);
             checks.push(range(
-                days.clone().lt(lit(low)).or(days.gt(lit(high))),
+                days.clone().lt(lit(low)).or(days.clone().gt(lit(high))),
                 format!("is outside {MIN_DATE} to {MAX_DATE}"),
             ));
+            if event {
+                checks.push(future(days.gt(lit(reference_day))));
+            }
             parse_text::<Int32Type>(raw.clone(), DataType::Date, parse_iso_date)
         }
         ColumnType::Timestamp => {
@@ -248,9 +266,17 @@ fn column_plan(spec: &ColumnSpec) -> (Expr, Vec<Check>) {
             let high = i64::from(contract_day(MAX_DATE) + 1) * MICROS_PER_DAY;
             let micros = value.clone().cast(DataType::Int64);
             checks.push(range(
-                micros.clone().lt(lit(low)).or(micros.gt_eq(lit(high))),
+                micros
+                    .clone()
+                    .lt(lit(low))
+                    .or(micros.clone().gt_eq(lit(high))),
                 format!("is outside {MIN_DATE} to {MAX_DATE}"),
             ));
+            if event {
+                // Any time on the reference day itself has happened.
+                let next_day = i64::from(reference_day + 1) * MICROS_PER_DAY;
+                checks.push(future(micros.gt_eq(lit(next_day))));
+            }
             parse_text::<Int64Type>(
                 raw.clone(),
                 DataType::Datetime(TimeUnit::Microseconds, None),
@@ -344,12 +370,18 @@ fn flag(index: usize) -> String {
     format!("__f{index}")
 }
 
-/// Validates one chunk of text columns (contract order, plus `__line`).
-pub fn validate_chunk(frame: DataFrame, contract: &SourceContract) -> Result<Validated> {
+/// Validates one chunk of text columns (contract order, plus `__line`); events after
+/// `reference_day` (days since 1970-01-01) are quarantined as "future".
+pub fn validate_chunk(
+    frame: DataFrame,
+    contract: &SourceContract,
+    reference_day: i32,
+) -> Result<Validated> {
     let mut values = Vec::new();
     let mut checks = Vec::new();
     for spec in contract.columns {
-        let (value, column_checks) = column_plan(spec);
+        let event = contract.events.contains(&spec.name);
+        let (value, column_checks) = column_plan(spec, event, reference_day);
         values.push(value);
         checks.extend(column_checks);
     }

@@ -21,13 +21,13 @@ pub fn generate_into(dir: &Path, customers: u64, dirt: f64, format: RawFormat) -
     generate(&Store::new(dir), &config, &NoProgress).expect("generate")
 }
 
-/// Ingests `dir` with small chunks (so chunking is exercised).
+/// The reference date of test ingests: the generator's default extract date, so that
+/// any generated event after it is caught as a bug of the generator.
+pub const REFERENCE_DATE: &str = "2026-10-31";
+
+/// Ingests `dir` with small chunks (so chunking is exercised), as of [`REFERENCE_DATE`].
 pub fn ingest_dir(dir: &Path) -> churn_pipeline::Result<IngestReport> {
-    ingest(
-        &Store::new(dir),
-        &IngestOptions { chunk_rows: 4_000 },
-        &NoProgress,
-    )
+    ingest_on(dir, REFERENCE_DATE)
 }
 
 /// Writes `text` to `dir/raw/<source>/<name>`.
@@ -45,4 +45,24 @@ pub fn quarantine(dir: &Path, source: &str) -> Vec<serde_json::Value> {
         .lines()
         .map(|line| serde_json::from_str(line).expect("quarantine lines are JSON"))
         .collect()
+}
+
+/// Ingests `dir` with small chunks as of the reference date `reference` (YYYY-MM-DD).
+pub fn ingest_on(dir: &Path, reference: &str) -> churn_pipeline::Result<IngestReport> {
+    let reference_date =
+        chrono::NaiveDate::parse_from_str(reference, "%Y-%m-%d").expect("a reference date");
+    ingest(
+        &Store::new(dir),
+        &IngestOptions {
+            chunk_rows: 4_000,
+            reference_date,
+        },
+        &NoProgress,
+    )
+}
+
+/// The ingest report as written to `reports/ingest-report.json`.
+pub fn report_json(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("reports/ingest-report.json")).expect("report");
+    serde_json::from_str(&text).expect("the report is JSON")
 }

@@ -44,6 +44,8 @@ fn close(actual: Option<f64>, expected: f64, what: &str) {
 }
 
 /// A tiny extract whose features are worked out by hand, as of 2026-03-01, horizon 30.
+/// Every source reaches April (C4's rows, all after as_of), so the data covers the
+/// horizon.
 fn hand_made(dir: &Path) {
     write_raw(
         dir,
@@ -62,7 +64,8 @@ A2,C1,basic,month-to-month,2026-01-01,2026-03-20,60,electronic-check,true
 A3,C2,premium,two-year,2024-01-01,2025-06-01,90,credit-card,false
 A4,C2,premium,two-year,2026-02-20,,100,credit-card,false
 A5,C3,basic,one-year,2025-01-01,2026-02-01,40,mailed-check,false
-A6,C4,basic,month-to-month,2026-03-01,,30,mailed-check,false
+A6,C4,basic,month-to-month,2026-03-01,2026-04-05,30,mailed-check,false
+A7,C4,basic,month-to-month,2026-04-08,,30,mailed-check,false
 ");
     write_raw(
         dir,
@@ -87,6 +90,7 @@ I1,C1,2026-01-01,2026-01-15,60,2026-01-20,paid
 I2,C1,2026-02-01,2026-02-15,60,,failed
 I3,C1,2026-02-25,2026-03-11,60,,open
 I4,C1,2026-03-02,2026-03-16,60,,open
+I5,C4,2026-04-05,2026-04-19,30,2026-04-06,paid
 ",
     );
     write_raw(
@@ -97,6 +101,7 @@ I4,C1,2026-03-02,2026-03-16,60,,open
 T1,C1,2026-02-10T00:00:00Z,2026-02-11T00:00:00Z,complaint,high,2
 T2,C1,2026-02-25T00:00:00Z,2026-03-05T00:00:00Z,technical,low,5
 T3,C1,2026-03-02T00:00:00Z,,cancellation,critical,
+T4,C4,2026-04-05T00:00:00Z,2026-04-06T00:00:00Z,technical,low,4
 ",
     );
     write_raw(
@@ -107,6 +112,7 @@ T3,C1,2026-03-02T00:00:00Z,,cancellation,critical,
 C2,2025-06-01,voluntary
 C3,2026-02-01,voluntary
 C1,2026-03-20,voluntary
+C4,2026-04-05,voluntary
 ",
     );
 }

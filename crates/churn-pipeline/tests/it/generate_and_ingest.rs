@@ -1,7 +1,72 @@
+use std::collections::BTreeMap;
+use std::io::Read as _;
+
 use churn_pipeline::contract::Source;
+use churn_pipeline::generate::DirtKind;
 use churn_pipeline::store::RawFormat;
 
 use crate::common::{generate_into, ingest_dir, quarantine};
+
+/// The physical lines of a raw text file, decompressed, without their terminators.
+fn physical_lines(path: &std::path::Path) -> Vec<Vec<u8>> {
+    let file = std::fs::File::open(path).expect("open");
+    let name = path.to_string_lossy();
+    let mut reader: Box<dyn std::io::Read> = if name.ends_with(".gz") {
+        Box::new(flate2::read::MultiGzDecoder::new(file))
+    } else if name.ends_with(".zst") {
+        Box::new(zstd::stream::read::Decoder::new(file).expect("zstd"))
+    } else {
+        Box::new(file)
+    };
+    let mut bytes = Vec::new();
+    reader.read_to_end(&mut bytes).expect("read");
+    let mut lines: Vec<Vec<u8>> = bytes
+        .split(|&b| b == b'\n')
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line).to_vec())
+        .collect();
+    if bytes.ends_with(b"\n") {
+        lines.pop();
+    }
+    lines
+}
+
+/// Checks that a quarantined row's line of its file is the row: its raw text, or its ids
+/// and the days of its dates (rows rejected after validation show typed values, so
+/// numbers, categories and times of day may be written differently).
+fn assert_line_is_the_row(dir: &std::path::Path, row: &serde_json::Value, format: RawFormat) {
+    let file = row["file"].as_str().expect("file");
+    let number = row["line"].as_u64().expect("line") as usize;
+    let lines = physical_lines(&dir.join(file));
+    let line = String::from_utf8_lossy(&lines[number - 1]).into_owned();
+    if let Some(raw) = row["raw"].as_str() {
+        assert_eq!(raw, line.trim_end(), "{file} line {number}: {row}");
+        return;
+    }
+    let is_day = |text: &str| {
+        text.len() >= 10
+            && text.bytes().take(10).enumerate().all(|(i, b)| {
+                if i == 4 || i == 7 {
+                    b == b'-'
+                } else {
+                    b.is_ascii_digit()
+                }
+            })
+    };
+    for (column, value) in row["values"].as_object().expect("values") {
+        let Some(text) = value.as_str() else { continue };
+        let expected = if column.ends_with("_id") {
+            text.trim()
+        } else if is_day(text) {
+            &text[..10]
+        } else {
+            continue;
+        };
+        assert!(
+            line.contains(expected),
+            "{format:?}: {file} line {number} has no {column} '{expected}': {line}"
+        );
+    }
+}
 
 fn read_all(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
     let mut files = Vec::new();
@@ -77,7 +142,9 @@ fn existing_raw_data_is_not_overwritten_without_force() {
 }
 
 /// Every row read ends curated, quarantined or dropped as a duplicate, and the numbers are
-/// exactly those the generator's manifest predicts from the dirt it injected.
+/// exactly those the generator's manifest predicts from the dirt it injected (stray
+/// quotes, future dates, CRLF and compressed files among it); every quarantined row of a
+/// text file names the physical line it is on.
 #[test]
 fn ingest_accounts_for_every_row_in_every_format() {
     for format in [RawFormat::Csv, RawFormat::JsonLines, RawFormat::Parquet] {
@@ -85,6 +152,37 @@ fn ingest_accounts_for_every_row_in_every_format() {
         let manifest = generate_into(dir.path(), 400, 0.03, format);
         let report = ingest_dir(dir.path()).expect("ingest");
         assert!(report.balanced, "{format:?}");
+        let mut injected: BTreeMap<DirtKind, u64> = BTreeMap::new();
+        for entry in manifest.sources.values() {
+            for (kind, count) in &entry.dirt {
+                *injected.entry(*kind).or_default() += count;
+            }
+        }
+        let mut expected_kinds = vec![DirtKind::FutureDate, DirtKind::KeyConflict];
+        if format == RawFormat::Csv {
+            expected_kinds.push(DirtKind::StrayQuote);
+        }
+        for kind in expected_kinds {
+            assert!(
+                injected.contains_key(&kind),
+                "{format:?}: no {kind:?} injected"
+            );
+        }
+        if format != RawFormat::Parquet {
+            let files: Vec<&String> = manifest.sources.values().flat_map(|s| &s.files).collect();
+            for extension in [".gz", ".zst"] {
+                assert!(
+                    files.iter().any(|f| f.ends_with(extension)),
+                    "{format:?}: no {extension} file in {files:?}"
+                );
+            }
+            assert!(
+                manifest.sources.values().any(|s| !s.crlf_files.is_empty()),
+                "{format:?}: no CRLF file"
+            );
+            let orphaned: u64 = manifest.sources.values().map(|s| s.orphaned_rows).sum();
+            assert!(orphaned > 0, "{format:?}: no row of a quarantined customer");
+        }
         for source in Source::ALL {
             let expected = &manifest.sources[source.name()];
             let got = &report.sources[source.name()];
@@ -129,6 +227,9 @@ fn ingest_accounts_for_every_row_in_every_format() {
                     line["reason"].as_str().is_some_and(|r| !r.is_empty()),
                     "{line}"
                 );
+                if format != RawFormat::Parquet {
+                    assert_line_is_the_row(dir.path(), line, format);
+                }
             }
             let curated =
                 std::fs::metadata(dir.path().join(format!("curated/{source}/data.parquet")));

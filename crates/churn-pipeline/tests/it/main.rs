@@ -5,6 +5,8 @@ mod actions;
 /// Bad input of every kind: a clear error naming the file, or a quarantined row.
 mod bad_input;
 mod common;
+/// The end of the data: future events quarantined, the source that limits the data end.
+mod data_end;
 /// The as-of feature table: hand-computed values and the no-leakage property.
 mod features_as_of;
 /// Flat tables the user already has, one or split in several.
@@ -13,5 +15,8 @@ mod features_table;
 mod fixtures;
 /// Generator determinism and its agreement with ingest's accounting.
 mod generate_and_ingest;
+/// Hostile input of issue 12: stray quotes, compressed and skipped files, CRLF,
+/// byte-order marks, repeated JSON keys, empty optional sources, orphaned rows.
+mod hostile_input;
 /// Training: determinism, every family, reason codes, bad tables.
 mod models;
