@@ -111,8 +111,6 @@ impl Store {
     }
 }
 
-/// The name of the generator's manifest in `raw/`.
-
 /// What a source folder under `raw/` holds.
 #[derive(Debug, Clone, Default)]
 pub struct RawListing {
