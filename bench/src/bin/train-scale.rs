@@ -68,7 +68,8 @@ fn main() -> anyhow::Result<()> {
     let options = TrainOptions {
         trained_at: "bench".into(),
         ..TrainOptions::default()
-    };
+    }
+    .validate()?;
     let model_dir = dir.join("models/scale");
     let ((outcome, _), _) = measure(
         "train (default settings)",
@@ -104,7 +105,7 @@ fn main() -> anyhow::Result<()> {
                 &model_dir,
                 &features,
                 &out,
-                &PredictOptions::default(),
+                &PredictOptions::default().validate()?,
                 &NoProgress,
             )?)
         },
@@ -120,7 +121,8 @@ fn main() -> anyhow::Result<()> {
                 &PredictOptions {
                     reasons: 0,
                     ..PredictOptions::default()
-                },
+                }
+                .validate()?,
                 &NoProgress,
             )?)
         },

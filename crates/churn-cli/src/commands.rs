@@ -17,7 +17,7 @@ use churn_pipeline::train::calibrate::CalibrationKind;
 use churn_pipeline::train::encode::ScalingKind;
 use churn_pipeline::train::family::Family;
 use churn_pipeline::train::threshold::ThresholdRule;
-use churn_pipeline::train::{ClassWeight, SelectionMetric, TrainOptions};
+use churn_pipeline::train::{ClassWeight, OptionError, SelectionMetric, TrainOptions};
 use clap::{Args, Parser, Subcommand};
 use tracing::{info, warn};
 
@@ -649,8 +649,14 @@ fn now_utc() -> String {
         .unwrap_or_default()
 }
 
+/// An option the pipeline refused, named by the flag that set it (every option's field
+/// is spelt as its flag, with `_` for `-`).
+fn flag_error(error: OptionError) -> anyhow::Error {
+    anyhow::anyhow!("--{} {}", error.field.replace('_', "-"), error.message)
+}
+
 fn train(args: TrainArgs, bars: &Bars) -> Result<PathBuf> {
-    let options = train_options(&args)?;
+    let options = train_options(&args)?.validate().map_err(flag_error)?;
     let (outcome, dir) = models::train_dir(
         &args.features,
         &options,
@@ -704,7 +710,9 @@ fn predict(args: PredictArgs, bars: &Bars) -> Result<PredictSummary> {
             other => anyhow::bail!("--reasons-from {other}: use high, medium or low"),
         },
         max_high_risk: args.top,
-    };
+    }
+    .validate()
+    .map_err(flag_error)?;
     let summary =
         churn_pipeline::predict::predict(&args.model, &args.features, &args.out, &options, bars)
             .context("predict failed")?;

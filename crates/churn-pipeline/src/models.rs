@@ -14,9 +14,10 @@ use std::path::{Path, PathBuf};
 use churn_core::ModelArtifact;
 
 use crate::error::{PipelineError, Result};
+use crate::features::data;
 use crate::progress::Progress;
 use crate::store::{write_atomic, write_json};
-use crate::train::{TrainOptions, TrainOutcome, data, train};
+use crate::train::{TrainOutcome, ValidTrainOptions, train};
 
 /// The champion artifact, JSON.
 pub const MODEL_FILE: &str = "model.json";
@@ -91,7 +92,7 @@ pub fn write_model_dir(dir: &Path, outcome: &TrainOutcome) -> Result<()> {
 /// `<models_root>/<model_id>` when `out` is `None`. Returns the outcome and the folder.
 pub fn train_dir(
     features: &Path,
-    options: &TrainOptions,
+    options: &ValidTrainOptions,
     out: Option<&Path>,
     models_root: &Path,
     progress: &dyn Progress,

@@ -242,7 +242,9 @@ async fn run(
         let options = PredictOptions {
             reasons_from: Tier::High,
             ..PredictOptions::default()
-        };
+        }
+        .validate()
+        .map_err(|e| HandlerError::permanent(format!("prediction options: {e}")))?;
         blocking("scoring", move || {
             churn_pipeline::predict::predict(&model_dir, &features_dir, &out, &options, &NoProgress)
         })

@@ -179,6 +179,9 @@ async fn run(
         let (root, horizon) = (root.to_path_buf(), options.horizon_days);
         let mut train = options.train.clone();
         train.seed = seed;
+        let train = train
+            .validate()
+            .map_err(|e| HandlerError::permanent(format!("training options: {e}")))?;
         blocking("training", move || {
             let store = Store::new(&root);
             let table = churn_pipeline::features::build_as_of(&store, as_of, horizon, None)?;

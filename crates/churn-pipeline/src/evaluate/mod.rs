@@ -17,9 +17,9 @@ use churn_core::{ModelArtifact, Scorer};
 use serde::Serialize;
 
 use crate::error::{PipelineError, Result};
+use crate::features::data::{Dataset, load_dir};
 use crate::models::{CANDIDATES_DIR, read_artifact, read_training};
 use crate::store::{write_atomic, write_json};
-use crate::train::data::{Dataset, load_dir};
 use crate::train::{HeldOut, TrainOutcome, score_rows};
 use plots::Line;
 

@@ -8,8 +8,8 @@
 use std::path::PathBuf;
 
 use churn_core::{ModelArtifact, Scorer, Value};
+use churn_pipeline::features::data::load_dir;
 use churn_pipeline::progress::NoProgress;
-use churn_pipeline::train::data::load_dir;
 use churn_pipeline::train::family::Family;
 use churn_pipeline::train::{TrainOptions, train};
 use serde_json::{Map, Value as Json, json};
@@ -54,7 +54,7 @@ fn regenerate() {
         trained_at: "2026-11-25T00:00:00Z".into(),
         ..TrainOptions::default()
     };
-    let outcome = train(&data, &options, &NoProgress).expect("train");
+    let outcome = train(&data, &options.validate().expect("valid"), &NoProgress).expect("train");
     let artifact = outcome
         .families
         .iter()

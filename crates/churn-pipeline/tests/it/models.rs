@@ -2,11 +2,11 @@ use std::path::{Path, PathBuf};
 
 use churn_core::{ModelArtifact, Scorer};
 use churn_pipeline::features::build_as_of;
+use churn_pipeline::features::data::load_dir;
 use churn_pipeline::progress::NoProgress;
 use churn_pipeline::store::{RawFormat, Store};
-use churn_pipeline::train::data::load_dir;
 use churn_pipeline::train::family::Family;
-use churn_pipeline::train::{TrainOptions, train};
+use churn_pipeline::train::{TrainOptions, ValidTrainOptions, train};
 
 use crate::common::{generate_into, ingest_dir};
 
@@ -39,6 +39,11 @@ pub fn quick_options() -> TrainOptions {
     }
 }
 
+/// Options checked as training requires.
+pub fn valid(options: TrainOptions) -> ValidTrainOptions {
+    options.validate().expect("valid options")
+}
+
 fn without_time(mut artifact: ModelArtifact) -> String {
     artifact.lineage.trained_at.clear();
     artifact.to_json()
@@ -49,8 +54,8 @@ fn same_data_and_seed_give_the_same_models_bit_for_bit() {
     let dir = tempfile::tempdir().expect("tempdir");
     let features = feature_dir(dir.path(), 1500);
     let data = load_dir(&features, true).expect("load");
-    let first = train(&data, &quick_options(), &NoProgress).expect("train");
-    let second = train(&data, &quick_options(), &NoProgress).expect("train");
+    let first = train(&data, &valid(quick_options()), &NoProgress).expect("train");
+    let second = train(&data, &valid(quick_options()), &NoProgress).expect("train");
     assert_eq!(first.families.len(), second.families.len());
     for (a, b) in first.families.iter().zip(&second.families) {
         let (a, b) = (
@@ -61,10 +66,10 @@ fn same_data_and_seed_give_the_same_models_bit_for_bit() {
     }
     let other_seed = train(
         &data,
-        &TrainOptions {
+        &valid(TrainOptions {
             seed: 7,
             ..quick_options()
-        },
+        }),
         &NoProgress,
     )
     .expect("train");
@@ -79,7 +84,7 @@ fn every_family_learns_and_explains_additively() {
     let dir = tempfile::tempdir().expect("tempdir");
     let features = feature_dir(dir.path(), 2000);
     let data = load_dir(&features, true).expect("load");
-    let outcome = train(&data, &quick_options(), &NoProgress).expect("train");
+    let outcome = train(&data, &valid(quick_options()), &NoProgress).expect("train");
     let names: Vec<&str> = outcome.families.iter().map(|f| f.family.as_str()).collect();
     for family in ["logistic_regression", "random_forest", "gradient_boosting"] {
         assert!(names.contains(&family), "{names:?}");
@@ -130,7 +135,7 @@ fn every_family_learns_and_explains_additively() {
 
 #[test]
 fn bad_tables_are_refused_with_reasons() {
-    use churn_pipeline::train::data::from_frame;
+    use churn_pipeline::features::data::from_frame;
     use polars::prelude::*;
     let spec = churn_core::FeatureSpec::new(
         "customer_id",
@@ -235,7 +240,7 @@ fn too_few_rows_for_the_folds_is_a_clear_error() {
         folds: 50,
         ..quick_options()
     };
-    let error = train(&data, &options, &NoProgress).expect_err("too many folds");
+    let error = train(&data, &valid(options), &NoProgress).expect_err("too many folds");
     assert!(
         error
             .to_string()
@@ -256,7 +261,7 @@ fn train_evaluate_and_predict_end_to_end() {
     let model = dir.path().join("models/test");
     let (outcome, written) = train_dir(
         &features,
-        &quick_options(),
+        &valid(quick_options()),
         Some(&model),
         dir.path(),
         &NoProgress,
@@ -315,7 +320,9 @@ fn train_evaluate_and_predict_end_to_end() {
         &PredictOptions {
             batch_rows: 97,
             ..PredictOptions::default()
-        },
+        }
+        .validate()
+        .expect("valid"),
         &NoProgress,
     )
     .expect("predict");
@@ -362,7 +369,9 @@ fn train_evaluate_and_predict_end_to_end() {
         &PredictOptions {
             reasons: 0,
             ..PredictOptions::default()
-        },
+        }
+        .validate()
+        .expect("valid"),
         &NoProgress,
     )
     .expect("predict");
@@ -386,7 +395,7 @@ fn train_evaluate_and_predict_end_to_end() {
         &model,
         &wrong,
         &dir.path().join("p3"),
-        &PredictOptions::default(),
+        &PredictOptions::default().validate().expect("valid"),
         &NoProgress,
     )
     .expect_err("missing column");
@@ -408,7 +417,7 @@ fn bags_average_boosters_refitted_with_their_own_seeds() {
             bags,
             ..quick_options()
         };
-        let outcome = train(&data, &options, &NoProgress).expect("train");
+        let outcome = train(&data, &valid(options), &NoProgress).expect("train");
         outcome.families[0].artifact.clone().expect("artifact")
     };
     let trees = |artifact: &ModelArtifact| -> Vec<usize> {

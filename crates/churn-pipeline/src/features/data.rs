@@ -1,4 +1,5 @@
-//! The training table: a feature table and its spec, checked and held in memory by column.
+//! The feature-folder reader: a feature table and its spec (as [`super`] writes them),
+//! checked and held in memory by column, for training, evaluation and the online table.
 //!
 //! Every problem a user can cause is a clear error here, before any model is fitted: a
 //! missing column, a column of the wrong type, infinite values, a missing or one-class
@@ -11,8 +12,8 @@ use std::path::Path;
 use churn_core::{FeatureKind, FeatureSpec, Fnv64, Value};
 use polars::prelude::*;
 
+use super::{SPEC_FILE, TABLE_FILE};
 use crate::error::{PipelineError, PolarsContext, Result};
-use crate::features::{SPEC_FILE, TABLE_FILE};
 use crate::store::scan_parquet_file;
 
 /// The values of one feature.
