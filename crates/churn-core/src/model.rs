@@ -555,10 +555,13 @@ impl CompiledTrees {
         out: &mut [f64],
     ) {
         // On the heap: 16 rows of up to 1,024 values would take 128 KiB of stack.
-        let mut block: Box<[[f64; P]; BLOCK]> = vec![[0.0; P]; BLOCK]
-            .into_boxed_slice()
-            .try_into()
-            .expect("a block of BLOCK rows");
+        // Not `expect`: its message would format the slice it failed on, and with it
+        // every f64: `Debug` and float formatting were 10 KB of the gzipped browser build.
+        let Ok(mut block): Result<Box<[[f64; P]; BLOCK]>, _> =
+            vec![[0.0; P]; BLOCK].into_boxed_slice().try_into()
+        else {
+            unreachable!("a vector of BLOCK rows converts to an array of BLOCK rows")
+        };
         for (encoded, out) in rows.chunks(BLOCK * width).zip(out.chunks_mut(BLOCK)) {
             // A short last block walks its rows plus stale ones, whose sums are dropped.
             for (row, wide) in encoded.chunks(width).zip(block.iter_mut()) {
