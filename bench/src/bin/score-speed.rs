@@ -114,7 +114,7 @@ fn main() -> anyhow::Result<()> {
     };
     if let Some(dir) = &args.export {
         std::fs::create_dir_all(dir)?;
-        std::fs::write(dir.join("model.bin"), artifact.to_binary())?;
+        std::fs::write(dir.join("model.bin"), artifact.to_binary()?)?;
         let records: Vec<serde_json::Value> = (0..data.len().min(2000))
             .map(|row| {
                 let values = data.row_values(row);

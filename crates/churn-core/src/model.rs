@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::ArtifactError;
+use crate::error::{ArtifactError, require_finite};
 
 /// A fitted model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -147,6 +147,9 @@ impl Tree {
         }
         // Children must come after their parent: no cycles, so every walk ends at a leaf.
         for (position, node) in self.nodes.iter().enumerate() {
+            for value in [node.threshold, node.value, node.cover] {
+                require_finite(value, || format!("tree {index}, node {position}"))?;
+            }
             if node.is_leaf() {
                 continue;
             }
@@ -219,8 +222,17 @@ impl Model {
                     linear.weights.len()
                 )))
             }
-            Model::Linear(_) => Ok(()),
+            Model::Linear(linear) => {
+                require_finite(linear.intercept, || "the intercept".into())?;
+                for (column, weight) in linear.weights.iter().enumerate() {
+                    require_finite(*weight, || format!("the weight of column {column}"))?;
+                }
+                Ok(())
+            }
             Model::Trees(ensemble) => {
+                if let Aggregation::Sum { base_score } = ensemble.aggregation {
+                    require_finite(base_score, || "the base score".into())?;
+                }
                 if ensemble.trees.is_empty() {
                     return Err(ArtifactError::Inconsistent(
                         "an ensemble without trees".into(),

@@ -46,6 +46,15 @@ pub enum PipelineError {
     /// An option of a run cannot be used (names the field).
     #[error(transparent)]
     InvalidOption(#[from] OptionError),
+    /// A model artifact cannot be written (it would not load back).
+    #[error("writing {}: {source}", path.display())]
+    ArtifactWrite {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: churn_core::ArtifactError,
+    },
     /// A JSON document could not be written or read.
     #[error("{context}: {source}")]
     Json {

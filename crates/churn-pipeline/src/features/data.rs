@@ -12,7 +12,7 @@ use std::path::Path;
 use churn_core::{FeatureKind, FeatureSpec, Fnv64, Value};
 use polars::prelude::*;
 
-use super::{SPEC_FILE, TABLE_FILE};
+use super::{SPEC_FILE, SUMMARY_FILE, TABLE_FILE};
 use crate::error::{PipelineError, PolarsContext, Result};
 use crate::store::scan_parquet_file;
 
@@ -50,6 +50,9 @@ pub struct Dataset {
     pub hash: String,
     /// Things the user should know (ignored columns, rows without label, NaN read as missing).
     pub warnings: Vec<String>,
+    /// The label horizon of the table ("churned within N days"), from the folder's
+    /// summary: as-of builds record it, flat tables have none.
+    pub horizon_days: Option<u32>,
 }
 
 impl Dataset {
@@ -118,7 +121,30 @@ pub fn load_file(dir: &Path, table: &Path, require_labels: bool) -> Result<Datas
     let frame = scan_parquet_file(table)?
         .collect()
         .context(|| format!("reading {}", table.display()))?;
-    from_frame(&frame, spec, require_labels, table)
+    let mut dataset = from_frame(&frame, spec, require_labels, table)?;
+    dataset.horizon_days = read_horizon(dir)?;
+    Ok(dataset)
+}
+
+/// The label horizon a feature folder's summary records (`None` without one: a flat
+/// table, or a folder written before summaries said).
+pub fn read_horizon(dir: &Path) -> Result<Option<u32>> {
+    #[derive(serde::Deserialize)]
+    struct Summary {
+        #[serde(default)]
+        horizon_days: Option<u32>,
+    }
+    let path = dir.join(SUMMARY_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(PipelineError::io(&path, e)),
+    };
+    let summary: Summary = serde_json::from_str(&text).map_err(|source| PipelineError::Json {
+        context: format!("reading {}", path.display()),
+        source,
+    })?;
+    Ok(summary.horizon_days)
 }
 
 fn hash_rows(ids: &[String], labels: &[bool], columns: &[FeatureColumn]) -> String {
@@ -352,5 +378,6 @@ pub fn from_frame(
         columns,
         hash,
         warnings,
+        horizon_days: None,
     })
 }

@@ -13,6 +13,7 @@ use super::options::{BAG_MAX_ROWS, SelectionMetric, ValidTrainOptions};
 use super::outcome::Trial;
 use super::search::{FoldData, Tried, fit_model, prepare_fold};
 use super::{calibrate, labels_of, threshold};
+use crate::error::{PipelineError, Result};
 use crate::features::data::Dataset;
 
 /// The trials a family's final model averages and how they score out of fold.
@@ -97,7 +98,7 @@ pub(super) fn final_artifact(
     oof_margins: &[f64],
     members: &[(&Config, &Trial)],
     options: &ValidTrainOptions,
-) -> ModelArtifact {
+) -> Result<ModelArtifact> {
     let family = members[0].0.family();
     let style = family.style(options.scaling);
     let fold = prepare_fold(
@@ -162,7 +163,10 @@ pub(super) fn final_artifact(
         .map(|&m| calibration.probability(m, margin_is_probability))
         .collect();
     let decision = threshold::decide(options.threshold, oof_labels, &oof_probabilities);
-    let model_json = serde_json::to_string(&model).unwrap_or_default();
+    let model_json = serde_json::to_string(&model).map_err(|source| PipelineError::Json {
+        context: "encoding the model for its id".into(),
+        source,
+    })?;
     let mut parameters = BTreeMap::new();
     for (index, config) in configs.iter().enumerate() {
         for (key, value) in config.describe() {
@@ -183,7 +187,7 @@ pub(super) fn final_artifact(
         format!("{:?}", options.calibration).to_lowercase(),
     );
     parameters.insert("folds".into(), options.folds.to_string());
-    ModelArtifact {
+    Ok(ModelArtifact {
         schema_version: ARTIFACT_SCHEMA_VERSION,
         model_id: format!(
             "{}-{}",
@@ -207,8 +211,9 @@ pub(super) fn final_artifact(
             training_rows: train_rows.len() as u64,
             seed: options.seed,
             parameters,
+            horizon_days: data.horizon_days,
         },
-    }
+    })
 }
 
 /// The average of models of one family and preprocessing, as one model of that family:

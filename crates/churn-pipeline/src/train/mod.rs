@@ -4,12 +4,12 @@
 //! 1. Split the labelled rows into train and test (stratified, seeded; or given test ids).
 //! 2. For each family, evaluate a seeded sequence of hyperparameter configs (the defaults
 //!    first, then random draws) by stratified k-fold cross-validation on the train split,
-//!    folds in parallel; the preprocessing is refitted inside every fold ([`search`]).
+//!    folds in parallel; the preprocessing is refitted inside every fold (`search`).
 //! 3. Refit each family's best config (or the average of its best few) on the whole
 //!    train split; fit its calibration and decision threshold on its out-of-fold
-//!    predictions ([`ensemble`]); score the untouched test split with the finished
+//!    predictions (`ensemble`); score the untouched test split with the finished
 //!    artifact through churn-core's scorer. Blend logistic regression and boosting when
-//!    that beats both ([`blend`]).
+//!    that beats both (`blend`).
 //! 4. The champion is the family with the best cross-validated metric.
 //!
 //! This module holds the run's order of steps; [`options`] checks what a caller asks for
@@ -143,7 +143,7 @@ pub fn train(
             &selection.oof_margins,
             &configs,
             options,
-        );
+        )?;
         let scorer = Scorer::new(artifact.clone()).map_err(|e| {
             PipelineError::InvalidInput(format!("trained an invalid artifact: {e}"))
         })?;

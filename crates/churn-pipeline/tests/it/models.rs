@@ -46,7 +46,7 @@ pub fn valid(options: TrainOptions) -> ValidTrainOptions {
 
 fn without_time(mut artifact: ModelArtifact) -> String {
     artifact.lineage.trained_at.clear();
-    artifact.to_json()
+    artifact.to_json().expect("writable")
 }
 
 #[test]
@@ -97,6 +97,12 @@ fn every_family_learns_and_explains_additively() {
             family.test.roc_auc
         );
         let artifact = family.artifact.clone().expect("artifact");
+        assert_eq!(
+            artifact.lineage.horizon_days,
+            Some(90),
+            "{}: the as-of folder's horizon is recorded",
+            family.family
+        );
         let scorer = Scorer::new(artifact.clone()).expect("valid artifact");
         for row in (0..data.len()).step_by(97) {
             let values = data.row_values(row);
@@ -117,19 +123,78 @@ fn every_family_learns_and_explains_additively() {
             assert_eq!(score, explanation.score, "explain and score agree");
             assert!((0.0..=1.0).contains(&score.probability));
         }
-        // Both encodings load back to the same artifact.
-        let json = ModelArtifact::from_json(&artifact.to_json()).expect("json");
-        assert!(
-            json == artifact,
-            "{}: the JSON round trip changed the artifact",
-            family.family
-        );
-        let binary = ModelArtifact::from_binary(&artifact.to_binary()).expect("binary");
-        assert!(
-            binary == artifact,
-            "{}: the binary round trip changed the artifact",
-            family.family
-        );
+    }
+    let blend = blend_of(&outcome);
+    let artifacts: Vec<ModelArtifact> = outcome
+        .families
+        .iter()
+        .filter(|f| f.family != "blend")
+        .map(|f| f.artifact.clone().expect("artifact"))
+        .chain([blend])
+        .collect();
+    for artifact in artifacts {
+        round_trips_bit_for_bit(&artifact, &data);
+    }
+}
+
+/// The run's blend, or one composed of its linear and boosted models when the blend did
+/// not beat both (every family must round-trip, the blend included).
+fn blend_of(outcome: &churn_pipeline::train::TrainOutcome) -> ModelArtifact {
+    let artifact_of = |family: &str| {
+        outcome
+            .families
+            .iter()
+            .find(|f| f.family == family)
+            .and_then(|f| f.artifact.clone())
+    };
+    if let Some(blend) = artifact_of("blend") {
+        return blend;
+    }
+    let linear = artifact_of("logistic_regression").expect("a linear model");
+    let boosted = artifact_of("gradient_boosting").expect("a booster");
+    let mut components = Vec::new();
+    for artifact in [&linear, &boosted] {
+        for component in &artifact.components {
+            components.push(churn_core::Component {
+                weight: 0.5 * component.weight,
+                ..component.clone()
+            });
+        }
+    }
+    ModelArtifact {
+        family: "blend".into(),
+        model_id: "blend-composed".into(),
+        components,
+        ..linear
+    }
+}
+
+/// JSON and binary both load back to the same artifact, scoring every row bit for bit as
+/// the artifact training returned.
+fn round_trips_bit_for_bit(
+    artifact: &ModelArtifact,
+    data: &churn_pipeline::features::data::Dataset,
+) {
+    let family = &artifact.family;
+    let json = ModelArtifact::from_json(&artifact.to_json().expect("writable")).expect("json");
+    assert!(
+        json == *artifact,
+        "{family}: the JSON round trip changed the artifact"
+    );
+    let binary =
+        ModelArtifact::from_binary(&artifact.to_binary().expect("writable")).expect("binary");
+    assert!(
+        binary == *artifact,
+        "{family}: the binary round trip changed the artifact"
+    );
+    let scorers = [artifact.clone(), json, binary].map(|a| Scorer::new(a).expect("valid"));
+    for row in 0..data.len() {
+        let values = data.row_values(row);
+        let [original, from_json, from_binary] = scorers
+            .each_ref()
+            .map(|s| s.score(&values).expect("score").probability.to_bits());
+        assert_eq!(original, from_json, "{family}: row {row} from JSON");
+        assert_eq!(original, from_binary, "{family}: row {row} from binary");
     }
 }
 
@@ -304,7 +369,16 @@ fn train_evaluate_and_predict_end_to_end() {
     for external in ["src=\"http", "href=\"http", "<link", "<script"] {
         assert!(!html.contains(external), "self-contained: no {external}");
     }
-    assert!(model.join("metrics.json").exists());
+    assert_eq!(evaluation.horizon_days, Some(90));
+    assert!(
+        html.contains("churn within 90 days"),
+        "the report says what the probability means"
+    );
+    let metrics: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(model.join("metrics.json")).expect("metrics"))
+            .expect("json");
+    assert_eq!(metrics["horizon_days"], 90);
+    assert_eq!(metrics["horizon"], "churn within 90 days");
 
     let read = |path: &std::path::Path| {
         churn_pipeline::store::scan_parquet_file(path)
@@ -446,5 +520,53 @@ fn bags_average_boosters_refitted_with_their_own_seeds() {
         ensemble.trees[..per_bag],
         ensemble.trees[per_bag..2 * per_bag],
         "each bag has its own seed"
+    );
+}
+
+/// The last line of defence behind the table checks: a table that reaches training with a
+/// value that overflows the scaling gives an error naming the parameter, never an
+/// artifact holding an infinity.
+#[test]
+fn training_never_returns_an_artifact_with_a_non_finite_parameter() {
+    use churn_core::{FeatureDef, FeatureKind, FeatureSpec};
+    use churn_pipeline::features::data::{Dataset, FeatureColumn};
+
+    let rows = 240;
+    let labels: Vec<bool> = (0..rows).map(|row| row % 3 == 0).collect();
+    let signal: Vec<f64> = (0..rows)
+        .map(|row| f64::from(u8::from(labels[row])) + (row % 7) as f64 / 10.0)
+        .collect();
+    let mut tenure: Vec<f64> = (0..rows).map(|row| (row % 11) as f64).collect();
+    tenure[17] = 1e300;
+    let data = Dataset {
+        spec: FeatureSpec::new(
+            "customer_id",
+            Some("churned"),
+            vec![
+                FeatureDef::new("tenure", FeatureKind::Numeric, "t"),
+                FeatureDef::new("signal", FeatureKind::Numeric, "s"),
+            ],
+        ),
+        ids: (0..rows).map(|row| format!("C{row}")).collect(),
+        labels,
+        columns: vec![
+            FeatureColumn::Numeric(tenure),
+            FeatureColumn::Numeric(signal),
+        ],
+        hash: "test".into(),
+        warnings: Vec::new(),
+        horizon_days: None,
+    };
+    let options = TrainOptions {
+        families: vec![Family::Linear],
+        trials: [(Family::Linear, 1)].into_iter().collect(),
+        folds: 3,
+        ..TrainOptions::default()
+    };
+    let error = train(&data, &valid(options), &NoProgress).expect_err("an infinite scale");
+    let message = error.to_string();
+    assert!(
+        message.contains("not finite") && message.contains("(of 'tenure')"),
+        "{message}"
     );
 }
