@@ -2,8 +2,8 @@
 //! checked and held in memory by column, for training, evaluation and the online table.
 //!
 //! Every problem a user can cause is a clear error here, before any model is fitted: a
-//! missing column, a column of the wrong type, infinite values, a missing or one-class
-//! label, too few rows for the folds. NaN in a numeric column is read as missing (the
+//! missing column, a column of the wrong type, infinite or absurdly large values (beyond
+//! [`MAX_MAGNITUDE`]), a missing or one-class label, too few rows for the folds. NaN in a numeric column is read as missing (the
 //! documented fallback: Parquet writers use it for "unknown"). Columns the spec does not
 //! list are ignored, with a warning.
 
@@ -34,6 +34,13 @@ pub enum FeatureColumn {
 
 /// Code of a missing category.
 pub const MISSING_CODE: u32 = u32::MAX;
+
+/// The largest magnitude a numeric feature may hold; beyond it a value is refused like an
+/// infinite one, naming its column and row. No real measurement comes near it, and below
+/// it the sums of squares and cubes that fitting computes (standard deviations, skewness)
+/// stay finite over any number of rows: one `1e300` would make a standard deviation
+/// infinite and the artifact unwritable.
+pub const MAX_MAGNITUDE: f64 = 1e50;
 
 /// A feature table in memory.
 #[derive(Debug, Clone)]
@@ -328,6 +335,17 @@ pub fn from_frame(
                     return Err(bad(format!(
                         "column '{}' holds an infinite value (row {} of the labelled rows, id '{}'); fix the feature or mark the value missing",
                         feature.name,
+                        position + 1,
+                        ids[position]
+                    )));
+                }
+                if let Some(position) = values.iter().position(|x| x.abs() > MAX_MAGNITUDE) {
+                    return Err(bad(format!(
+                        "column '{}' holds {:e} (row {} of the labelled rows, id '{}'), beyond \
+                         ±{MAX_MAGNITUDE:e}, the largest a feature may hold: no real measurement is that \
+                         large, and fitting on it would overflow; fix the feature or mark the value missing",
+                        feature.name,
+                        values[position],
                         position + 1,
                         ids[position]
                     )));

@@ -523,6 +523,55 @@ fn bags_average_boosters_refitted_with_their_own_seeds() {
     );
 }
 
+/// Issue 12, item 8: one `tenure=1e300` in a flat table made a standard deviation
+/// infinite; training exited 0 and model.json stored `null`. Such a value is now refused
+/// when the table is read, naming its column, row and id.
+#[test]
+fn a_huge_finite_value_in_a_flat_table_is_refused_with_its_column_and_row() {
+    use churn_pipeline::features::data::read_horizon;
+    use churn_pipeline::features::table::{TableOptions, build_from_tables};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut csv = String::from("customerID,tenure,Contract,Churn\n");
+    for row in 0..60 {
+        let tenure = if row == 17 {
+            "1e300".to_owned()
+        } else {
+            (row % 13).to_string()
+        };
+        let contract = ["Month-to-month", "One year"][row % 2];
+        let churn = ["Yes", "No", "No"][row % 3];
+        csv.push_str(&format!("C{row:03},{tenure},{contract},{churn}\n"));
+    }
+    let input = dir.path().join("customers.csv");
+    std::fs::write(&input, csv).expect("write");
+    let out = dir.path().join("features");
+    build_from_tables(&TableOptions {
+        tables: vec![input],
+        id: "customerID".into(),
+        target: "Churn".into(),
+        positive: None,
+        out: out.clone(),
+    })
+    .expect("features");
+    assert_eq!(
+        read_horizon(&out).expect("summary"),
+        None,
+        "a flat table has no horizon"
+    );
+    let error = load_dir(&out, true).expect_err("1e300 is refused");
+    let message = error.to_string();
+    for needed in [
+        "'tenure'",
+        "1e300",
+        "row 18",
+        "C017",
+        "mark the value missing",
+    ] {
+        assert!(message.contains(needed), "{needed}: {message}");
+    }
+}
+
 /// The last line of defence behind the table checks: a table that reaches training with a
 /// value that overflows the scaling gives an error naming the parameter, never an
 /// artifact holding an infinity.
