@@ -150,7 +150,9 @@ async fn a_day_scored_in_shards_equals_the_day_scored_at_once() {
                 &model_dir,
                 &snapshot,
                 &at_once,
-                &Default::default(),
+                &churn_pipeline::predict::PredictOptions::default()
+                    .validate()
+                    .expect("valid options"),
                 &NoProgress,
             )
         })
@@ -240,7 +242,7 @@ fn prepare(root: &std::path::Path) -> std::path::PathBuf {
     options.trials.insert(Family::Linear, 1);
     let (_, model_dir) = churn_pipeline::models::train_dir(
         std::path::Path::new(&table.dir),
-        &options,
+        &options.validate().expect("valid options"),
         Some(&root.join("model")),
         root,
         &NoProgress,

@@ -1,6 +1,7 @@
-//! The wasm scorer against the golden file (the same one the native tests assert), and
-//! every bad input of the issue. Runs in Node and in headless Chromium through
-//! wasm-bindgen-test-runner (see build.sh).
+//! The wasm scorer against the golden files of every artifact version (the same ones the
+//! native tests assert), artifacts edited after training, and every bad input of the
+//! issue. Runs in Node and in headless Chromium through wasm-bindgen-test-runner (see
+//! build.sh).
 
 use churn_wasm_scorer::WasmScorer;
 use wasm_bindgen::JsValue;
@@ -8,6 +9,8 @@ use wasm_bindgen_test::*;
 
 const BINARY: &[u8] = include_bytes!("../../crates/churn-core/tests/fixtures/model-v1.bin");
 const GOLDEN: &str = include_str!("../../crates/churn-core/tests/fixtures/golden-v1.json");
+const V2_BINARY: &[u8] = include_bytes!("../../crates/churn-core/tests/fixtures/model-v2.bin");
+const V2_GOLDEN: &str = include_str!("../../crates/churn-core/tests/fixtures/golden-v2.json");
 
 fn message(error: wasm_bindgen::JsError) -> String {
     let value: JsValue = error.into();
@@ -73,8 +76,16 @@ fn pack(scorer: &WasmScorer, record: &serde_json::Value) -> (Vec<u8>, Vec<f64>, 
 
 #[wasm_bindgen_test]
 fn golden_probabilities_and_reasons_are_bit_for_bit_the_native_ones() {
-    let mut scorer = WasmScorer::new(BINARY).expect("the v1 fixture loads");
-    let golden: serde_json::Value = serde_json::from_str(GOLDEN).expect("golden");
+    assert_eq!(WasmScorer::artifact_version(), 2);
+    for (binary, golden) in [(BINARY, GOLDEN), (V2_BINARY, V2_GOLDEN)] {
+        scores_the_golden_records(binary, golden);
+    }
+}
+
+fn scores_the_golden_records(binary: &[u8], golden: &str) {
+    let mut scorer = WasmScorer::new(binary).expect("the fixture loads");
+    let golden: serde_json::Value = serde_json::from_str(golden).expect("golden");
+    assert_eq!(scorer.model_id(), golden["model_id"].as_str().expect("id"));
     let records = golden["records"].as_array().expect("records");
     assert!(records.len() >= 40);
     let names = scorer.feature_names();
@@ -111,23 +122,47 @@ fn golden_probabilities_and_reasons_are_bit_for_bit_the_native_ones() {
 
 #[wasm_bindgen_test]
 fn damaged_and_newer_artifacts_are_errors_not_crashes() {
-    for cut in [0, 7, 100, BINARY.len() - 1] {
-        let error = WasmScorer::new(&BINARY[..cut]).expect_err("truncated");
-        assert!(message(error).contains("damaged"));
+    for binary in [BINARY, V2_BINARY] {
+        for cut in [0, 7, 100, binary.len() - 1] {
+            let error = WasmScorer::new(&binary[..cut]).expect_err("truncated");
+            assert!(message(error).contains("damaged"));
+        }
+        let mut newer = binary.to_vec();
+        newer[4..8].copy_from_slice(&9u32.to_le_bytes());
+        let text = message(WasmScorer::new(&newer).expect_err("newer"));
+        assert!(
+            text.contains("schema version 9") && text.contains("upgrade churn"),
+            "{text}"
+        );
+        let mut corrupted = binary.to_vec();
+        for position in (9..corrupted.len()).step_by(1013) {
+            corrupted[position] ^= 0x5a;
+        }
+        // Any error is fine; a panic would abort the test.
+        let _ = WasmScorer::new(&corrupted);
     }
-    let mut newer = BINARY.to_vec();
-    newer[4..8].copy_from_slice(&9u32.to_le_bytes());
-    let text = message(WasmScorer::new(&newer).expect_err("newer"));
+}
+
+#[wasm_bindgen_test]
+fn artifacts_edited_after_training_are_refused_as_modified() {
+    // Issue 12: a threshold edited (nobody flagged) loaded under the same model id.
+    let threshold = WasmScorer::new(V2_BINARY).expect("loads").threshold();
+    let at = V2_BINARY
+        .windows(8)
+        .position(|w| w == threshold.to_le_bytes())
+        .expect("the threshold's bytes");
+    let mut edited = V2_BINARY.to_vec();
+    edited[at..at + 8].copy_from_slice(&0.999f64.to_le_bytes());
+    let text = message(WasmScorer::new(&edited).expect_err("edited"));
     assert!(
-        text.contains("schema version 9") && text.contains("upgrade churn"),
+        text.contains("modified after training") && text.contains("retrain"),
         "{text}"
     );
-    let mut corrupted = BINARY.to_vec();
-    for position in (9..corrupted.len()).step_by(1013) {
-        corrupted[position] ^= 0x5a;
-    }
-    // Any error is fine; a panic would abort the test.
-    let _ = WasmScorer::new(&corrupted);
+    // The checksum itself edited.
+    let mut edited = V2_BINARY.to_vec();
+    let last = edited.len() - 1;
+    edited[last] ^= 0x10;
+    assert!(message(WasmScorer::new(&edited).expect_err("edited")).contains("modified"));
 }
 
 #[wasm_bindgen_test]

@@ -192,7 +192,7 @@ fn model(dir: &Path) -> anyhow::Result<PathBuf> {
     options.trials.insert(Family::Boosting, 4);
     train_dir(
         Path::new(&table.dir),
-        &options,
+        &options.validate()?,
         Some(&out),
         dir,
         &NoProgress,

@@ -12,11 +12,11 @@ use std::time::Instant;
 
 use churn_core::{Component, Decision, Lineage, ModelArtifact, Scorer, Value};
 use churn_pipeline::features::build_as_of;
+use churn_pipeline::features::data::load_dir;
 use churn_pipeline::generate::{GenerateConfig, generate};
 use churn_pipeline::ingest::{IngestOptions, ingest};
 use churn_pipeline::progress::NoProgress;
 use churn_pipeline::store::Store;
-use churn_pipeline::train::data::load_dir;
 use churn_pipeline::train::encode::{self, Style};
 use churn_pipeline::train::tree::bins::BinMapper;
 use churn_pipeline::train::tree::boosting::{self, BoostParams};
@@ -114,7 +114,7 @@ fn main() -> anyhow::Result<()> {
     };
     if let Some(dir) = &args.export {
         std::fs::create_dir_all(dir)?;
-        std::fs::write(dir.join("model.bin"), artifact.to_binary())?;
+        std::fs::write(dir.join("model.bin"), artifact.to_binary()?)?;
         let records: Vec<serde_json::Value> = (0..data.len().min(2000))
             .map(|row| {
                 let values = data.row_values(row);

@@ -14,9 +14,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
+use churn_pipeline::features::data;
 use churn_pipeline::features::table::{TableOptions, build_from_tables};
 use churn_pipeline::progress::NoProgress;
-use churn_pipeline::train::{TrainOptions, data, train};
+use churn_pipeline::train::{TrainOptions, train};
 use clap::Parser;
 
 #[global_allocator]
@@ -139,7 +140,7 @@ fn run(reference: &Reference, args: &Args, work: &Path) -> anyhow::Result<()> {
         ..TrainOptions::default()
     };
     let started = Instant::now();
-    let outcome = train(&dataset, &options, &NoProgress)?;
+    let outcome = train(&dataset, &options.validate()?, &NoProgress)?;
     let seconds = started.elapsed().as_secs_f64();
     println!(
         "\n{}: {} rows ({} train, {} test), {} features, {} threads",

@@ -74,7 +74,8 @@ fn main() -> anyhow::Result<()> {
     let options = TrainOptions {
         trained_at: "bench".into(),
         ..TrainOptions::default()
-    };
+    }
+    .validate()?;
     let model_dir = dir.join("models/scale");
     let ((outcome, _), _) = measure(
         "train (default settings)",
@@ -110,7 +111,7 @@ fn main() -> anyhow::Result<()> {
                 &model_dir,
                 &features,
                 &out,
-                &PredictOptions::default(),
+                &PredictOptions::default().validate()?,
                 &NoProgress,
             )?)
         },
@@ -126,7 +127,8 @@ fn main() -> anyhow::Result<()> {
                 &PredictOptions {
                     reasons: 0,
                     ..PredictOptions::default()
-                },
+                }
+                .validate()?,
                 &NoProgress,
             )?)
         },

@@ -12,13 +12,15 @@ use churn_pipeline::generate::{self, GenerateConfig};
 use churn_pipeline::ingest::IngestOptions;
 use churn_pipeline::layout;
 use churn_pipeline::models;
-use churn_pipeline::predict::{PredictOptions, PredictSummary};
+use churn_pipeline::predict::{PredictOptions, PredictSummary, ValidPredictOptions};
 use churn_pipeline::store::{RawFormat, Store};
 use churn_pipeline::train::calibrate::CalibrationKind;
 use churn_pipeline::train::encode::ScalingKind;
 use churn_pipeline::train::family::Family;
 use churn_pipeline::train::threshold::ThresholdRule;
-use churn_pipeline::train::{ClassWeight, SelectionMetric, TrainOptions};
+use churn_pipeline::train::{
+    ClassWeight, OptionError, SelectionMetric, TrainOptions, ValidTrainOptions,
+};
 use clap::{Args, Parser, Subcommand};
 use tracing::{info, warn};
 
@@ -571,6 +573,7 @@ fn demo(args: DemoArgs, bars: &Bars) -> Result<()> {
     options.seed = args.seed;
     apply_trials(&mut options, &args.trials);
     options.trained_at = now_utc();
+    let options = options.validate().map_err(flag_error)?;
     let model_dir = train_with(
         &options,
         &PathBuf::from(&training_table.dir),
@@ -587,7 +590,7 @@ fn demo(args: DemoArgs, bars: &Bars) -> Result<()> {
         &model_dir,
         &PathBuf::from(&scoring_table.dir),
         &predictions,
-        &predict_defaults(),
+        &predict_defaults().validate().map_err(flag_error)?,
         bars,
     )?;
 
@@ -752,8 +755,16 @@ fn now_utc() -> String {
         .unwrap_or_default()
 }
 
+/// An option the pipeline refused, named by the flag that set it (every option's field
+/// is spelt as its flag, with `_` for `-`).
+fn flag_error(error: OptionError) -> anyhow::Error {
+    anyhow::anyhow!("--{} {}", error.field.replace('_', "-"), error.message)
+}
+
 fn train(args: TrainArgs, bars: &Bars) -> Result<PathBuf> {
-    let options = train_options(&args.options)?;
+    let options = train_options(&args.options)?
+        .validate()
+        .map_err(flag_error)?;
     train_with(
         &options,
         &args.features,
@@ -764,7 +775,7 @@ fn train(args: TrainArgs, bars: &Bars) -> Result<PathBuf> {
 }
 
 fn train_with(
-    options: &TrainOptions,
+    options: &ValidTrainOptions,
     features: &std::path::Path,
     out: Option<&std::path::Path>,
     dir: &std::path::Path,
@@ -813,7 +824,9 @@ fn predict(args: PredictArgs, bars: &Bars) -> Result<PredictSummary> {
         reasons: args.reasons,
         reasons_from: args.reasons_from.into(),
         max_high_risk: args.top,
-    };
+    }
+    .validate()
+    .map_err(flag_error)?;
     predict_with(&args.model, &args.features, &args.out, &options, bars)
 }
 
@@ -821,7 +834,7 @@ fn predict_with(
     model: &std::path::Path,
     features: &std::path::Path,
     out: &std::path::Path,
-    options: &PredictOptions,
+    options: &ValidPredictOptions,
     bars: &Bars,
 ) -> Result<PredictSummary> {
     let summary = churn_pipeline::predict::predict(model, features, out, options, bars)

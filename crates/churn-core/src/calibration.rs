@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::ArtifactError;
+use crate::error::{ArtifactError, require_finite};
 
 /// A fitted calibration map from margin to probability.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -67,8 +67,21 @@ impl Calibration {
         }
     }
 
-    /// Checks the isotonic knots.
+    /// Checks the numbers are finite and the isotonic knots increase.
     pub fn validate(&self) -> Result<(), ArtifactError> {
+        match self {
+            Calibration::None => {}
+            Calibration::Platt { a, b } => {
+                for value in [a, b] {
+                    require_finite(*value, || "the Platt calibration".into())?;
+                }
+            }
+            Calibration::Isotonic { x, y } => {
+                for value in x.iter().chain(y) {
+                    require_finite(*value, || "the isotonic calibration".into())?;
+                }
+            }
+        }
         if let Calibration::Isotonic { x, y } = self {
             let increasing = x.windows(2).all(|w| w[0] < w[1]);
             let monotone = y.windows(2).all(|w| w[0] <= w[1]);

@@ -20,6 +20,64 @@ pub enum ArtifactError {
     /// The artifact's parts disagree with each other (hand-edited, or a bug).
     #[error("the model artifact is inconsistent: {0}")]
     Inconsistent(String),
+    /// The content does not match the checksum written with it: the file was edited (or
+    /// corrupted in a way that still decodes) after training.
+    #[error(
+        "the model artifact was modified after training: {}; retrain the model, or restore \
+         the file as training wrote it",
+        modified_reason(.recorded)
+    )]
+    Modified {
+        /// The checksum the file carries (`None`: it carries none).
+        recorded: Option<u64>,
+        /// The checksum of the content as read.
+        computed: u64,
+    },
+    /// A parameter is NaN or infinite: it cannot be scored, and JSON cannot hold it, so
+    /// the two encodings would disagree.
+    #[error(
+        "the model artifact holds a number that is not finite ({parameter}); retrain the \
+         model (a feature table with extreme values?)"
+    )]
+    NotFinite {
+        /// Which parameter, e.g. `component 0: the scaling of column 3 (tenure_days)`.
+        parameter: String,
+    },
+    /// The artifact could not be encoded. Plain data always encodes, so this is a bug.
+    #[error("the model artifact could not be encoded: {0}")]
+    Unencodable(String),
+}
+
+fn modified_reason(recorded: &Option<u64>) -> &'static str {
+    if recorded.is_some() {
+        "its content no longer matches the checksum written with it"
+    } else {
+        "it has no checksum, which every artifact of schema version 2 or later carries"
+    }
+}
+
+impl ArtifactError {
+    /// The error of a component's part, with the component named.
+    pub(crate) fn in_component(self, index: usize) -> Self {
+        match self {
+            Self::NotFinite { parameter } => Self::NotFinite {
+                parameter: format!("component {index}: {parameter}"),
+            },
+            other => other,
+        }
+    }
+}
+
+/// `Ok` when `value` is finite; else the error naming `what` (built only then).
+pub(crate) fn require_finite(
+    value: f64,
+    what: impl FnOnce() -> String,
+) -> Result<(), ArtifactError> {
+    if value.is_finite() {
+        Ok(())
+    } else {
+        Err(ArtifactError::NotFinite { parameter: what() })
+    }
 }
 
 /// Why a record cannot be scored.

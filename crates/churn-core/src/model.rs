@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::ArtifactError;
+use crate::error::{ArtifactError, require_finite};
 
 /// A fitted model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -147,6 +147,9 @@ impl Tree {
         }
         // Children must come after their parent: no cycles, so every walk ends at a leaf.
         for (position, node) in self.nodes.iter().enumerate() {
+            for value in [node.threshold, node.value, node.cover] {
+                require_finite(value, || format!("tree {index}, node {position}"))?;
+            }
             if node.is_leaf() {
                 continue;
             }
@@ -219,8 +222,17 @@ impl Model {
                     linear.weights.len()
                 )))
             }
-            Model::Linear(_) => Ok(()),
+            Model::Linear(linear) => {
+                require_finite(linear.intercept, || "the intercept".into())?;
+                for (column, weight) in linear.weights.iter().enumerate() {
+                    require_finite(*weight, || format!("the weight of column {column}"))?;
+                }
+                Ok(())
+            }
             Model::Trees(ensemble) => {
+                if let Aggregation::Sum { base_score } = ensemble.aggregation {
+                    require_finite(base_score, || "the base score".into())?;
+                }
                 if ensemble.trees.is_empty() {
                     return Err(ArtifactError::Inconsistent(
                         "an ensemble without trees".into(),
@@ -555,10 +567,13 @@ impl CompiledTrees {
         out: &mut [f64],
     ) {
         // On the heap: 16 rows of up to 1,024 values would take 128 KiB of stack.
-        let mut block: Box<[[f64; P]; BLOCK]> = vec![[0.0; P]; BLOCK]
-            .into_boxed_slice()
-            .try_into()
-            .expect("a block of BLOCK rows");
+        // Not `expect`: its message would format the slice it failed on, and with it
+        // every f64: `Debug` and float formatting were 10 KB of the gzipped browser build.
+        let Ok(mut block): Result<Box<[[f64; P]; BLOCK]>, _> =
+            vec![[0.0; P]; BLOCK].into_boxed_slice().try_into()
+        else {
+            unreachable!("a vector of BLOCK rows converts to an array of BLOCK rows")
+        };
         for (encoded, out) in rows.chunks(BLOCK * width).zip(out.chunks_mut(BLOCK)) {
             // A short last block walks its rows plus stale ones, whose sums are dropped.
             for (row, wide) in encoded.chunks(width).zip(block.iter_mut()) {

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::category::normalize_category;
-use crate::error::{ArtifactError, ScoreError};
+use crate::error::{ArtifactError, ScoreError, require_finite};
 use crate::value::Value;
 
 /// How one input feature is encoded.
@@ -155,14 +155,30 @@ impl Preprocessing {
         sources
     }
 
-    /// Checks internal consistency (sorted, unique categories; matching lengths).
+    /// Checks internal consistency (sorted, unique categories; matching lengths; finite
+    /// numbers, scalings that divide by more than zero).
     pub fn validate(&self) -> Result<(), ArtifactError> {
         for input in &self.inputs {
             let categories = match &input.encoding {
+                Encoding::Numeric { impute, .. } | Encoding::Boolean { impute } => {
+                    if let Some(value) = impute {
+                        require_finite(*value, || {
+                            format!("the imputed value of '{}'", input.feature)
+                        })?;
+                    }
+                    continue;
+                }
                 Encoding::OneHot { categories } => categories,
                 Encoding::Target {
-                    categories, values, ..
+                    categories,
+                    values,
+                    prior,
                 } => {
+                    for value in values.iter().chain([prior]) {
+                        require_finite(*value, || {
+                            format!("the target encoding of '{}'", input.feature)
+                        })?;
+                    }
                     if values.len() != categories.len() {
                         return Err(ArtifactError::Inconsistent(format!(
                             "target encoding of '{}' has {} values for {} categories",
@@ -173,7 +189,6 @@ impl Preprocessing {
                     }
                     categories
                 }
-                _ => continue,
             };
             if categories.windows(2).any(|pair| pair[0] >= pair[1]) {
                 return Err(ArtifactError::Inconsistent(format!(
@@ -188,6 +203,34 @@ impl Preprocessing {
                 self.scaling.len(),
                 self.width()
             )));
+        }
+        for (column, scaling) in self.scaling.iter().enumerate() {
+            let (low, high, positive) = match *scaling {
+                Scaling::None => continue,
+                Scaling::Standard { mean, std } => (mean, std, std > 0.0),
+                Scaling::MinMax { min, max } => (min, max, max > min),
+            };
+            // Named only on failure, by the input the column encodes (the column's own
+            // name would bring name formatting into the browser build).
+            let name = || {
+                let mut end = 0;
+                let input = self.inputs.iter().find(|input| {
+                    end += input.width();
+                    end > column
+                });
+                format!(
+                    "the scaling of column {column} (of '{}')",
+                    input.map_or("?", |input| input.feature.as_str())
+                )
+            };
+            require_finite(low, name)?;
+            require_finite(high, name)?;
+            if !positive {
+                return Err(ArtifactError::Inconsistent(format!(
+                    "{} divides by zero or less",
+                    name()
+                )));
+            }
         }
         Ok(())
     }

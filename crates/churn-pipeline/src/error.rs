@@ -1,4 +1,5 @@
-//! The one error type of the pipeline. Messages name the file, line and column involved
+//! The one error type of the pipeline, and the option error it wraps (an option checked
+//! before a run, named by its field). Messages name the file, line and column involved
 //! and say what to do next.
 
 use std::path::PathBuf;
@@ -42,6 +43,18 @@ pub enum PipelineError {
         #[source]
         source: polars::error::PolarsError,
     },
+    /// An option of a run cannot be used (names the field).
+    #[error(transparent)]
+    InvalidOption(#[from] OptionError),
+    /// A model artifact cannot be written (it would not load back).
+    #[error("writing {}: {source}", path.display())]
+    ArtifactWrite {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: churn_core::ArtifactError,
+    },
     /// A JSON document could not be written or read.
     #[error("{context}: {source}")]
     Json {
@@ -51,6 +64,30 @@ pub enum PipelineError {
         #[source]
         source: serde_json::Error,
     },
+}
+
+/// An option that cannot be used: which one, and why.
+///
+/// `field` is the name of the [`crate::train::TrainOptions`] (or [`crate::predict::PredictOptions`])
+/// field, or of the threshold rule's field (`offer_cost`, `customer_value`,
+/// `save_rate`), so a front end can name its own flag for it; the message reads after
+/// that name ("test_fraction 0.7 is out of range: use 0.05 to 0.5").
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{field} {message}")]
+pub struct OptionError {
+    /// The option.
+    pub field: &'static str,
+    /// What is wrong with it and what to use instead.
+    pub message: String,
+}
+
+impl OptionError {
+    pub(crate) fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
 }
 
 /// Shorthand for results of this crate.
@@ -81,9 +118,12 @@ impl PipelineError {
                     | ErrorKind::IsADirectory
                     | ErrorKind::NotADirectory
             ),
+            // Writing a model whose numbers would not load back: the data makes it so.
+            Self::ArtifactWrite { .. } => false,
             Self::BadFile { .. }
             | Self::Missing(_)
             | Self::InvalidInput(_)
+            | Self::InvalidOption(_)
             | Self::Polars { .. }
             | Self::Json { .. } => false,
         }

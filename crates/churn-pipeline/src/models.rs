@@ -14,9 +14,10 @@ use std::path::{Path, PathBuf};
 use churn_core::ModelArtifact;
 
 use crate::error::{PipelineError, Result};
+use crate::features::data;
 use crate::progress::Progress;
 use crate::store::{write_atomic, write_json};
-use crate::train::{TrainOptions, TrainOutcome, data, train};
+use crate::train::{TrainOutcome, ValidTrainOptions, train};
 
 /// The champion artifact, JSON.
 pub const MODEL_FILE: &str = "model.json";
@@ -66,13 +67,17 @@ pub fn read_training(dir: &Path) -> Result<TrainOutcome> {
 
 /// Writes a training run's champion, candidates and summary into `dir`.
 pub fn write_model_dir(dir: &Path, outcome: &TrainOutcome) -> Result<()> {
+    let refused = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| PipelineError::ArtifactWrite { path, source }
+    };
     for family in &outcome.families {
         if let Some(artifact) = &family.artifact {
-            write_atomic(
-                dir.join(CANDIDATES_DIR)
-                    .join(format!("{}.json", family.family)),
-                artifact.to_json().as_bytes(),
-            )?;
+            let path = dir
+                .join(CANDIDATES_DIR)
+                .join(format!("{}.json", family.family));
+            let json = artifact.to_json().map_err(refused(&path))?;
+            write_atomic(&path, json.as_bytes())?;
         }
     }
     let champion = outcome
@@ -80,10 +85,12 @@ pub fn write_model_dir(dir: &Path, outcome: &TrainOutcome) -> Result<()> {
         .artifact
         .as_ref()
         .ok_or_else(|| PipelineError::InvalidInput("training produced no model".into()))?;
-    write_atomic(dir.join(BINARY_FILE), &champion.to_binary())?;
+    let (binary, json) = (dir.join(BINARY_FILE), dir.join(MODEL_FILE));
+    write_atomic(&binary, &champion.to_binary().map_err(refused(&binary))?)?;
+    let champion_json = champion.to_json().map_err(refused(&json))?;
     write_json(dir.join(TRAINING_FILE), outcome)?;
     // Last: a folder with model.json is a finished model.
-    write_atomic(dir.join(MODEL_FILE), champion.to_json().as_bytes())?;
+    write_atomic(&json, champion_json.as_bytes())?;
     Ok(())
 }
 
@@ -91,7 +98,7 @@ pub fn write_model_dir(dir: &Path, outcome: &TrainOutcome) -> Result<()> {
 /// `<models_root>/<model_id>` when `out` is `None`. Returns the outcome and the folder.
 pub fn train_dir(
     features: &Path,
-    options: &TrainOptions,
+    options: &ValidTrainOptions,
     out: Option<&Path>,
     models_root: &Path,
     progress: &dyn Progress,
@@ -99,12 +106,13 @@ pub fn train_dir(
     let dataset = data::load_dir(features, true)?;
     let mut outcome = train(&dataset, options, progress)?;
     outcome.features = features.display().to_string();
+    // Not a default id: an empty one would write the model into `models_root` itself.
     let id = outcome
         .champion()
         .artifact
         .as_ref()
         .map(|a| a.model_id.clone())
-        .unwrap_or_default();
+        .ok_or_else(|| PipelineError::InvalidInput("training produced no model".into()))?;
     let dir = out.map_or_else(|| models_root.join(&id), Path::to_path_buf);
     write_model_dir(&dir, &outcome)?;
     Ok((outcome, dir))

@@ -150,10 +150,14 @@ pub async fn shard(platform: &Platform, key: &str) -> Result<Summary, AppError> 
     .await
 }
 
-/// The horizon the champion predicts (older models did not record it).
+/// The horizon the champion predicts (models older than the horizon's record: the
+/// default). The snapshot's label is unknown anyway; its summary says what it is for.
 fn horizon_of(champion: &Champion) -> u32 {
-    let _ = champion;
-    DEFAULT_HORIZON_DAYS
+    champion
+        .artifact
+        .lineage
+        .horizon_days
+        .unwrap_or(DEFAULT_HORIZON_DAYS)
 }
 
 /// Scores the feature folder `features` of the work folder into `out`, once per
@@ -218,7 +222,9 @@ async fn score_and_upload(
         let options = PredictOptions {
             reasons_from: Tier::High,
             ..PredictOptions::default()
-        };
+        }
+        .validate()
+        .map_err(churn_pipeline::PipelineError::from)?;
         blocking("scoring", move || {
             churn_pipeline::predict::predict(&model, &features_dir, &out, &options, &NoProgress)
         })

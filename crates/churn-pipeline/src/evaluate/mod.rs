@@ -17,9 +17,9 @@ use churn_core::{ModelArtifact, Scorer};
 use serde::Serialize;
 
 use crate::error::{PipelineError, Result};
+use crate::features::data::{Dataset, load_dir};
 use crate::models::{CANDIDATES_DIR, read_artifact, read_training};
 use crate::store::{write_atomic, write_json};
-use crate::train::data::{Dataset, load_dir};
 use crate::train::{HeldOut, TrainOutcome, score_rows};
 use plots::Line;
 
@@ -53,6 +53,10 @@ pub struct Evaluation {
     pub positives: usize,
     /// The champion family.
     pub champion: String,
+    /// The label horizon the champion predicts, in days (`null`: unknown).
+    pub horizon_days: Option<u32>,
+    /// The same for people: `churn within 90 days` or `horizon unknown`.
+    pub horizon: String,
     /// Every family, champion first.
     pub families: Vec<FamilyMetrics>,
     /// Mean |contribution| of each feature to the champion's score, largest first.
@@ -139,6 +143,8 @@ pub fn evaluate(model_dir: &Path, features: Option<&Path>) -> Result<Evaluation>
         rows: rows.len(),
         positives: labels.iter().filter(|l| **l).count(),
         champion: training.champion.clone(),
+        horizon_days: champion_scorer.artifact().lineage.horizon_days,
+        horizon: champion_scorer.artifact().lineage.horizon_label(),
         families,
         feature_importance,
         report: report_path.display().to_string(),
@@ -309,11 +315,12 @@ fn render(
     );
     let _ = write!(
         html,
-        "<p>Champion: <b>{}</b> (<code>{}</code>), chosen by cross-validated {}. Scored on {} ({} rows, {} churners, {:.1}%). \
+        "<p>Champion: <b>{}</b> (<code>{}</code>), chosen by cross-validated {}. Label: <b>{}</b>. Scored on {} ({} rows, {} churners, {:.1}%). \
          Threshold {:.3} ({}).</p>",
         escape(&evaluation.champion),
         escape(&champion.model_id),
         escape(&training.metric),
+        escape(&evaluation.horizon),
         escape(&evaluation.rows_scored),
         evaluation.rows,
         evaluation.positives,
@@ -370,6 +377,7 @@ fn render(
     };
     row(&mut html, "model id", champion.model_id.clone());
     row(&mut html, "family", champion.family.clone());
+    row(&mut html, "predicts", evaluation.horizon.clone());
     row(&mut html, "trained by", champion.lineage.created_by.clone());
     row(&mut html, "trained at", champion.lineage.trained_at.clone());
     row(&mut html, "training table", training.features.clone());

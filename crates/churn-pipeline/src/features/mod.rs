@@ -3,10 +3,12 @@
 //! Two ways in: from the curated sources, as of a date ([`build_as_of`], leak-free by
 //! construction, see [`asof`]); or from a flat table a team already has ([`table`]), with
 //! column kinds inferred. Both write the table as Parquet with its [`FeatureSpec`] and a
-//! summary beside it.
+//! summary beside it. And one way out: [`data`] reads a feature folder back into memory,
+//! checked, for training, evaluation and the online feature table.
 
 pub mod asof;
 pub mod catalog;
+pub mod data;
 pub mod table;
 
 use std::path::{Path, PathBuf};
@@ -444,7 +446,7 @@ pub fn rows_as_json(
     dir: &Path,
     table: &Path,
 ) -> Result<Vec<(String, serde_json::Map<String, serde_json::Value>)>> {
-    let dataset = crate::train::data::load_file(dir, table, false)?;
+    let dataset = data::load_file(dir, table, false)?;
     let names: Vec<&str> = dataset
         .spec
         .features

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod shards;
 
-use crate::error::{PipelineError, PolarsContext, Result};
+use crate::error::{OptionError, PipelineError, PolarsContext, Result};
 use crate::features::{SPEC_FILE, table_files};
 use crate::models::read_artifact;
 use crate::progress::Progress;
@@ -55,6 +55,33 @@ impl Default for PredictOptions {
             reasons_from: Tier::High,
             max_high_risk: None,
         }
+    }
+}
+
+/// Prediction options that passed [`PredictOptions::validate`]; read the fields through
+/// `Deref`.
+#[derive(Debug, Clone)]
+pub struct ValidPredictOptions(PredictOptions);
+
+impl std::ops::Deref for ValidPredictOptions {
+    type Target = PredictOptions;
+
+    fn deref(&self) -> &PredictOptions {
+        &self.0
+    }
+}
+
+impl PredictOptions {
+    /// Checks the options once, naming the field that cannot be used.
+    pub fn validate(self) -> Result<ValidPredictOptions, OptionError> {
+        if self.batch_rows == 0 {
+            // A slice of no rows would never reach the end of the table.
+            return Err(OptionError::new(
+                "batch_rows",
+                "0: score at least 1 row per slice",
+            ));
+        }
+        Ok(ValidPredictOptions(self))
     }
 }
 
@@ -211,7 +238,7 @@ pub fn predict(
     model: &Path,
     features: &Path,
     out: &Path,
-    options: &PredictOptions,
+    options: &ValidPredictOptions,
     progress: &dyn Progress,
 ) -> Result<PredictSummary> {
     let started = Instant::now();

@@ -7,7 +7,7 @@
 
 use churn_core::preprocess::{Encoding, InputEncoding, Preprocessing, Scaling};
 
-use super::data::{Dataset, FeatureColumn, MISSING_CODE};
+use crate::features::data::{Dataset, FeatureColumn, MISSING_CODE};
 use crate::rng::Rng;
 
 /// How a family wants its inputs.

@@ -1,15 +1,17 @@
-//! The checked-in v1 model artifact and golden scores (crates/churn-core/tests/fixtures/).
+//! The checked-in model artifacts of every schema version and their golden scores
+//! (crates/churn-core/tests/fixtures/: `model-vN.json`, `model-vN.bin`, `golden-vN.json`).
 //!
 //! `CHURN_UPDATE_FIXTURES=1 cargo test -p churn-pipeline --test it fixtures` trains a
-//! small blend on generated data and rewrites them; every other run checks that the
-//! native scorer reproduces the golden probabilities exactly. The same golden file is
-//! asserted by churn-core's tests and by the wasm scorer's.
+//! small blend on generated data and rewrites the fixtures of the current version only:
+//! those of older versions are history, kept to prove they still load. Every other run
+//! checks that the native scorer reproduces each version's golden probabilities exactly.
+//! The same golden files are asserted by churn-core's tests and by the wasm scorer's.
 
 use std::path::PathBuf;
 
-use churn_core::{ModelArtifact, Scorer, Value};
+use churn_core::{ARTIFACT_SCHEMA_VERSION, ModelArtifact, Scorer, Value};
+use churn_pipeline::features::data::load_dir;
 use churn_pipeline::progress::NoProgress;
-use churn_pipeline::train::data::load_dir;
 use churn_pipeline::train::family::Family;
 use churn_pipeline::train::{TrainOptions, train};
 use serde_json::{Map, Value as Json, json};
@@ -51,10 +53,12 @@ fn regenerate() {
             .into_iter()
             .collect(),
         folds: 3,
+        // One booster, not a bag of three: the fixture stays small (a third of the trees).
+        bags: 1,
         trained_at: "2026-11-25T00:00:00Z".into(),
         ..TrainOptions::default()
     };
-    let outcome = train(&data, &options, &NoProgress).expect("train");
+    let outcome = train(&data, &options.validate().expect("valid"), &NoProgress).expect("train");
     let artifact = outcome
         .families
         .iter()
@@ -98,16 +102,25 @@ fn regenerate() {
         }));
     }
     let out = fixtures();
+    let version = ARTIFACT_SCHEMA_VERSION;
     std::fs::create_dir_all(&out).expect("mkdir");
-    std::fs::write(out.join("model-v1.json"), artifact.to_json()).expect("write json");
-    std::fs::write(out.join("model-v1.bin"), artifact.to_binary()).expect("write bin");
+    std::fs::write(
+        out.join(format!("model-v{version}.json")),
+        artifact.to_json().expect("writable"),
+    )
+    .expect("write json");
+    std::fs::write(
+        out.join(format!("model-v{version}.bin")),
+        artifact.to_binary().expect("writable"),
+    )
+    .expect("write bin");
     let golden = json!({
-        "artifact": "model-v1.bin",
+        "artifact": format!("model-v{version}.bin"),
         "model_id": artifact.model_id,
         "records": records,
     });
     std::fs::write(
-        out.join("golden-v1.json"),
+        out.join(format!("golden-v{version}.json")),
         serde_json::to_string_pretty(&golden).expect("json") + "\n",
     )
     .expect("write golden");
@@ -118,20 +131,29 @@ fn the_native_scorer_reproduces_the_golden_scores() {
     if std::env::var("CHURN_UPDATE_FIXTURES").is_ok_and(|v| v == "1") {
         regenerate();
     }
+    for version in 1..=ARTIFACT_SCHEMA_VERSION {
+        reproduces_the_golden_scores_of(version);
+    }
+}
+
+fn reproduces_the_golden_scores_of(version: u32) {
     let dir = fixtures();
-    let json =
-        std::fs::read_to_string(dir.join("model-v1.json")).expect("model-v1.json is checked in");
-    let loaded_json = ModelArtifact::from_json(&json).expect("the v1 JSON artifact loads");
+    let file = |kind: &str, extension: &str| dir.join(format!("{kind}-v{version}.{extension}"));
+    let json = std::fs::read_to_string(file("model", "json"))
+        .unwrap_or_else(|e| panic!("model-v{version}.json is checked in: {e}"));
+    let loaded_json = ModelArtifact::from_json(&json)
+        .unwrap_or_else(|e| panic!("the v{version} JSON artifact loads: {e}"));
     let from_binary =
-        ModelArtifact::from_binary(&std::fs::read(dir.join("model-v1.bin")).expect("bin"))
-            .expect("the v1 binary artifact loads");
+        ModelArtifact::from_binary(&std::fs::read(file("model", "bin")).expect("bin"))
+            .unwrap_or_else(|e| panic!("the v{version} binary artifact loads: {e}"));
     assert!(
         loaded_json == from_binary,
-        "both encodings hold the same model"
+        "v{version}: both encodings hold the same model"
     );
+    assert_eq!(from_binary.schema_version, version);
     let scorer = Scorer::new(from_binary).expect("valid");
     let golden: Json =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("golden-v1.json")).expect("golden"))
+        serde_json::from_str(&std::fs::read_to_string(file("golden", "json")).expect("golden"))
             .expect("golden json");
     let records = golden["records"].as_array().expect("records");
     assert!(records.len() >= 40);
@@ -146,8 +168,9 @@ fn the_native_scorer_reproduces_the_golden_scores() {
         let explanation = scorer.explain(&values).expect("explain");
         let expected = record["probability"].as_f64().expect("probability");
         assert_eq!(
-            explanation.score.probability, expected,
-            "record {index}: bit-for-bit"
+            explanation.score.probability.to_bits(),
+            expected.to_bits(),
+            "v{version} record {index}: bit-for-bit"
         );
         assert_eq!(
             explanation.score.tier.as_str(),
@@ -163,6 +186,6 @@ fn the_native_scorer_reproduces_the_golden_scores() {
             .iter()
             .map(|r| r.as_str().unwrap_or_default().to_owned())
             .collect();
-        assert_eq!(reasons, golden_reasons, "record {index}");
+        assert_eq!(reasons, golden_reasons, "v{version} record {index}");
     }
 }

@@ -2,11 +2,11 @@ use std::path::{Path, PathBuf};
 
 use churn_core::{ModelArtifact, Scorer};
 use churn_pipeline::features::build_as_of;
+use churn_pipeline::features::data::load_dir;
 use churn_pipeline::progress::NoProgress;
 use churn_pipeline::store::{RawFormat, Store};
-use churn_pipeline::train::data::load_dir;
 use churn_pipeline::train::family::Family;
-use churn_pipeline::train::{TrainOptions, train};
+use churn_pipeline::train::{TrainOptions, ValidTrainOptions, train};
 
 use crate::common::{generate_into, ingest_dir};
 
@@ -39,9 +39,14 @@ pub fn quick_options() -> TrainOptions {
     }
 }
 
+/// Options checked as training requires.
+pub fn valid(options: TrainOptions) -> ValidTrainOptions {
+    options.validate().expect("valid options")
+}
+
 fn without_time(mut artifact: ModelArtifact) -> String {
     artifact.lineage.trained_at.clear();
-    artifact.to_json()
+    artifact.to_json().expect("writable")
 }
 
 #[test]
@@ -49,8 +54,8 @@ fn same_data_and_seed_give_the_same_models_bit_for_bit() {
     let dir = tempfile::tempdir().expect("tempdir");
     let features = feature_dir(dir.path(), 1500);
     let data = load_dir(&features, true).expect("load");
-    let first = train(&data, &quick_options(), &NoProgress).expect("train");
-    let second = train(&data, &quick_options(), &NoProgress).expect("train");
+    let first = train(&data, &valid(quick_options()), &NoProgress).expect("train");
+    let second = train(&data, &valid(quick_options()), &NoProgress).expect("train");
     assert_eq!(first.families.len(), second.families.len());
     for (a, b) in first.families.iter().zip(&second.families) {
         let (a, b) = (
@@ -61,10 +66,10 @@ fn same_data_and_seed_give_the_same_models_bit_for_bit() {
     }
     let other_seed = train(
         &data,
-        &TrainOptions {
+        &valid(TrainOptions {
             seed: 7,
             ..quick_options()
-        },
+        }),
         &NoProgress,
     )
     .expect("train");
@@ -79,7 +84,7 @@ fn every_family_learns_and_explains_additively() {
     let dir = tempfile::tempdir().expect("tempdir");
     let features = feature_dir(dir.path(), 2000);
     let data = load_dir(&features, true).expect("load");
-    let outcome = train(&data, &quick_options(), &NoProgress).expect("train");
+    let outcome = train(&data, &valid(quick_options()), &NoProgress).expect("train");
     let names: Vec<&str> = outcome.families.iter().map(|f| f.family.as_str()).collect();
     for family in ["logistic_regression", "random_forest", "gradient_boosting"] {
         assert!(names.contains(&family), "{names:?}");
@@ -92,6 +97,12 @@ fn every_family_learns_and_explains_additively() {
             family.test.roc_auc
         );
         let artifact = family.artifact.clone().expect("artifact");
+        assert_eq!(
+            artifact.lineage.horizon_days,
+            Some(90),
+            "{}: the as-of folder's horizon is recorded",
+            family.family
+        );
         let scorer = Scorer::new(artifact.clone()).expect("valid artifact");
         for row in (0..data.len()).step_by(97) {
             let values = data.row_values(row);
@@ -112,25 +123,84 @@ fn every_family_learns_and_explains_additively() {
             assert_eq!(score, explanation.score, "explain and score agree");
             assert!((0.0..=1.0).contains(&score.probability));
         }
-        // Both encodings load back to the same artifact.
-        let json = ModelArtifact::from_json(&artifact.to_json()).expect("json");
-        assert!(
-            json == artifact,
-            "{}: the JSON round trip changed the artifact",
-            family.family
-        );
-        let binary = ModelArtifact::from_binary(&artifact.to_binary()).expect("binary");
-        assert!(
-            binary == artifact,
-            "{}: the binary round trip changed the artifact",
-            family.family
-        );
+    }
+    let blend = blend_of(&outcome);
+    let artifacts: Vec<ModelArtifact> = outcome
+        .families
+        .iter()
+        .filter(|f| f.family != "blend")
+        .map(|f| f.artifact.clone().expect("artifact"))
+        .chain([blend])
+        .collect();
+    for artifact in artifacts {
+        round_trips_bit_for_bit(&artifact, &data);
+    }
+}
+
+/// The run's blend, or one composed of its linear and boosted models when the blend did
+/// not beat both (every family must round-trip, the blend included).
+fn blend_of(outcome: &churn_pipeline::train::TrainOutcome) -> ModelArtifact {
+    let artifact_of = |family: &str| {
+        outcome
+            .families
+            .iter()
+            .find(|f| f.family == family)
+            .and_then(|f| f.artifact.clone())
+    };
+    if let Some(blend) = artifact_of("blend") {
+        return blend;
+    }
+    let linear = artifact_of("logistic_regression").expect("a linear model");
+    let boosted = artifact_of("gradient_boosting").expect("a booster");
+    let mut components = Vec::new();
+    for artifact in [&linear, &boosted] {
+        for component in &artifact.components {
+            components.push(churn_core::Component {
+                weight: 0.5 * component.weight,
+                ..component.clone()
+            });
+        }
+    }
+    ModelArtifact {
+        family: "blend".into(),
+        model_id: "blend-composed".into(),
+        components,
+        ..linear
+    }
+}
+
+/// JSON and binary both load back to the same artifact, scoring every row bit for bit as
+/// the artifact training returned.
+fn round_trips_bit_for_bit(
+    artifact: &ModelArtifact,
+    data: &churn_pipeline::features::data::Dataset,
+) {
+    let family = &artifact.family;
+    let json = ModelArtifact::from_json(&artifact.to_json().expect("writable")).expect("json");
+    assert!(
+        json == *artifact,
+        "{family}: the JSON round trip changed the artifact"
+    );
+    let binary =
+        ModelArtifact::from_binary(&artifact.to_binary().expect("writable")).expect("binary");
+    assert!(
+        binary == *artifact,
+        "{family}: the binary round trip changed the artifact"
+    );
+    let scorers = [artifact.clone(), json, binary].map(|a| Scorer::new(a).expect("valid"));
+    for row in 0..data.len() {
+        let values = data.row_values(row);
+        let [original, from_json, from_binary] = scorers
+            .each_ref()
+            .map(|s| s.score(&values).expect("score").probability.to_bits());
+        assert_eq!(original, from_json, "{family}: row {row} from JSON");
+        assert_eq!(original, from_binary, "{family}: row {row} from binary");
     }
 }
 
 #[test]
 fn bad_tables_are_refused_with_reasons() {
-    use churn_pipeline::train::data::from_frame;
+    use churn_pipeline::features::data::from_frame;
     use polars::prelude::*;
     let spec = churn_core::FeatureSpec::new(
         "customer_id",
@@ -235,7 +305,7 @@ fn too_few_rows_for_the_folds_is_a_clear_error() {
         folds: 50,
         ..quick_options()
     };
-    let error = train(&data, &options, &NoProgress).expect_err("too many folds");
+    let error = train(&data, &valid(options), &NoProgress).expect_err("too many folds");
     assert!(
         error
             .to_string()
@@ -256,7 +326,7 @@ fn train_evaluate_and_predict_end_to_end() {
     let model = dir.path().join("models/test");
     let (outcome, written) = train_dir(
         &features,
-        &quick_options(),
+        &valid(quick_options()),
         Some(&model),
         dir.path(),
         &NoProgress,
@@ -299,7 +369,16 @@ fn train_evaluate_and_predict_end_to_end() {
     for external in ["src=\"http", "href=\"http", "<link", "<script"] {
         assert!(!html.contains(external), "self-contained: no {external}");
     }
-    assert!(model.join("metrics.json").exists());
+    assert_eq!(evaluation.horizon_days, Some(90));
+    assert!(
+        html.contains("churn within 90 days"),
+        "the report says what the probability means"
+    );
+    let metrics: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(model.join("metrics.json")).expect("metrics"))
+            .expect("json");
+    assert_eq!(metrics["horizon_days"], 90);
+    assert_eq!(metrics["horizon"], "churn within 90 days");
 
     let read = |path: &std::path::Path| {
         churn_pipeline::store::scan_parquet_file(path)
@@ -315,7 +394,9 @@ fn train_evaluate_and_predict_end_to_end() {
         &PredictOptions {
             batch_rows: 97,
             ..PredictOptions::default()
-        },
+        }
+        .validate()
+        .expect("valid"),
         &NoProgress,
     )
     .expect("predict");
@@ -362,7 +443,9 @@ fn train_evaluate_and_predict_end_to_end() {
         &PredictOptions {
             reasons: 0,
             ..PredictOptions::default()
-        },
+        }
+        .validate()
+        .expect("valid"),
         &NoProgress,
     )
     .expect("predict");
@@ -386,7 +469,7 @@ fn train_evaluate_and_predict_end_to_end() {
         &model,
         &wrong,
         &dir.path().join("p3"),
-        &PredictOptions::default(),
+        &PredictOptions::default().validate().expect("valid"),
         &NoProgress,
     )
     .expect_err("missing column");
@@ -408,7 +491,7 @@ fn bags_average_boosters_refitted_with_their_own_seeds() {
             bags,
             ..quick_options()
         };
-        let outcome = train(&data, &options, &NoProgress).expect("train");
+        let outcome = train(&data, &valid(options), &NoProgress).expect("train");
         outcome.families[0].artifact.clone().expect("artifact")
     };
     let trees = |artifact: &ModelArtifact| -> Vec<usize> {
@@ -437,5 +520,102 @@ fn bags_average_boosters_refitted_with_their_own_seeds() {
         ensemble.trees[..per_bag],
         ensemble.trees[per_bag..2 * per_bag],
         "each bag has its own seed"
+    );
+}
+
+/// Issue 12, item 8: one `tenure=1e300` in a flat table made a standard deviation
+/// infinite; training exited 0 and model.json stored `null`. Such a value is now refused
+/// when the table is read, naming its column, row and id.
+#[test]
+fn a_huge_finite_value_in_a_flat_table_is_refused_with_its_column_and_row() {
+    use churn_pipeline::features::data::read_horizon;
+    use churn_pipeline::features::table::{TableOptions, build_from_tables};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut csv = String::from("customerID,tenure,Contract,Churn\n");
+    for row in 0..60 {
+        let tenure = if row == 17 {
+            "1e300".to_owned()
+        } else {
+            (row % 13).to_string()
+        };
+        let contract = ["Month-to-month", "One year"][row % 2];
+        let churn = ["Yes", "No", "No"][row % 3];
+        csv.push_str(&format!("C{row:03},{tenure},{contract},{churn}\n"));
+    }
+    let input = dir.path().join("customers.csv");
+    std::fs::write(&input, csv).expect("write");
+    let out = dir.path().join("features");
+    build_from_tables(&TableOptions {
+        tables: vec![input],
+        id: "customerID".into(),
+        target: "Churn".into(),
+        positive: None,
+        out: out.clone(),
+    })
+    .expect("features");
+    assert_eq!(
+        read_horizon(&out).expect("summary"),
+        None,
+        "a flat table has no horizon"
+    );
+    let error = load_dir(&out, true).expect_err("1e300 is refused");
+    let message = error.to_string();
+    for needed in [
+        "'tenure'",
+        "1e300",
+        "row 18",
+        "C017",
+        "mark the value missing",
+    ] {
+        assert!(message.contains(needed), "{needed}: {message}");
+    }
+}
+
+/// The last line of defence behind the table checks: a table that reaches training with a
+/// value that overflows the scaling gives an error naming the parameter, never an
+/// artifact holding an infinity.
+#[test]
+fn training_never_returns_an_artifact_with_a_non_finite_parameter() {
+    use churn_core::{FeatureDef, FeatureKind, FeatureSpec};
+    use churn_pipeline::features::data::{Dataset, FeatureColumn};
+
+    let rows = 240;
+    let labels: Vec<bool> = (0..rows).map(|row| row % 3 == 0).collect();
+    let signal: Vec<f64> = (0..rows)
+        .map(|row| f64::from(u8::from(labels[row])) + (row % 7) as f64 / 10.0)
+        .collect();
+    let mut tenure: Vec<f64> = (0..rows).map(|row| (row % 11) as f64).collect();
+    tenure[17] = 1e300;
+    let data = Dataset {
+        spec: FeatureSpec::new(
+            "customer_id",
+            Some("churned"),
+            vec![
+                FeatureDef::new("tenure", FeatureKind::Numeric, "t"),
+                FeatureDef::new("signal", FeatureKind::Numeric, "s"),
+            ],
+        ),
+        ids: (0..rows).map(|row| format!("C{row}")).collect(),
+        labels,
+        columns: vec![
+            FeatureColumn::Numeric(tenure),
+            FeatureColumn::Numeric(signal),
+        ],
+        hash: "test".into(),
+        warnings: Vec::new(),
+        horizon_days: None,
+    };
+    let options = TrainOptions {
+        families: vec![Family::Linear],
+        trials: [(Family::Linear, 1)].into_iter().collect(),
+        folds: 3,
+        ..TrainOptions::default()
+    };
+    let error = train(&data, &valid(options), &NoProgress).expect_err("an infinite scale");
+    let message = error.to_string();
+    assert!(
+        message.contains("not finite") && message.contains("(of 'tenure')"),
+        "{message}"
     );
 }

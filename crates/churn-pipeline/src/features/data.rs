@@ -1,8 +1,9 @@
-//! The training table: a feature table and its spec, checked and held in memory by column.
+//! The feature-folder reader: a feature table and its spec (as [`super`] writes them),
+//! checked and held in memory by column, for training, evaluation and the online table.
 //!
 //! Every problem a user can cause is a clear error here, before any model is fitted: a
-//! missing column, a column of the wrong type, infinite values, a missing or one-class
-//! label, too few rows for the folds. NaN in a numeric column is read as missing (the
+//! missing column, a column of the wrong type, infinite or absurdly large values (beyond
+//! [`MAX_MAGNITUDE`]), a missing or one-class label, too few rows for the folds. NaN in a numeric column is read as missing (the
 //! documented fallback: Parquet writers use it for "unknown"). Columns the spec does not
 //! list are ignored, with a warning.
 
@@ -11,8 +12,8 @@ use std::path::Path;
 use churn_core::{FeatureKind, FeatureSpec, Fnv64, Value};
 use polars::prelude::*;
 
+use super::{SPEC_FILE, SUMMARY_FILE, TABLE_FILE};
 use crate::error::{PipelineError, PolarsContext, Result};
-use crate::features::{SPEC_FILE, TABLE_FILE};
 use crate::store::scan_parquet_file;
 
 /// The values of one feature.
@@ -34,6 +35,13 @@ pub enum FeatureColumn {
 /// Code of a missing category.
 pub const MISSING_CODE: u32 = u32::MAX;
 
+/// The largest magnitude a numeric feature may hold; beyond it a value is refused like an
+/// infinite one, naming its column and row. No real measurement comes near it, and below
+/// it the sums of squares and cubes that fitting computes (standard deviations, skewness)
+/// stay finite over any number of rows: one `1e300` would make a standard deviation
+/// infinite and the artifact unwritable.
+pub const MAX_MAGNITUDE: f64 = 1e50;
+
 /// A feature table in memory.
 #[derive(Debug, Clone)]
 pub struct Dataset {
@@ -49,6 +57,9 @@ pub struct Dataset {
     pub hash: String,
     /// Things the user should know (ignored columns, rows without label, NaN read as missing).
     pub warnings: Vec<String>,
+    /// The label horizon of the table ("churned within N days"), from the folder's
+    /// summary: as-of builds record it, flat tables have none.
+    pub horizon_days: Option<u32>,
 }
 
 impl Dataset {
@@ -117,7 +128,30 @@ pub fn load_file(dir: &Path, table: &Path, require_labels: bool) -> Result<Datas
     let frame = scan_parquet_file(table)?
         .collect()
         .context(|| format!("reading {}", table.display()))?;
-    from_frame(&frame, spec, require_labels, table)
+    let mut dataset = from_frame(&frame, spec, require_labels, table)?;
+    dataset.horizon_days = read_horizon(dir)?;
+    Ok(dataset)
+}
+
+/// The label horizon a feature folder's summary records (`None` without one: a flat
+/// table, or a folder written before summaries said).
+pub fn read_horizon(dir: &Path) -> Result<Option<u32>> {
+    #[derive(serde::Deserialize)]
+    struct Summary {
+        #[serde(default)]
+        horizon_days: Option<u32>,
+    }
+    let path = dir.join(SUMMARY_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(PipelineError::io(&path, e)),
+    };
+    let summary: Summary = serde_json::from_str(&text).map_err(|source| PipelineError::Json {
+        context: format!("reading {}", path.display()),
+        source,
+    })?;
+    Ok(summary.horizon_days)
 }
 
 fn hash_rows(ids: &[String], labels: &[bool], columns: &[FeatureColumn]) -> String {
@@ -305,6 +339,17 @@ pub fn from_frame(
                         ids[position]
                     )));
                 }
+                if let Some(position) = values.iter().position(|x| x.abs() > MAX_MAGNITUDE) {
+                    return Err(bad(format!(
+                        "column '{}' holds {:e} (row {} of the labelled rows, id '{}'), beyond \
+                         ±{MAX_MAGNITUDE:e}, the largest a feature may hold: no real measurement is that \
+                         large, and fitting on it would overflow; fix the feature or mark the value missing",
+                        feature.name,
+                        values[position],
+                        position + 1,
+                        ids[position]
+                    )));
+                }
                 let nan = values.iter().filter(|x| x.is_nan()).count() - column.null_count();
                 if nan > 0 {
                     warnings.push(format!("{nan} NaN values in '{}' are read as missing", feature.name));
@@ -351,5 +396,6 @@ pub fn from_frame(
         columns,
         hash,
         warnings,
+        horizon_days: None,
     })
 }
