@@ -1,5 +1,5 @@
 use churn_app::config::Env;
-use churn_app::once::{Once, once};
+use churn_app::once::once;
 use churn_app::train::{TrainConfig, Trigger};
 use churn_app::{AppError, Platform};
 use churn_io::ledger::Claim;

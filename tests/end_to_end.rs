@@ -51,8 +51,13 @@ async fn raw_uploads_become_a_champion_and_a_ranked_list_and_replays_change_noth
     upload_dir(&platform.store, local.path(), "raw", &[])
         .await
         .expect("upload raw");
-    let spaced = "raw/customers/export 2026 é.csv";
     let first_customers = keys(&platform, "raw/customers/").await[0].clone();
+    // The same compression (the generator's dirt writes some files gzip or zstd).
+    let compressed = [".gz", ".zst"]
+        .into_iter()
+        .find(|suffix| first_customers.ends_with(suffix))
+        .unwrap_or("");
+    let spaced = format!("raw/customers/export 2026 é.csv{compressed}");
     let bytes = platform.store.get(&first_customers).await.expect("get");
     // The same rows under a second name would be duplicates: move them instead.
     clients
@@ -63,7 +68,7 @@ async fn raw_uploads_become_a_champion_and_a_ranked_list_and_replays_change_noth
         .send()
         .await
         .expect("delete");
-    platform.store.put(spaced, bytes).await.expect("put");
+    platform.store.put(&spaced, bytes).await.expect("put");
 
     // A poison object: a file no ingest can read (another table's header).
     let poison = "raw/accounts/zz-broken.csv";
@@ -76,7 +81,8 @@ async fn raw_uploads_become_a_champion_and_a_ranked_list_and_replays_change_noth
     // S3 notifies the ingest function (the key URL-encoded, as S3 does).
     let mut s3_event = event_file("s3-put-raw.json");
     s3_event["Records"][0]["s3"]["bucket"]["name"] = json!(platform.settings.bucket);
-    s3_event["Records"][0]["s3"]["object"]["key"] = json!("raw/customers/export+2026+%C3%A9.csv");
+    s3_event["Records"][0]["s3"]["object"]["key"] =
+        json!(format!("raw/customers/export+2026+%C3%A9.csv{compressed}"));
     let s3_event: aws_lambda_events::event::s3::S3Event =
         serde_json::from_value(s3_event).expect("S3 event");
     let ingested = churn_ingest::handle(&platform, s3_event.clone())
@@ -304,6 +310,12 @@ async fn raw_uploads_become_a_champion_and_a_ranked_list_and_replays_change_noth
         .expect("champion")
         .expect("set");
     assert_eq!(body["model"], json!(current.version));
+    // What the probability means: churn within the horizon the model was trained for.
+    assert_eq!(
+        body["horizon_days"],
+        json!(churn_app::dates::DEFAULT_HORIZON_DAYS),
+        "{body}"
+    );
     assert_eq!(body["tier"], "high", "{body}");
 
     // The ledger holds every step as done.

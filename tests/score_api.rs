@@ -100,6 +100,8 @@ async fn scores_by_customer_id_and_by_record_and_answers_bad_requests_with_4xx()
     let (status, body) = call(&app, "score-by-id.json").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["model"], version.as_str());
+    // A v1 artifact did not record its horizon: it loads, and says it is unknown.
+    assert_eq!(body["horizon_days"], Json::Null, "{body}");
     assert_eq!(body["customer_id"], "C000042");
     assert_eq!(body["probability"].as_f64(), first["probability"].as_f64());
     assert_eq!(body["tier"], first["tier"]);

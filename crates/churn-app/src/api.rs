@@ -3,8 +3,9 @@
 //! - `POST /score` with `{"customer_id": "C042"}` scores the customer's latest feature
 //!   row (the online feature table, written by batch prediction); with
 //!   `{"record": {...}}` it scores the given feature record. Either way the answer is
-//!   `{"model", "probability", "tier", "reasons": [{"feature", "label", "value",
-//!   "contribution"}]}`, scored by the registry's champion.
+//!   `{"model", "horizon_days", "probability", "tier", "reasons": [{"feature", "label",
+//!   "value", "contribution"}]}`, scored by the registry's champion: the probability is
+//!   that of churning within `horizon_days` (`null` for models that did not record it).
 //! - `GET /health` answers 200 when a champion is loaded and the registry answers, and
 //!   503 saying why otherwise: a load balancer or a deployment check can trust it.
 //!
@@ -131,7 +132,11 @@ impl ScoreApi {
 
     async fn health(&self) -> Result<Json, Failure> {
         let loaded = self.champion().await?;
-        Ok(json!({ "status": "ok", "model": loaded.version }))
+        Ok(json!({
+            "status": "ok",
+            "model": loaded.version,
+            "horizon_days": loaded.scorer.artifact().lineage.horizon_days,
+        }))
     }
 
     async fn score(&self, body: &[u8]) -> Result<Json, Failure> {
@@ -190,6 +195,7 @@ impl ScoreApi {
             .collect();
         let mut answer = json!({
             "model": loaded.version,
+            "horizon_days": loaded.scorer.artifact().lineage.horizon_days,
             "probability": explanation.score.probability,
             "tier": explanation.score.tier.as_str(),
             "reasons": reasons,

@@ -812,6 +812,7 @@ fn evaluate(args: EvaluateArgs) -> Result<Evaluation> {
         report = evaluation.report.as_str(),
         rows = evaluation.rows,
         champion = evaluation.champion.as_str(),
+        predicts = evaluation.horizon.as_str(),
         roc_auc = format!("{:.4}", evaluation.families[0].held_out.roc_auc),
         "evaluation written"
     );

@@ -154,7 +154,9 @@ async fn train_and_promote(
         let mut options = config.train.clone();
         options.seed = seed;
         options.trained_at = churn_core::playbook::format_timestamp(now_epoch());
-        let options = options.validate().map_err(churn_pipeline::PipelineError::from)?;
+        let options = options
+            .validate()
+            .map_err(churn_pipeline::PipelineError::from)?;
         blocking("training", move || {
             churn_pipeline::features::build_as_of(&store, as_of, horizon, Some(&features_dir))?;
             let (outcome, dir) = churn_pipeline::models::train_dir(
