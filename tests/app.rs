@@ -177,3 +177,41 @@ async fn a_missing_playbook_fails_the_queue_invocation() {
         "{error}"
     );
 }
+
+/// Two ingests of a bucket at once used to both publish (each read raw/ whole), the last
+/// one without the other's upload: the second now finds the data set leased and fails
+/// retryably (Lambda retries it), giving back the upload it claimed.
+#[tokio::test]
+async fn an_ingest_while_another_runs_waits_for_it() {
+    let Some(clients) = emulator("dataset lease").await else {
+        return;
+    };
+    let platform = platform(&clients).await;
+    let lease = format!("ingest-dataset:{}", platform.settings.bucket);
+    let now = churn_io::now_epoch();
+    assert_eq!(
+        platform.ledger.claim(&lease, now).await.expect("claim"),
+        Claim::Acquired
+    );
+    let mut event = event_file("s3-put-raw.json");
+    event["Records"][0]["s3"]["bucket"]["name"] = json!(platform.settings.bucket);
+    event["Records"][0]["s3"]["object"]["key"] = json!("raw/customers/late.csv");
+    event["Records"][0]["s3"]["object"]["sequencer"] = json!("07");
+    let event = serde_json::from_value(event).expect("S3 event");
+    let error = churn_ingest::handle(&platform, event)
+        .await
+        .expect_err("the data set is busy");
+    assert!(
+        error.is_retryable() && error.to_string().contains("another ingest"),
+        "{error}"
+    );
+    let upload = format!(
+        "ingest:{}/raw/customers/late.csv:07",
+        platform.settings.bucket
+    );
+    assert_eq!(
+        platform.ledger.claim(&upload, now).await.expect("claim"),
+        Claim::Acquired,
+        "the upload was given back for the retry"
+    );
+}

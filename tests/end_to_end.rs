@@ -96,13 +96,26 @@ async fn raw_uploads_become_a_champion_and_a_ranked_list_and_replays_change_noth
         ingested.quarantined_rows > 0,
         "1% dirt is quarantined: {ingested:?}"
     );
+    // One dataset version, published by its pointer, written last.
+    let version = ingested.version.clone().expect("a version");
     let curated = keys(&platform, "curated/").await;
-    assert_eq!(curated.len(), 6, "{curated:?}");
+    assert_eq!(curated.len(), 7, "six tables and the pointer: {curated:?}");
+    assert!(curated.contains(&"curated/_current.json".to_owned()));
+    assert!(
+        curated
+            .iter()
+            .filter(|k| !k.ends_with("_current.json"))
+            .all(|k| k.starts_with(&format!("curated/v={version}/")))
+    );
     assert_eq!(
         keys(&platform, "reports/").await,
-        ["reports/ingest-report.json"]
+        [format!("reports/v={version}/ingest-report.json")]
     );
-    assert!(!keys(&platform, "quarantine/").await.is_empty());
+    assert!(
+        !keys(&platform, &format!("quarantine/v={version}/"))
+            .await
+            .is_empty()
+    );
     // The poison object was set aside with its reason, and the rest went through.
     assert_eq!(ingested.quarantined_objects, [poison]);
     assert!(

@@ -193,7 +193,12 @@ async fn a_day_scored_in_shards_equals_the_day_scored_at_once() {
     let sources = churn_pipeline::actions::CandidateSources {
         predictions: check.path().join(&day),
         features: Some(check.path().join(&prefix)),
-        customers: Some(store.curated_file(churn_pipeline::contract::Source::Customers)),
+        customers: Some(
+            churn_pipeline::dataset::Dataset::current(&store)
+                .expect("published")
+                .curated(churn_pipeline::contract::Source::Customers)
+                .local(store.root()),
+        ),
     };
     let candidates = tokio::task::spawn_blocking(move || {
         churn_pipeline::actions::load_candidates(&sources, &playbook)

@@ -62,10 +62,7 @@ fn main() -> anyhow::Result<()> {
         args.customers,
         dir.display()
     );
-    if !store
-        .curated_file(churn_pipeline::contract::Source::Customers)
-        .exists()
-    {
+    if churn_pipeline::dataset::Dataset::current(&store).is_err() {
         let config = GenerateConfig {
             customers: args.customers,
             format: RawFormat::Parquet,
@@ -119,7 +116,12 @@ fn main() -> anyhow::Result<()> {
             options.predict.rows_per_part
         );
         let started = Instant::now();
-        upload_dir(&platform.store, &data, churn_pipeline::layout::CURATED, &[]).await?;
+        // The published version's folder, then its pointer, as the ingest function does.
+        let version = churn_pipeline::dataset::Dataset::current(&store)?.published.version;
+        let folder = churn_pipeline::layout::version_folder(churn_pipeline::layout::CURATED, &version);
+        upload_dir(&platform.store, &data, folder.as_str(), &[]).await?;
+        let pointer = churn_pipeline::layout::dataset_pointer();
+        platform.store.upload(&pointer.local(&data), pointer.as_str()).await?;
         let bytes = std::fs::read(model.join(BINARY_FILE))?;
         let artifact = churn_core::ModelArtifact::from_binary(&bytes)?;
         let key = churn_pipeline::layout::model_binary(&artifact.model_id).to_string();

@@ -1,6 +1,8 @@
 //! Ingest on a cloud store: uploads under `raw/` → the whole raw data set validated,
 //! cleaned and curated (the pipeline's `ingest`, the same as `churn ingest`) in a work
-//! folder → `curated/`, `quarantine/`, the report last → `DatasetIngested`.
+//! folder → a new dataset version (`curated/v=<version>/`, `quarantine/v=<version>/`,
+//! `reports/v=<version>/`), published by writing `curated/_current.json` last →
+//! `DatasetIngested`.
 //!
 //! Once per upload: each object (bucket, key, version) is claimed in the ledger, so an
 //! upload notified twice is ingested once. A raw object the pipeline refuses as a whole
@@ -10,7 +12,8 @@
 use std::time::Instant;
 
 use churn_io::events::{DatasetIngested, domain_event};
-use churn_io::store::{ObjectDelete, ObjectPut};
+use churn_io::ledger::Claim;
+use churn_io::store::{ObjectDelete, ObjectList, ObjectPut};
 use churn_io::sync::upload_dir;
 use churn_pipeline::ingest::{IngestOptions, SourceReport, ingest};
 use churn_pipeline::layout;
@@ -40,6 +43,8 @@ pub struct IngestSummary {
     pub duplicates: usize,
     /// Whether the data set was ingested now.
     pub ingested: bool,
+    /// The dataset version it published.
+    pub version: Option<String>,
     pub curated_rows: u64,
     pub quarantined_rows: u64,
     pub duplicate_rows: u64,
@@ -90,6 +95,7 @@ pub async fn on_uploads(
     })
     .await?;
     summary.ingested = true;
+    summary.version = ingested.version;
     summary.curated_rows = ingested.curated_rows;
     summary.quarantined_rows = ingested.quarantined_rows;
     summary.duplicate_rows = ingested.duplicate_rows;
@@ -97,25 +103,139 @@ pub async fn on_uploads(
     Ok(summary)
 }
 
-/// Downloads `raw/`, ingests it in a work folder, uploads the results and publishes
-/// `DatasetIngested`.
+/// The ledger key that holds a bucket's data set while an ingest works on it.
+fn dataset_lease(platform: &Platform) -> String {
+    format!("ingest-dataset:{}", platform.settings.bucket)
+}
+
+/// Rounds of ingest when uploads keep arriving while it runs, before it publishes what
+/// it has (the next upload's notification ingests the rest).
+const MAX_ROUNDS: usize = 3;
+
+/// Downloads `raw/`, ingests it in a work folder, publishes the new dataset version
+/// (its folders, then the pointer) and `DatasetIngested`. One ingest of a bucket at a
+/// time: the data set is leased in the ledger, and a second ingest fails retryably (the
+/// stack also runs the function one at a time), so the last writer cannot publish a data
+/// set missing the other's rows. Uploads that arrive while it runs are seen before it
+/// publishes, and ingested with the rest.
 async fn run(
     platform: &Platform,
     trigger: &str,
     options: &IngestOptions,
 ) -> Result<DatasetIngested, AppError> {
-    let work = WorkDir::new()?;
-    let remote = platform.url("");
-    work.download(&platform.store, &layout::root(layout::RAW))
-        .await?;
+    let lease = dataset_lease(platform);
+    match platform.ledger.claim(&lease, churn_io::now_epoch()).await? {
+        // Taken over: the holder died (its lease ran out), nothing of it was published.
+        Claim::Acquired | Claim::TakenOver => {}
+        Claim::Busy { .. } => {
+            return Err(AppError::retryable(format!(
+                "another ingest of {} is running; retry when it has published",
+                platform.url(&raw_prefix())
+            )));
+        }
+        Claim::Done { outcome } => {
+            return Err(AppError::permanent(format!(
+                "the ledger item {lease} is marked done ({outcome}), which no ingest writes: delete it"
+            )));
+        }
+    }
+    let result = ingest_and_publish(platform, trigger, options).await;
+    let released = platform.ledger.release(&lease).await;
+    match (result, released) {
+        (Ok(event), Ok(())) => Ok(event),
+        (Ok(_), Err(error)) => Err(error.into()),
+        (Err(error), released) => {
+            if let Err(release) = released {
+                tracing::error!(error = %release, lease, "the data set's lease was not given back");
+            }
+            Err(error)
+        }
+    }
+}
+
+async fn ingest_and_publish(
+    platform: &Platform,
+    trigger: &str,
+    options: &IngestOptions,
+) -> Result<DatasetIngested, AppError> {
+    let raw = layout::root(layout::RAW);
     let mut quarantined_objects = Vec::new();
-    let report = loop {
+    let mut round = 0;
+    let (work, report) = loop {
+        round += 1;
+        let work = WorkDir::new()?;
+        let listed = platform.store.list(&raw.prefix()).await?;
+        work.download(&platform.store, &raw).await?;
+        let report = ingest_work(platform, &work, options, &mut quarantined_objects).await?;
+        let now = platform.store.list(&raw.prefix()).await?;
+        if now == listed || round == MAX_ROUNDS {
+            break (work, report);
+        }
+        tracing::info!(round, "raw/ changed while ingesting: ingesting again");
+    };
+    let version = report.version.clone();
+    let current = crate::work::published(&platform.store).await?;
+    if current.as_ref().is_some_and(|c| c.version == version) {
+        tracing::info!(version, "the data set is unchanged: already published");
+    } else {
+        // The version's folders first, its report last of them; the pointer last of all.
+        for folder in layout::DATASET_FOLDERS {
+            let key = layout::version_folder(folder, &version);
+            upload_dir(
+                &platform.store,
+                work.root(),
+                key.as_str(),
+                &[layout::INGEST_REPORT_FILE],
+            )
+            .await?;
+        }
+        let pointer = layout::dataset_pointer();
+        let mut published: churn_pipeline::dataset::Published =
+            serde_json::from_slice(&std::fs::read(work.at(&pointer)).map_err(|e| {
+                AppError::from(churn_pipeline::PipelineError::io(work.at(&pointer), e))
+            })?)
+            .map_err(|e| AppError::permanent(format!("{pointer}: {e}")))?;
+        published.previous = current.map(|c| c.version);
+        let bytes = serde_json::to_vec_pretty(&published)
+            .map_err(|e| AppError::permanent(format!("{pointer}: {e}")))?;
+        platform.store.put(pointer.as_str(), bytes).await?;
+        tracing::info!(version, "dataset published");
+    }
+    let sum = |f: fn(&SourceReport) -> u64| report.sources.values().map(f).sum();
+    let data_end = curated_data_end(&work).await?.map(|day| day.to_string());
+    let event = DatasetIngested {
+        bucket: platform.settings.bucket.clone(),
+        trigger: trigger.to_owned(),
+        version: Some(version),
+        data_end,
+        curated_rows: sum(|s| s.curated),
+        quarantined_rows: sum(|s| s.quarantined),
+        duplicate_rows: sum(|s| s.duplicates),
+        quarantined_objects,
+    };
+    platform
+        .events
+        .publish(&[domain_event("DatasetIngested", &event)?])
+        .await?;
+    Ok(event)
+}
+
+/// Ingests the raw data of a work folder; a raw object refused as a whole is set aside
+/// (in the bucket too) and the ingest runs again without it.
+async fn ingest_work(
+    platform: &Platform,
+    work: &WorkDir,
+    options: &IngestOptions,
+    quarantined_objects: &mut Vec<String>,
+) -> Result<churn_pipeline::ingest::IngestReport, AppError> {
+    let remote = platform.url("");
+    loop {
         let attempt = {
             let (store, options) = (work.store(), options.clone());
             blocking("ingest", move || ingest(&store, &options, &NoProgress)).await
         };
         let error = match attempt {
-            Ok(report) => break report,
+            Ok(report) => return Ok(report),
             Err(error) => error,
         };
         // A raw object refused as a whole: set aside, and the rest goes through. Its
@@ -134,7 +254,7 @@ async fn run(
         match poison {
             Some((key, reason)) if quarantined_objects.len() < MAX_POISON_OBJECTS => {
                 tracing::warn!(key, reason, "raw object refused as a whole; quarantined");
-                set_aside(platform, &work, &key, &reason).await?;
+                set_aside(platform, work, &key, &reason).await?;
                 quarantined_objects.push(key);
             }
             _ => {
@@ -146,33 +266,7 @@ async fn run(
                 });
             }
         }
-    };
-    for folder in [layout::CURATED, layout::QUARANTINE] {
-        upload_dir(&platform.store, work.root(), folder, &[]).await?;
     }
-    upload_dir(
-        &platform.store,
-        work.root(),
-        layout::REPORTS,
-        &[layout::INGEST_REPORT_FILE],
-    )
-    .await?;
-    let sum = |f: fn(&SourceReport) -> u64| report.sources.values().map(f).sum();
-    let data_end = curated_data_end(&work).await?.map(|day| day.to_string());
-    let event = DatasetIngested {
-        bucket: platform.settings.bucket.clone(),
-        trigger: trigger.to_owned(),
-        data_end,
-        curated_rows: sum(|s| s.curated),
-        quarantined_rows: sum(|s| s.quarantined),
-        duplicate_rows: sum(|s| s.duplicates),
-        quarantined_objects,
-    };
-    platform
-        .events
-        .publish(&[domain_event("DatasetIngested", &event)?])
-        .await?;
-    Ok(event)
 }
 
 fn raw_prefix() -> String {

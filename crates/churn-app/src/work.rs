@@ -4,9 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
+use churn_io::IoError;
 use churn_io::store::{ObjectGet, ObjectList};
 use churn_io::sync::download_prefix;
-use churn_pipeline::layout::Key;
+use churn_pipeline::dataset::Published;
+use churn_pipeline::layout::{self, Key};
 
 use crate::AppError;
 
@@ -46,6 +48,28 @@ impl WorkDir {
             .objects)
     }
 
+    /// Downloads the published dataset version: its curated tables, then its pointer, so
+    /// that the pipeline reads exactly that version here.
+    pub async fn download_dataset(
+        &self,
+        store: &(impl ObjectGet + ObjectList + Sync),
+    ) -> Result<Published, AppError> {
+        let published = published(store).await?.ok_or_else(|| {
+            AppError::permanent(format!(
+                "no published dataset ({} does not exist): upload raw data under raw/, which the ingest publishes",
+                layout::dataset_pointer()
+            ))
+        })?;
+        self.download(
+            store,
+            &layout::version_folder(layout::CURATED, &published.version),
+        )
+        .await?;
+        let pointer = layout::dataset_pointer();
+        store.download(pointer.as_str(), &self.at(&pointer)).await?;
+        Ok(published)
+    }
+
     /// A pipeline store on this folder.
     pub fn store(&self) -> churn_pipeline::store::Store {
         churn_pipeline::store::Store::new(self.root())
@@ -71,47 +95,17 @@ pub async fn blocking<T: Send + 'static>(
     }
 }
 
-/// A fingerprint of the files under `dir` (names and contents, in name order): the same
-/// data gives the same fingerprint, and any change to it gives another.
-pub fn fingerprint(dir: &Path) -> Result<String, AppError> {
-    let mut files = Vec::new();
-    collect(dir, &mut files)?;
-    files.sort();
-    let mut hash = churn_core::Fnv64::default();
-    for path in files {
-        let name = path.strip_prefix(dir).unwrap_or(&path);
-        hash.write_str(&name.to_string_lossy());
-        // In blocks: curated sessions of a million customers are hundreds of megabytes.
-        let io = |e| AppError::from(churn_pipeline::PipelineError::io(&path, e));
-        let mut file = std::fs::File::open(&path).map_err(io)?;
-        let mut block = vec![0u8; 1 << 20];
-        loop {
-            let read = std::io::Read::read(&mut file, &mut block).map_err(io)?;
-            if read == 0 {
-                break;
-            }
-            hash.write(&block[..read]);
-        }
-        hash.write(&[0xff]);
+/// The published dataset version of a store, if any.
+pub async fn published(store: &(impl ObjectGet + Sync)) -> Result<Option<Published>, AppError> {
+    let key = layout::dataset_pointer();
+    match store.get(key.as_str()).await {
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            AppError::from(IoError::Corrupt {
+                target: key.to_string(),
+                message: e.to_string(),
+            })
+        }),
+        Err(IoError::NotFound(_)) => Ok(None),
+        Err(error) => Err(error.into()),
     }
-    Ok(hash.finish_hex())
-}
-
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), AppError> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(churn_pipeline::PipelineError::io(dir, e).into()),
-    };
-    for entry in entries {
-        let path = entry
-            .map_err(|e| churn_pipeline::PipelineError::io(dir, e))?
-            .path();
-        if path.is_dir() {
-            collect(&path, out)?;
-        } else {
-            out.push(path);
-        }
-    }
-    Ok(())
 }

@@ -36,8 +36,8 @@ pub struct ActionsArgs {
     /// Send the plan. Without it, a dry run: the plan is written and nothing is sent.
     #[arg(long)]
     pub send: bool,
-    /// Data directory: curated/customers for contact details, actions/ for the plan, the
-    /// outcomes and the ledger.
+    /// Data directory: its published customers for contact details, actions/ for the plan,
+    /// the outcomes and the ledger.
     #[arg(long, default_value = "churn-data")]
     pub dir: PathBuf,
     /// The feature folder the predictions were scored from (default:
@@ -84,7 +84,10 @@ pub fn run(args: ActionsArgs) -> Result<DayReport> {
         .features
         .clone()
         .or_else(|| Some(data.at(&layout::features_as_of(&date))).filter(|p| p.exists()));
-    let customers = Some(data.curated_file(Source::Customers)).filter(|p| p.exists());
+    let customers = churn_pipeline::dataset::Dataset::current(&data)
+        .ok()
+        .map(|dataset| data.at(&dataset.curated(Source::Customers)))
+        .filter(|p| p.exists());
     let loaded = load_candidates(
         &CandidateSources {
             predictions: args.predictions.clone(),

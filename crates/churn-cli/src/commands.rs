@@ -482,12 +482,13 @@ fn ingest(args: IngestArgs, bars: &Bars) -> Result<()> {
         seconds = format!("{:.1}", started.elapsed().as_secs_f64()),
         %reference_date,
         quarantined,
-        report = %store.at(&layout::ingest_report()).display(),
-        curated = %store.at(&layout::root(layout::CURATED)).display(),
+        version = report.version.as_str(),
+        report = %store.at(&layout::ingest_report(&report.version)).display(),
+        curated = %store.at(&layout::version_folder(layout::CURATED, &report.version)).display(),
         "ingest finished"
     );
     if quarantined > 0 {
-        info!(dir = %store.at(&layout::root(layout::QUARANTINE)).display(), "quarantined rows are listed with file, line and reason");
+        info!(dir = %store.at(&layout::version_folder(layout::QUARANTINE, &report.version)).display(), "quarantined rows are listed with file, line and reason");
     }
     Ok(())
 }
@@ -606,9 +607,13 @@ fn demo(args: DemoArgs, bars: &Bars) -> Result<()> {
         args.dirt * 100.0
     );
     println!(
-        "  ingest        {dir}/reports/ingest-report.json  {} curated, {} quarantined (see {dir}/quarantine/), {} duplicates dropped; balanced: {}",
+        "  ingest        {}  {} curated, {} quarantined (see {}/), {} duplicates dropped; balanced: {}",
+        store.at(&layout::ingest_report(&report.version)).display(),
         sum(|s| s.curated),
         sum(|s| s.quarantined),
+        store
+            .at(&layout::version_folder(layout::QUARANTINE, &report.version))
+            .display(),
         sum(|s| s.duplicates),
         report.balanced
     );

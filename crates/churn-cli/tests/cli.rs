@@ -121,7 +121,17 @@ async fn demo_runs_every_stage_and_the_plan_is_sent_once() {
             "demo output mentions {expected}: {stdout}"
         );
     }
-    assert!(dir.path().join("reports/ingest-report.json").exists());
+    // The demo's data set is published as one version: its pointer names the report.
+    let pointer: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("curated/_current.json")).expect("pointer"),
+    )
+    .expect("json");
+    let version = pointer["version"].as_str().expect("version");
+    assert!(
+        dir.path()
+            .join(format!("reports/v={version}/ingest-report.json"))
+            .exists()
+    );
     let models: Vec<_> = std::fs::read_dir(dir.path().join("models"))
         .expect("models")
         .collect();

@@ -265,14 +265,15 @@ impl LocalActionLedger {
         }
     }
 
-    /// Creates `path` only if it does not exist; false if it does.
+    /// Creates `path` only if it does not exist; false if it does. An empty claim file
+    /// would read as a damaged one, so a claim that cannot be encoded is an error.
     async fn create_new(path: &Path, claim: &LocalClaim) -> Result<bool, IoError> {
         if let Some(parent) = path.parent() {
             tokio::fs::create_dir_all(parent)
                 .await
                 .map_err(|e| IoError::local(parent, e))?;
         }
-        let bytes = serde_json::to_vec(claim).unwrap_or_default();
+        let bytes = encode(path, claim)?;
         let opened = tokio::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -294,7 +295,7 @@ impl LocalActionLedger {
 
     async fn replace(path: &Path, claim: &LocalClaim) -> Result<(), IoError> {
         let temporary = path.with_extension(format!("json.partial-{}", std::process::id()));
-        tokio::fs::write(&temporary, serde_json::to_vec(claim).unwrap_or_default())
+        tokio::fs::write(&temporary, encode(path, claim)?)
             .await
             .map_err(|e| IoError::local(&temporary, e))?;
         tokio::fs::rename(&temporary, path)
@@ -420,6 +421,14 @@ impl ActionLedger for LocalActionLedger {
         }
         Ok(history)
     }
+}
+
+/// A claim as the bytes of its file.
+fn encode(path: &Path, claim: &LocalClaim) -> Result<Vec<u8>, IoError> {
+    serde_json::to_vec(claim).map_err(|e| IoError::Corrupt {
+        target: path.display().to_string(),
+        message: format!("the claim cannot be encoded: {e}"),
+    })
 }
 
 #[cfg(test)]

@@ -113,6 +113,9 @@ pub struct DatasetIngested {
     pub bucket: String,
     /// The object whose upload started it.
     pub trigger: String,
+    /// The dataset version published (`curated/v=<version>/`).
+    #[serde(default)]
+    pub version: Option<String>,
     /// The last day with events in the curated data (YYYY-MM-DD), if any.
     pub data_end: Option<String>,
     pub curated_rows: u64,

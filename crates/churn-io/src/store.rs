@@ -324,7 +324,15 @@ impl S3Store {
             .send()
             .await
             .map_err(|e| IoError::sdk("CreateMultipartUpload", self.target(key), e))?;
-        let upload_id = started.upload_id().unwrap_or_default().to_owned();
+        let upload_id = started
+            .upload_id()
+            .ok_or_else(|| IoError::Service {
+                operation: "CreateMultipartUpload",
+                target: self.target(key),
+                message: "the answer named no upload id".into(),
+                retryable: true,
+            })?
+            .to_owned();
         let result = self.send_parts(path, key, &upload_id).await;
         match result {
             Ok(parts) => {

@@ -5,10 +5,12 @@
 //!
 //! ```text
 //! raw/<source>/...                         uploads (raw_source)
-//! curated/<source>/data.parquet            validated rows (curated)
-//! quarantine/<source>.jsonl                rejected rows (quarantine)
+//! curated/_current.json                    the published dataset version every reader follows
+//! curated/v=<version>/<source>/data.parquet   validated rows of a version (curated)
+//! quarantine/v=<version>/<source>.jsonl    its rejected rows (quarantine)
+//! reports/v=<version>/ingest-report.json   its accounting (ingest_report)
 //! quarantine/objects/<raw key>             raw objects refused whole (quarantined_object)
-//! reports/ingest-report.json               the ingest's accounting (ingest_report)
+//! .ingest/                                 a running ingest's lock and staging (local only)
 //! features/as_of=<day>/                    a feature table as of a day (features_as_of)
 //! features/table=<name>/                   a feature table from a flat table (features_table)
 //! models/<version>/                        a model folder (model)
@@ -99,11 +101,14 @@ pub const CURATED_FILE: &str = "data.parquet";
 pub const INGEST_REPORT_FILE: &str = "ingest-report.json";
 /// What the generator wrote, inside `raw/`.
 pub const GENERATOR_MANIFEST_FILE: &str = "_generator.json";
+/// The published dataset version, inside `curated/`.
+pub const DATASET_POINTER_FILE: &str = "_current.json";
 
 /// Prefix of a day's prediction folder (`dt=<day>`), and of a shard inside it.
 const DAY_PREFIX: &str = "dt=";
 const AS_OF_PREFIX: &str = "as_of=";
 const TABLE_PREFIX: &str = "table=";
+const VERSION_PREFIX: &str = "v=";
 /// A shard's folder inside a day's prediction folder.
 pub const SHARD_PREFIX: &str = "shard=";
 
@@ -122,14 +127,52 @@ pub fn generator_manifest() -> Key {
     root(RAW).join(GENERATOR_MANIFEST_FILE)
 }
 
-/// `curated/<source>/data.parquet`.
-pub fn curated(source: Source) -> Key {
-    root(CURATED).join(source.name()).join(CURATED_FILE)
+/// `<folder>/v=<version>`: a top-level folder's part of a dataset version.
+pub fn version_folder(folder: &str, version: &str) -> Key {
+    root(folder).join(&format!("{VERSION_PREFIX}{version}"))
 }
 
-/// `quarantine/<source>.jsonl`.
-pub fn quarantine(source: Source) -> Key {
-    root(QUARANTINE).join(&format!("{}.jsonl", source.name()))
+/// The top-level folders a dataset version has a part in.
+pub const DATASET_FOLDERS: [&str; 3] = [CURATED, QUARANTINE, REPORTS];
+
+/// The version of a `<folder>/v=<version>` folder name.
+pub fn parse_version(name: &str) -> Option<&str> {
+    name.strip_prefix(VERSION_PREFIX)
+}
+
+/// `curated/_current.json`: which dataset version is published. Written last, whole, so
+/// a reader sees one version or the one before, never a mix.
+pub fn dataset_pointer() -> Key {
+    root(CURATED).join(DATASET_POINTER_FILE)
+}
+
+/// `curated/v=<version>/<source>/data.parquet`.
+pub fn curated(version: &str, source: Source) -> Key {
+    version_folder(CURATED, version)
+        .join(source.name())
+        .join(CURATED_FILE)
+}
+
+/// `quarantine/v=<version>/<source>.jsonl`.
+pub fn quarantine(version: &str, source: Source) -> Key {
+    version_folder(QUARANTINE, version).join(&format!("{}.jsonl", source.name()))
+}
+
+/// `.ingest`: where a running ingest keeps its lock and stages its outputs (a local
+/// directory's; on S3 the ledger holds the lease).
+pub const INGEST_WORK: &str = ".ingest";
+
+/// The version name a run writes its outputs under before it knows their hash.
+pub const STAGED_VERSION: &str = "staged";
+
+/// `.ingest/lock`.
+pub fn ingest_lock() -> Key {
+    root(INGEST_WORK).join("lock")
+}
+
+/// `.ingest/run-<id>`: a run's staging folder, laid out like the data directory.
+pub fn ingest_staging(run: &str) -> Key {
+    root(INGEST_WORK).join(&format!("run-{run}"))
 }
 
 /// `quarantine/objects/<raw key>`: a raw object refused as a whole, set aside.
@@ -149,9 +192,9 @@ pub fn report(name: &str) -> Key {
     root(REPORTS).join(name)
 }
 
-/// `reports/ingest-report.json`.
-pub fn ingest_report() -> Key {
-    report(INGEST_REPORT_FILE)
+/// `reports/v=<version>/ingest-report.json`.
+pub fn ingest_report(version: &str) -> Key {
+    version_folder(REPORTS, version).join(INGEST_REPORT_FILE)
 }
 
 /// `features/as_of=<day>`.
@@ -246,14 +289,19 @@ mod tests {
     #[test]
     fn keys_follow_the_documented_layout() {
         assert_eq!(
-            curated(Source::Accounts).as_str(),
-            "curated/accounts/data.parquet"
+            curated("3f2a", Source::Accounts).as_str(),
+            "curated/v=3f2a/accounts/data.parquet"
         );
         assert_eq!(
-            quarantine(Source::Tickets).as_str(),
-            "quarantine/tickets.jsonl"
+            quarantine("3f2a", Source::Tickets).as_str(),
+            "quarantine/v=3f2a/tickets.jsonl"
         );
-        assert_eq!(ingest_report().as_str(), "reports/ingest-report.json");
+        assert_eq!(
+            ingest_report("3f2a").as_str(),
+            "reports/v=3f2a/ingest-report.json"
+        );
+        assert_eq!(dataset_pointer().as_str(), "curated/_current.json");
+        assert_eq!(parse_version("v=3f2a"), Some("3f2a"));
         assert_eq!(features_as_of(&day()).as_str(), "features/as_of=2026-11-01");
         assert_eq!(model_binary("gbdt-1").as_str(), "models/gbdt-1/model.bin");
         assert_eq!(predictions(&day()).prefix(), "predictions/dt=2026-11-01/");

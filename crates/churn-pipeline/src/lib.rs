@@ -12,6 +12,7 @@
 
 pub mod actions;
 pub mod contract;
+pub mod dataset;
 pub mod dates;
 pub mod error;
 pub mod evaluate;

@@ -44,16 +44,6 @@ impl Store {
         self.at(&layout::raw_source(source))
     }
 
-    /// `curated/<source>/data.parquet`.
-    pub fn curated_file(&self, source: Source) -> PathBuf {
-        self.at(&layout::curated(source))
-    }
-
-    /// `quarantine/<source>.jsonl`.
-    pub fn quarantine_file(&self, source: Source) -> PathBuf {
-        self.at(&layout::quarantine(source))
-    }
-
     /// `reports/<name>`.
     pub fn report_file(&self, name: &str) -> PathBuf {
         self.at(&layout::report(name))

@@ -77,8 +77,7 @@ pub struct Summary {
 pub async fn daily(platform: &Platform, config: &PredictConfig) -> Result<Summary, AppError> {
     let champion = champion::required(&platform.registry, &platform.store).await?;
     let work = WorkDir::new()?;
-    work.download(&platform.store, &layout::root(layout::CURATED))
-        .await?;
+    work.download_dataset(&platform.store).await?;
     let end = curated_data_end(&work)
         .await?
         .ok_or_else(|| AppError::permanent("the curated data has no events: nothing to score"))?;

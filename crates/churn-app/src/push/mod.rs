@@ -137,7 +137,14 @@ pub async fn run(
     let snapshot = layout::features_as_of(&day);
     let features =
         (work.download(&platform.store, &snapshot).await? > 0).then(|| work.at(&snapshot));
-    let customers = optional(platform, &work, &layout::curated(Source::Customers)).await?;
+    // Contact details from the published dataset version (none yet: nobody to message).
+    let customers = match crate::work::published(&platform.store).await? {
+        Some(published) => {
+            let key = layout::curated(&published.version, Source::Customers);
+            optional(platform, &work, &key).await?
+        }
+        None => None,
+    };
     let loaded = {
         let sources = CandidateSources {
             predictions: work.at(&predictions),

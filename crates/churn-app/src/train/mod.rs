@@ -3,8 +3,9 @@
 //! `models/<version>/` and `features/as_of=<day>/` → a registry entry → promotion only
 //! when the [`promotion`] policy says so → `ModelPromoted`.
 //!
-//! Once per (as-of day, curated data, seed): the same data and seed give the same model,
-//! so a replay changes nothing, while corrected data with the same end date trains again.
+//! Once per (as-of day, dataset version, seed): the same data and seed give the same
+//! model, so a replay changes nothing, while corrected data with the same end date (a new
+//! version) trains again.
 
 pub mod promotion;
 
@@ -20,7 +21,7 @@ use serde::Serialize;
 use crate::dates::{DEFAULT_HORIZON_DAYS, training_as_of};
 use crate::ingest::curated_data_end;
 use crate::once::{Once, once};
-use crate::work::{WorkDir, blocking, fingerprint};
+use crate::work::{WorkDir, blocking};
 use crate::{AppError, Platform, champion};
 use promotion::{Incumbent, Verdict};
 
@@ -83,8 +84,7 @@ pub async fn run(
     trigger: &Trigger,
 ) -> Result<TrainSummary, AppError> {
     let work = WorkDir::new()?;
-    work.download(&platform.store, &layout::root(layout::CURATED))
-        .await?;
+    let dataset = work.download_dataset(&platform.store).await?;
     let (as_of, seed) = match trigger {
         Trigger::Requested {
             as_of: Some(as_of),
@@ -103,8 +103,8 @@ pub async fn run(
             config.seed,
         ),
     };
-    let data = fingerprint(&work.at(&layout::root(layout::CURATED)))?;
-    let key = format!("train:{as_of}:data={data}:seed={seed}");
+    // The dataset version is a hash of the curated data: corrected data trains again.
+    let key = format!("train:{as_of}:data={}:seed={seed}", dataset.version);
     let done = once(
         platform,
         "train",

@@ -68,8 +68,9 @@ pub struct FeatureSummary {
 
 /// Loads the curated sources of a store (an absent optional source is empty).
 pub fn load_sources(store: &Store) -> Result<Sources> {
+    let dataset = crate::dataset::Dataset::current(store)?;
     let load = |source: Source| -> Result<LazyFrame> {
-        let path = store.curated_file(source);
+        let path = store.at(&dataset.curated(source));
         if !path.exists() {
             if source.contract().required {
                 return Err(PipelineError::Missing(format!(

@@ -118,8 +118,8 @@ pub fn mark(
         (
             &unmatched & &held,
             "customer quarantined",
-            "' has no curated row: its row in customers was quarantined (see \
-             quarantine/customers.jsonl)",
+            "' has no curated row: its row in customers was quarantined (see the \
+             customers' quarantine file of this version)",
         ),
     ] {
         if !mask.any() {

@@ -6,8 +6,9 @@
 //! and the valid rows of the whole source cleaned together ([`clean`]): duplicates,
 //! key conflicts, unknown or quarantined customers, outliers. Every entry of `raw/` that
 //! is not read is listed with its reason. The run is as of a reference date it is given
-//! (never the clock): later events are quarantined. Outputs are staged and published only
-//! when every source succeeded, then the report is written: a failed run changes nothing.
+//! (never the clock): later events are quarantined. Outputs are staged and published as
+//! one dataset version only when every source succeeded ([`crate::dataset`]): a failed or
+//! killed run changes nothing, and two runs at once cannot both publish.
 
 pub mod clean;
 pub mod quarantine;
@@ -23,10 +24,12 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use crate::contract::Source;
+use crate::dataset::{IngestLock, Staging, clean_stale};
 use crate::dates::to_days;
 use crate::error::{PipelineError, PolarsContext, Result};
+use crate::layout;
 use crate::progress::Progress;
-use crate::store::{AtomicFile, RawFile, SkippedFile, Store, write_json};
+use crate::store::{AtomicFile, RawFile, SkippedFile, Store};
 use clean::{CustomerIds, FILE, OutlierReport, mark, outlier_fences, write_curated};
 use quarantine::QuarantineWriter;
 use read::{FileLayout, LineTally};
@@ -57,11 +60,13 @@ impl IngestOptions {
     }
 }
 
-/// The ingest report, written to `reports/ingest-report.json`.
+/// The ingest report, written to `reports/v=<version>/ingest-report.json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct IngestReport {
     /// Program that wrote it.
     pub generated_by: String,
+    /// The dataset version published (a hash of the curated and quarantined rows).
+    pub version: String,
     /// The reference date of the run: events after it were quarantined as "future".
     pub reference_date: String,
     /// True when every source is balanced.
@@ -91,9 +96,9 @@ pub struct SourceReport {
     /// Rows read: non-empty lines after a CSV header (a row whose quoted field holds
     /// line breaks counts once), non-blank lines of JSON Lines, rows of Parquet.
     pub rows_in: u64,
-    /// Rows written to `curated/<source>/data.parquet`.
+    /// Rows written to `curated/v=<version>/<source>/data.parquet`.
     pub curated: u64,
-    /// Rows written to `quarantine/<source>.jsonl`.
+    /// Rows written to `quarantine/v=<version>/<source>.jsonl`.
     pub quarantined: u64,
     /// Exact copies of earlier rows, dropped.
     pub duplicates: u64,
@@ -136,20 +141,26 @@ pub struct FileReport {
     pub layout: FileLayout,
 }
 
+/// A source's outputs, written beside their staged place until every source succeeded.
 struct Staged {
     curated: Option<AtomicFile>,
     quarantine: Option<AtomicFile>,
-    stale: Vec<std::path::PathBuf>,
 }
 
-/// Ingests every source of `store`'s `raw/` folder.
+/// Ingests every source of `store`'s `raw/` folder and publishes the result as a new
+/// dataset version ([`crate::dataset`]): one ingest at a time, and nothing changes for a
+/// reader until the whole version is in place.
 pub fn ingest(
     store: &Store,
     options: &IngestOptions,
     progress: &dyn Progress,
 ) -> Result<IngestReport> {
+    let lock = IngestLock::acquire(store)?;
+    clean_stale(store, &lock)?;
+    let staging = Staging::new(store)?;
     let mut report = IngestReport {
         generated_by: format!("churn {}", env!("CARGO_PKG_VERSION")),
+        version: String::new(),
         reference_date: options.reference_date.to_string(),
         balanced: true,
         skipped: skipped_reports(store, &store.raw_unknown_entries()?),
@@ -171,7 +182,7 @@ pub fn ingest(
                 )));
             }
             tracing::warn!(source = source.name(), dir = %store.raw_dir(source).display(), "no raw files; features that need this source will be empty");
-            staged.push(Staged::empty(store, source));
+            staged.push(Staged::none());
             report.sources.insert(
                 source.name(),
                 SourceReport {
@@ -184,6 +195,7 @@ pub fn ingest(
         }
         let (mut source_report, stage, ids) = ingest_source(
             store,
+            &staging,
             source,
             &listing.files,
             known_customers.as_ref(),
@@ -206,28 +218,36 @@ pub fn ingest(
         report.sources.insert(source.name(), source_report);
         staged.push(stage);
     }
-    // Every source succeeded: publish.
+    // Every source succeeded: the version is published whole, its pointer last.
     for stage in staged {
         for file in [stage.curated, stage.quarantine].into_iter().flatten() {
             file.commit()?;
         }
-        for path in stage.stale {
-            if path.exists() {
-                std::fs::remove_file(&path).map_err(|e| PipelineError::io(&path, e))?;
+    }
+    let dataset = staging.publish(store, &report.reference_date.clone(), |version| {
+        report.version = version.to_owned();
+        for (name, source_report) in report.sources.iter_mut() {
+            let Some(source) = Source::ALL.into_iter().find(|s| s.name() == *name) else {
+                continue;
+            };
+            if source_report.curated_file.is_some() {
+                source_report.curated_file = Some(layout::curated(version, source).to_string());
+                source_report.quarantine_file =
+                    Some(layout::quarantine(version, source).to_string());
             }
         }
-    }
-    write_json(store.report_file("ingest-report.json"), &report)?;
+        report.clone()
+    })?;
+    tracing::info!(version = dataset.version(), "dataset published");
     Ok(report)
 }
 
 impl Staged {
-    /// Nothing to publish for a source without rows; its old outputs go.
-    fn empty(store: &Store, source: Source) -> Self {
+    /// Nothing to publish for a source without rows.
+    fn none() -> Self {
         Self {
             curated: None,
             quarantine: None,
-            stale: vec![store.curated_file(source), store.quarantine_file(source)],
         }
     }
 }
@@ -272,6 +292,7 @@ fn not_read(skipped: &[SkippedReport]) -> String {
 
 fn ingest_source(
     store: &Store,
+    staging: &Staging,
     source: Source,
     files: &[RawFile],
     known_customers: Option<&CustomerIds>,
@@ -284,7 +305,7 @@ fn ingest_source(
         balanced: true,
         ..SourceReport::default()
     };
-    let mut quarantine = QuarantineWriter::create(store.quarantine_file(source))?;
+    let mut quarantine = QuarantineWriter::create(staging.quarantine_file(source))?;
     let file_names: Vec<String> = files
         .iter()
         .map(|file| relative(store, &file.path))
@@ -387,7 +408,7 @@ fn ingest_source(
     progress.end();
     lap("read and validate");
     if report.rows_in == 0 {
-        return no_rows(store, source, report);
+        return no_rows(source, report);
     }
 
     let all = stack(valid_chunks, contract)?;
@@ -400,7 +421,7 @@ fn ingest_source(
     lap("keys and customers");
     let fences = outlier_fences(&all, &marks.keep, contract)?;
     lap("outlier fences");
-    let curated_target = store.curated_file(source);
+    let curated_target = staging.curated_file(source);
     let curated_file = AtomicFile::new(&curated_target)?;
     let (curated_rows, outliers) = write_curated(
         &all,
@@ -418,8 +439,9 @@ fn ingest_source(
     report.missing_kept = stats.missing_kept;
     report.unexpected_values = stats.unexpected;
     report.balanced &= report.rows_in == report.curated + report.quarantined + report.duplicates;
-    report.curated_file = Some(relative(store, &curated_target));
-    report.quarantine_file = Some(relative(store, &store.quarantine_file(source)));
+    // Where they will be once published (the version is named then).
+    report.curated_file = Some(String::new());
+    report.quarantine_file = Some(String::new());
     let quarantine_file = quarantine.finish()?;
 
     let known = if source == Source::Customers {
@@ -432,7 +454,6 @@ fn ingest_source(
         Staged {
             curated: Some(curated_file),
             quarantine: Some(quarantine_file),
-            stale: Vec::new(),
         },
         known,
     ))
@@ -441,7 +462,6 @@ fn ingest_source(
 /// A source whose files hold no rows (a header-only CSV): like a missing folder, a
 /// warning for an optional source and an error for a required one.
 fn no_rows(
-    store: &Store,
     source: Source,
     report: SourceReport,
 ) -> Result<(SourceReport, Staged, Option<CustomerIds>)> {
@@ -453,7 +473,7 @@ fn no_rows(
         )));
     }
     tracing::warn!(source = source.name(), files = ?files, "no rows; features that need this source will be empty");
-    Ok((report, Staged::empty(store, source), None))
+    Ok((report, Staged::none(), None))
 }
 
 /// The curated customers, and those seen only in quarantined rows: `seen` holds the raw

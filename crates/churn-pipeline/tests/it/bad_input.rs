@@ -1,6 +1,6 @@
 use std::path::Path;
 
-use crate::common::{ingest_dir, quarantine, write_raw};
+use crate::common::{curated_path, dataset, ingest_dir, quarantine, write_raw};
 
 const CUSTOMERS: &str = "customer_id,signup_date,birth_year,gender,region,partner,dependents,acquisition_channel,email,phone,contact_opt_out
 C1,2024-01-10,1980,female,north,yes,no,organic,c1@example.com,+15550000001,false
@@ -297,10 +297,11 @@ fn a_failed_ingest_leaves_earlier_outputs_untouched() {
     let dir = tempfile::tempdir().expect("tempdir");
     base(dir.path());
     ingest_dir(dir.path()).expect("first ingest");
-    let curated = dir.path().join("curated/customers/data.parquet");
+    let published = dataset(dir.path());
+    let curated = curated_path(dir.path(), "customers");
     let before = std::fs::read(&curated).expect("curated");
-    let report_before =
-        std::fs::read(dir.path().join("reports/ingest-report.json")).expect("report");
+    let report = published.report().local(dir.path());
+    let report_before = std::fs::read(&report).expect("report");
 
     write_raw(
         dir.path(),
@@ -311,11 +312,13 @@ fn a_failed_ingest_leaves_earlier_outputs_untouched() {
     write_raw(dir.path(), "tickets", "t.csv", b""); // fails after customers were processed
     ingest_dir(dir.path()).expect_err("empty file");
 
-    assert_eq!(std::fs::read(&curated).expect("curated"), before);
     assert_eq!(
-        std::fs::read(dir.path().join("reports/ingest-report.json")).expect("report"),
-        report_before
+        dataset(dir.path()),
+        published,
+        "the same version is published"
     );
+    assert_eq!(std::fs::read(&curated).expect("curated"), before);
+    assert_eq!(std::fs::read(&report).expect("report"), report_before);
     let leftovers: Vec<_> = walk(dir.path())
         .into_iter()
         .filter(|path| path.to_string_lossy().ends_with(".tmp"))

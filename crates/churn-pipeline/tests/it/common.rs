@@ -37,9 +37,27 @@ pub fn write_raw(dir: &Path, source: &str, name: &str, text: &[u8]) {
     std::fs::write(folder.join(name), text).expect("write");
 }
 
-/// Reads the quarantine file of a source as JSON values.
-pub fn quarantine(dir: &Path, source: &str) -> Vec<serde_json::Value> {
-    let path = dir.join("quarantine").join(format!("{source}.jsonl"));
+/// The source named `name`.
+pub fn source(name: &str) -> churn_pipeline::contract::Source {
+    churn_pipeline::contract::Source::ALL
+        .into_iter()
+        .find(|s| s.name() == name)
+        .unwrap_or_else(|| panic!("no source {name}"))
+}
+
+/// The published dataset version of `dir`.
+pub fn dataset(dir: &Path) -> churn_pipeline::dataset::Dataset {
+    churn_pipeline::dataset::Dataset::current(&Store::new(dir)).expect("a published dataset")
+}
+
+/// The published curated table of a source.
+pub fn curated_path(dir: &Path, name: &str) -> std::path::PathBuf {
+    dataset(dir).curated(source(name)).local(dir)
+}
+
+/// Reads the published quarantine file of a source as JSON values.
+pub fn quarantine(dir: &Path, name: &str) -> Vec<serde_json::Value> {
+    let path = dataset(dir).quarantine(source(name)).local(dir);
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
@@ -61,8 +79,8 @@ pub fn ingest_on(dir: &Path, reference: &str) -> churn_pipeline::Result<IngestRe
     )
 }
 
-/// The ingest report as written to `reports/ingest-report.json`.
+/// The published ingest report (`reports/v=<version>/ingest-report.json`).
 pub fn report_json(dir: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(dir.join("reports/ingest-report.json")).expect("report");
+    let text = std::fs::read_to_string(dataset(dir).report().local(dir)).expect("report");
     serde_json::from_str(&text).expect("the report is JSON")
 }

@@ -5,7 +5,7 @@ use churn_pipeline::contract::Source;
 use churn_pipeline::generate::DirtKind;
 use churn_pipeline::store::RawFormat;
 
-use crate::common::{generate_into, ingest_dir, quarantine};
+use crate::common::{curated_path, generate_into, ingest_dir, quarantine};
 
 /// The physical lines of a raw text file, decompressed, without their terminators.
 fn physical_lines(path: &std::path::Path) -> Vec<Vec<u8>> {
@@ -231,8 +231,7 @@ fn ingest_accounts_for_every_row_in_every_format() {
                     assert_line_is_the_row(dir.path(), line, format);
                 }
             }
-            let curated =
-                std::fs::metadata(dir.path().join(format!("curated/{source}/data.parquet")));
+            let curated = std::fs::metadata(curated_path(dir.path(), source.name()));
             assert!(curated.is_ok(), "{label}: curated file");
         }
     }
@@ -245,7 +244,7 @@ fn curated_values_are_normalised_and_clipped() {
     let dir = tempfile::tempdir().expect("tempdir");
     generate_into(dir.path(), 400, 0.05, RawFormat::Csv);
     ingest_dir(dir.path()).expect("ingest");
-    let path = dir.path().join("curated/accounts/data.parquet");
+    let path = curated_path(dir.path(), "accounts");
     let frame = churn_pipeline::store::scan_parquet_file(&path)
         .expect("scan")
         .collect()

@@ -4,7 +4,7 @@
 use std::io::Write as _;
 use std::path::Path;
 
-use crate::common::{ingest_dir, quarantine, report_json, write_raw};
+use crate::common::{curated_path, ingest_dir, quarantine, report_json, write_raw};
 
 pub const CUSTOMER_HEADER: &str = "customer_id,signup_date,birth_year,gender,region";
 pub const ACCOUNT_HEADER: &str = "account_id,customer_id,plan,contract_type,start_date,end_date,monthly_charge,payment_method,paperless_billing";
@@ -59,7 +59,7 @@ fn kinds(rows: &[serde_json::Value]) -> Vec<&str> {
 }
 
 fn curated_lines(dir: &Path, source: &str) -> Vec<(String, u64)> {
-    let path = dir.join(format!("curated/{source}/data.parquet"));
+    let path = curated_path(dir, source);
     let frame = churn_pipeline::store::scan_parquet_file(&path)
         .expect("scan")
         .collect()
@@ -435,9 +435,7 @@ fn an_optional_source_without_rows_is_like_a_missing_one() {
         assert_eq!((entry.rows_in, entry.curated), (0, 0), "{source}");
         assert!(entry.balanced, "{source}");
         assert!(
-            !dir.path()
-                .join(format!("curated/{source}/data.parquet"))
-                .exists(),
+            !curated_path(dir.path(), source).exists(),
             "{source}: no curated file, as for a missing folder"
         );
     }
@@ -500,7 +498,7 @@ fn rows_of_a_quarantined_customer_are_quarantined_and_counted() {
         .and_then(|row| row["reason"].as_str())
         .expect("line 3");
     assert!(
-        reason.contains("C0002") && reason.contains("quarantine/customers.jsonl"),
+        reason.contains("C0002") && reason.contains("customers' quarantine file"),
         "{reason}"
     );
 }

@@ -20,3 +20,6 @@ mod generate_and_ingest;
 mod hostile_input;
 /// Training: determinism, every family, reason codes, bad tables.
 mod models;
+/// Publishing a dataset version as one step: failed and killed runs change nothing,
+/// one ingest at a time.
+mod publish;
