@@ -21,7 +21,7 @@ fi
 functions=(churn-ingest churn-train churn-batch-predict churn-crm-push churn-score-api)
 zips="$CARGO_TARGET_DIR/lambda-zips"
 # Two cargo invocations: built together, feature unification would give the scoring API
-# churn-lambda's `pipeline` feature, and polars with it.
+# churn-app's `pipeline` feature, and polars with it.
 build() {
   cargo lambda build --profile lambda-release "$@" -p churn-ingest -p churn-train -p churn-batch-predict -p churn-crm-push
   cargo lambda build --profile lambda-release "$@" -p churn-score-api

@@ -98,6 +98,27 @@ wasm_tests() {
 }
 
 step "the real Lambda runtime loop: cargo lambda watch + invoke churn-score-api"
+# A champion for the function to load (GET /health answers 503 without one): the v2
+# fixture artifact in a bucket of its own, registered and promoted as churn-train does.
+.venv-tools/bin/python - <<'PYTHON'
+import boto3, json
+s3, dynamodb = boto3.client("s3"), boto3.client("dynamodb")
+s3.create_bucket(Bucket="churn-watch")
+model = json.load(open("crates/churn-core/tests/fixtures/model-v2.json"))["model_id"]
+key = f"models/{model}/model.bin"
+s3.upload_file("crates/churn-core/tests/fixtures/model-v2.bin", "churn-watch", key)
+for table in ["churn-models", "churn-online-features"]:
+    dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+S, N = (lambda v: {"S": v}), (lambda v: {"N": str(v)})
+dynamodb.put_item(TableName="churn-models", Item={"pk": S(f"version#{model}"),
+    "version": S(model), "trained_at": S("fixture"), "artifact_key": S(key),
+    "metric_name": S("roc_auc"), "metric": N(0.8), "holdout": S("fixture"),
+    "data_hash": S("fixture"), "seed": N(42)})
+dynamodb.put_item(TableName="churn-models", Item={"pk": S("champion"), "version": S(model),
+    "metric": N(0.8), "holdout": S("fixture"), "promoted_at": S("fixture")})
+PYTHON
 watch_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 CHURN_BUCKET=churn-watch .venv-tools/bin/cargo-lambda lambda watch --invoke-address 127.0.0.1 \
   --invoke-port "$watch_port" >"${TMPDIR:-/tmp}/churn-watch-$watch_port.log" 2>&1 &
@@ -112,8 +133,8 @@ for _ in $(seq 60); do
 done
 echo "$answer"
 kill "$watch_pid" 2>/dev/null || true
-echo "$answer" | grep -q '"statusCode": *200' || {
-  echo "error: churn-score-api did not answer GET /health through cargo lambda watch" >&2
+echo "$answer" | grep -q '"statusCode": *200' && echo "$answer" | grep -q 'blend-fee8d1f2' || {
+  echo "error: churn-score-api did not answer GET /health with its champion through cargo lambda watch" >&2
   cat "${TMPDIR:-/tmp}/churn-watch-$watch_port.log" >&2
   exit 1
 }

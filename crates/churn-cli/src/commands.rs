@@ -21,6 +21,7 @@ use churn_pipeline::train::threshold::ThresholdRule;
 use churn_pipeline::train::{
     ClassWeight, OptionError, SelectionMetric, TrainOptions, ValidTrainOptions,
 };
+use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand};
 use tracing::{info, warn};
 
@@ -162,7 +163,7 @@ pub struct IngestArgs {
     #[arg(long, default_value = "churn-data")]
     pub dir: PathBuf,
     /// Rows per chunk while reading: lower it to use less memory.
-    #[arg(long, default_value_t = churn_pipeline::ingest::DEFAULT_CHUNK_ROWS)]
+    #[arg(long, default_value_t = churn_pipeline::ingest::DEFAULT_CHUNK_ROWS, value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
     pub chunk_rows: usize,
     /// The day the data is taken as of, YYYY-MM-DD: a row with an event after it (a
     /// session, a churn, a payment) is quarantined as "future". Default: today (UTC).
@@ -472,7 +473,7 @@ fn ingest(args: IngestArgs, bars: &Bars) -> Result<()> {
         None => today_utc(),
     };
     let options = IngestOptions {
-        chunk_rows: args.chunk_rows.max(1),
+        chunk_rows: args.chunk_rows,
         reference_date,
     };
     let started = std::time::Instant::now();
@@ -676,10 +677,10 @@ fn demo(args: DemoArgs, bars: &Bars) -> Result<()> {
     Ok(())
 }
 
-/// `--trials` as lr,rf,gbdt counts (at least 1 each).
+/// `--trials` as lr,rf,gbdt counts (validation refuses 0).
 fn apply_trials(options: &mut TrainOptions, trials: &[usize]) {
     for (family, count) in Family::ALL.iter().zip(trials) {
-        options.trials.insert(*family, (*count).max(1));
+        options.trials.insert(*family, *count);
     }
 }
 
@@ -731,7 +732,7 @@ fn train_options(flags: &TrainFlags) -> Result<TrainOptions> {
             ClassWeight::None
         },
         trained_at: now_utc(),
-        search_rows: flags.search_rows.max(100),
+        search_rows: flags.search_rows,
         bags: usize::from(flags.bags),
         ..train_defaults()
     };
@@ -826,7 +827,7 @@ fn evaluate(args: EvaluateArgs) -> Result<Evaluation> {
 
 fn predict(args: PredictArgs, bars: &Bars) -> Result<PredictSummary> {
     let options = PredictOptions {
-        batch_rows: args.batch_rows.max(1),
+        batch_rows: args.batch_rows,
         reasons: args.reasons,
         reasons_from: args.reasons_from.into(),
         max_high_risk: args.top,

@@ -296,6 +296,31 @@ fn failures_exit_non_zero_with_one_line() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("'0' for '--bags"), "{stderr}");
+
+    // Options the pipeline refuses are named by their flag, before any data is read;
+    // none is silently raised to a minimum any more.
+    for (flag, value, says) in [
+        ("--folds", "1", "--folds 1: use at least 2"),
+        ("--search-rows", "50", "--search-rows"),
+        ("--trials", "0,1,1", "--trials"),
+        ("--test-fraction", "0.9", "--test-fraction 0.9 is out of range"),
+    ] {
+        let output = churn()
+            .args(["train", flag, value, "--features"])
+            .arg(dir.path())
+            .output()
+            .expect("run churn");
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(says), "{flag}: {stderr}");
+    }
+    let output = churn()
+        .args(["ingest", "--chunk-rows", "0", "--dir"])
+        .arg(dir.path())
+        .output()
+        .expect("run churn");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--chunk-rows"));
 }
 
 #[test]
