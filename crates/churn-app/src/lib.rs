@@ -18,6 +18,12 @@
 //!
 //! Features: `pipeline` (every use case but [`api`], which links no polars) and `lambda`
 //! (`AppError` as Lambda's `Diagnostic`).
+//!
+//! Where this differs from the target in `ARCHITECTURE.md`: the scoring API is a plain
+//! request → response function ([`api::ScoreApi::handle`]) rather than an HTTP router,
+//! until `churn serve` needs one; and the use cases work on the AWS adapters of
+//! [`Platform`] (the CLI shares the dates, the day's plan and its dispatcher, which are
+//! generic over their stores), since a local registry and ledger do not exist yet.
 
 pub mod api;
 pub mod champion;
