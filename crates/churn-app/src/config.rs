@@ -54,6 +54,16 @@ impl<'a> Env<'a> {
         }
     }
 
+    /// Variables from name-value pairs (tests, and settings given in code).
+    pub fn from_pairs(pairs: &'a [(&'a str, &'a str)]) -> Self {
+        Env::new(move |name| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
     /// The process's environment.
     pub fn process() -> Env<'static> {
         Env::new(|name| std::env::var(name).ok())

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use churn_core::Tier;
 use churn_pipeline::contract;
 use churn_pipeline::dates::parse_date;
 use churn_pipeline::evaluate::Evaluation;
@@ -13,14 +12,11 @@ use churn_pipeline::ingest::IngestOptions;
 use churn_pipeline::layout;
 use churn_pipeline::models;
 use churn_pipeline::predict::{PredictOptions, PredictSummary, ValidPredictOptions};
-use churn_pipeline::store::{RawFormat, Store};
-use churn_pipeline::train::calibrate::CalibrationKind;
+use churn_pipeline::store::Store;
 use churn_pipeline::train::encode::ScalingKind;
 use churn_pipeline::train::family::Family;
 use churn_pipeline::train::threshold::ThresholdRule;
-use churn_pipeline::train::{
-    ClassWeight, OptionError, SelectionMetric, TrainOptions, ValidTrainOptions,
-};
+use churn_pipeline::train::{ClassWeight, OptionError, TrainOptions, ValidTrainOptions};
 use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand};
 use tracing::{info, warn};
@@ -28,6 +24,7 @@ use tracing::{info, warn};
 use churn_pipeline::progress::Progress;
 
 use crate::progress::Bars;
+use crate::values::{CalibrationArg, FamilyArg, FormatArg, MetricArg, TierArg};
 
 /// Churn prediction from raw customer data to a ranked list of customers at risk.
 ///
@@ -75,7 +72,7 @@ pub enum Command {
     Actions(crate::actions::ActionsArgs),
     /// Generate a small data set and run every stage on it, up to a dry-run retention
     /// plan, printing where outputs are.
-    Demo(DemoArgs),
+    Demo(crate::demo::DemoArgs),
     /// Print reference documentation as Markdown (the source of docs/).
     Docs {
         /// Which page.
@@ -93,35 +90,16 @@ pub enum DocsPage {
 }
 
 /// The library's defaults, which the flags show and fall back to.
-fn generate_defaults() -> GenerateConfig {
+pub(crate) fn generate_defaults() -> GenerateConfig {
     GenerateConfig::default()
 }
 
-fn train_defaults() -> TrainOptions {
+pub(crate) fn train_defaults() -> TrainOptions {
     TrainOptions::default()
 }
 
-fn predict_defaults() -> PredictOptions {
+pub(crate) fn predict_defaults() -> PredictOptions {
     PredictOptions::default()
-}
-
-/// The file formats of raw data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum FormatArg {
-    Csv,
-    #[value(alias = "ndjson", alias = "json")]
-    Jsonl,
-    Parquet,
-}
-
-impl From<FormatArg> for RawFormat {
-    fn from(format: FormatArg) -> Self {
-        match format {
-            FormatArg::Csv => RawFormat::Csv,
-            FormatArg::Jsonl => RawFormat::JsonLines,
-            FormatArg::Parquet => RawFormat::Parquet,
-        }
-    }
 }
 
 #[derive(Debug, Args)]
@@ -201,82 +179,6 @@ pub struct FeaturesArgs {
     /// Output folder (default: DIR/features/as_of=DATE/ or DIR/features/table=NAME/).
     #[arg(long)]
     pub out: Option<PathBuf>,
-}
-
-/// The model families.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum FamilyArg {
-    /// Logistic regression.
-    Lr,
-    /// Random forest.
-    Rf,
-    /// Gradient-boosted trees.
-    Gbdt,
-}
-
-impl From<FamilyArg> for Family {
-    fn from(family: FamilyArg) -> Self {
-        match family {
-            FamilyArg::Lr => Family::Linear,
-            FamilyArg::Rf => Family::Forest,
-            FamilyArg::Gbdt => Family::Boosting,
-        }
-    }
-}
-
-/// The metric that selects configs and the champion.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum MetricArg {
-    #[value(alias = "roc_auc", alias = "auc")]
-    RocAuc,
-    #[value(alias = "pr_auc", alias = "average-precision")]
-    PrAuc,
-}
-
-impl From<MetricArg> for SelectionMetric {
-    fn from(metric: MetricArg) -> Self {
-        match metric {
-            MetricArg::RocAuc => SelectionMetric::RocAuc,
-            MetricArg::PrAuc => SelectionMetric::PrAuc,
-        }
-    }
-}
-
-/// The calibration fitted on out-of-fold predictions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum CalibrationArg {
-    Platt,
-    Isotonic,
-    None,
-}
-
-impl From<CalibrationArg> for CalibrationKind {
-    fn from(calibration: CalibrationArg) -> Self {
-        match calibration {
-            CalibrationArg::Platt => CalibrationKind::Platt,
-            CalibrationArg::Isotonic => CalibrationKind::Isotonic,
-            CalibrationArg::None => CalibrationKind::None,
-        }
-    }
-}
-
-/// A risk tier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum TierArg {
-    High,
-    Medium,
-    #[value(alias = "all")]
-    Low,
-}
-
-impl From<TierArg> for Tier {
-    fn from(tier: TierArg) -> Self {
-        match tier {
-            TierArg::High => Tier::High,
-            TierArg::Medium => Tier::Medium,
-            TierArg::Low => Tier::Low,
-        }
-    }
 }
 
 #[derive(Debug, Args)]
@@ -391,28 +293,6 @@ pub struct PredictArgs {
     pub batch_rows: usize,
 }
 
-#[derive(Debug, Args)]
-pub struct DemoArgs {
-    /// Data directory for the demo (its raw data is replaced).
-    #[arg(long, default_value = "churn-demo")]
-    pub dir: PathBuf,
-    /// Customers to simulate.
-    #[arg(long, default_value_t = 5_000)]
-    pub customers: u64,
-    /// Seed of the simulation and of training.
-    #[arg(long, default_value_t = generate_defaults().seed)]
-    pub seed: u64,
-    /// Share of rows with injected dirt, to see quarantine at work.
-    #[arg(long, default_value_t = 0.01)]
-    pub dirt: f64,
-    /// Label horizon in days.
-    #[arg(long, default_value_t = features::DEFAULT_HORIZON_DAYS)]
-    pub horizon: u32,
-    /// Hyperparameter configs tried per family, as lr,rf,gbdt.
-    #[arg(long, value_delimiter = ',', default_values_t = Family::ALL.map(|f| train_defaults().trials[&f]))]
-    pub trials: Vec<usize>,
-}
-
 pub fn run(cli: Cli) -> Result<()> {
     let bars = Bars::new(cli.global.quiet);
     match cli.command {
@@ -423,7 +303,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Evaluate(args) => evaluate(args).map(|_| ()),
         Command::Predict(args) => predict(args, &bars).map(|_| ()),
         Command::Actions(args) => crate::actions::run(args).map(|_| ()),
-        Command::Demo(args) => demo(args, &bars),
+        Command::Demo(args) => crate::demo::demo(args, &bars),
         Command::Docs { page } => {
             match page {
                 DocsPage::Contract => print!("{}", contract::render_markdown()),
@@ -545,140 +425,8 @@ fn report_features(summary: &FeatureSummary) {
     );
 }
 
-fn demo(args: DemoArgs, bars: &Bars) -> Result<()> {
-    let store = Store::new(&args.dir);
-    let config = GenerateConfig {
-        customers: args.customers,
-        seed: args.seed,
-        dirt_rate: args.dirt,
-        overwrite: true,
-        ..GenerateConfig::default()
-    };
-    let started = std::time::Instant::now();
-    let manifest = generate::generate(&store, &config, bars).context("generate failed")?;
-    let raw_rows: u64 = manifest.sources.values().map(|s| s.rows_written).sum();
-    // The simulated extract is taken on its end date.
-    let report = churn_pipeline::ingest::ingest(&store, &IngestOptions::new(config.end_date), bars)
-        .context("ingest failed")?;
-    let sum = |f: fn(&churn_pipeline::ingest::SourceReport) -> u64| -> u64 {
-        report.sources.values().map(f).sum()
-    };
-    // Train on the latest as-of date whose labels the data covers; predict as of the day
-    // after the data ends (the rules the functions follow too).
-    let as_of = churn_app::dates::training_as_of(config.end_date, args.horizon);
-    let training_table =
-        features::build_as_of(&store, as_of, args.horizon, None).context("features failed")?;
-    let today = churn_app::dates::scoring_as_of(config.end_date);
-    let scoring_table =
-        features::build_as_of(&store, today, args.horizon, None).context("features failed")?;
-    let mut options = train_defaults();
-    options.seed = args.seed;
-    apply_trials(&mut options, &args.trials);
-    options.trained_at = now_utc();
-    let options = options.validate().map_err(flag_error)?;
-    let model_dir = train_with(
-        &options,
-        &PathBuf::from(&training_table.dir),
-        None,
-        &args.dir,
-        bars,
-    )?;
-    let evaluation = evaluate(EvaluateArgs {
-        model: model_dir.clone(),
-        features: None,
-    })?;
-    let predictions = store.at(&layout::predictions(&today));
-    let summary = predict_with(
-        &model_dir,
-        &PathBuf::from(&scoring_table.dir),
-        &predictions,
-        &predict_defaults().validate().map_err(flag_error)?,
-        bars,
-    )?;
-
-    let dir = store.root().display();
-    println!(
-        "churn demo: {} customers, seed {}, in {dir}/ ({:.1} s)",
-        args.customers,
-        args.seed,
-        started.elapsed().as_secs_f64()
-    );
-    println!(
-        "  raw data      {dir}/raw/  {raw_rows} rows in 6 sources, {:.0}% with injected dirt",
-        args.dirt * 100.0
-    );
-    println!(
-        "  ingest        {}  {} curated, {} quarantined (see {}/), {} duplicates dropped; balanced: {}",
-        store.at(&layout::ingest_report(&report.version)).display(),
-        sum(|s| s.curated),
-        sum(|s| s.quarantined),
-        store
-            .at(&layout::version_folder(layout::QUARANTINE, &report.version))
-            .display(),
-        sum(|s| s.duplicates),
-        report.balanced
-    );
-    println!(
-        "  features      {}/  {} customers active on {as_of} x {} features; {} ({:.1}%) churned within {} days",
-        training_table.dir,
-        training_table.rows,
-        training_table.features,
-        training_table.positives,
-        100.0 * training_table.positives as f64 / training_table.labelled.max(1) as f64,
-        args.horizon
-    );
-    println!("  model         {}/model.json", model_dir.display());
-    println!("  report        {}", evaluation.report);
-    for family in &evaluation.families {
-        let m = &family.held_out;
-        println!(
-            "    {:<20} ROC-AUC {:.3}  PR-AUC {:.3}  precision {:.2}  recall {:.2}  F1 {:.2}{}",
-            family.family,
-            m.roc_auc,
-            m.pr_auc,
-            m.precision,
-            m.recall,
-            m.f1,
-            if family.family == evaluation.champion {
-                "  <- champion"
-            } else {
-                ""
-            }
-        );
-    }
-    println!(
-        "  predictions   {}/  {} customers active on {today} scored; {} high risk",
-        predictions.display(),
-        summary.rows,
-        summary.high_risk
-    );
-    let list = predictions.join(churn_pipeline::predict::HIGH_RISK_CSV);
-    let text = std::fs::read_to_string(&list).unwrap_or_default();
-    println!("  top of the high-risk list ({}):", list.display());
-    for line in text.lines().take(6) {
-        println!("    {line}");
-    }
-
-    // The retention plan of the day, with the example playbook (a dry run: nothing is
-    // sent without connections).
-    let playbook = store.path("playbook.toml");
-    std::fs::write(&playbook, crate::actions::EXAMPLE_PLAYBOOK)
-        .with_context(|| format!("writing {}", playbook.display()))?;
-    println!();
-    crate::actions::run(crate::actions::ActionsArgs {
-        predictions,
-        playbook,
-        connections: None,
-        send: false,
-        dir: args.dir.clone(),
-        features: None,
-        date: None,
-    })?;
-    Ok(())
-}
-
 /// `--trials` as lr,rf,gbdt counts (validation refuses 0).
-fn apply_trials(options: &mut TrainOptions, trials: &[usize]) {
+pub(crate) fn apply_trials(options: &mut TrainOptions, trials: &[usize]) {
     for (family, count) in Family::ALL.iter().zip(trials) {
         options.trials.insert(*family, *count);
     }
@@ -752,7 +500,7 @@ fn today_utc() -> chrono::NaiveDate {
 }
 
 /// The current UTC time as an ISO timestamp (for lineage; the pipeline reads no clock).
-fn now_utc() -> String {
+pub(crate) fn now_utc() -> String {
     let seconds = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
@@ -763,7 +511,7 @@ fn now_utc() -> String {
 
 /// An option the pipeline refused, named by the flag that set it (every option's field
 /// is spelt as its flag, with `_` for `-`).
-fn flag_error(error: OptionError) -> anyhow::Error {
+pub(crate) fn flag_error(error: OptionError) -> anyhow::Error {
     anyhow::anyhow!("--{} {}", error.field.replace('_', "-"), error.message)
 }
 
@@ -780,7 +528,7 @@ fn train(args: TrainArgs, bars: &Bars) -> Result<PathBuf> {
     )
 }
 
-fn train_with(
+pub(crate) fn train_with(
     options: &ValidTrainOptions,
     features: &std::path::Path,
     out: Option<&std::path::Path>,
@@ -811,7 +559,7 @@ fn train_with(
     Ok(dir)
 }
 
-fn evaluate(args: EvaluateArgs) -> Result<Evaluation> {
+pub(crate) fn evaluate(args: EvaluateArgs) -> Result<Evaluation> {
     let evaluation = churn_pipeline::evaluate::evaluate(&args.model, args.features.as_deref())
         .context("evaluate failed")?;
     info!(
@@ -837,7 +585,7 @@ fn predict(args: PredictArgs, bars: &Bars) -> Result<PredictSummary> {
     predict_with(&args.model, &args.features, &args.out, &options, bars)
 }
 
-fn predict_with(
+pub(crate) fn predict_with(
     model: &std::path::Path,
     features: &std::path::Path,
     out: &std::path::Path,

@@ -8,7 +8,9 @@
 
 mod actions;
 mod commands;
+mod demo;
 mod progress;
+mod values;
 
 use std::process::ExitCode;
 

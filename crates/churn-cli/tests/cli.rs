@@ -303,7 +303,11 @@ fn failures_exit_non_zero_with_one_line() {
         ("--folds", "1", "--folds 1: use at least 2"),
         ("--search-rows", "50", "--search-rows"),
         ("--trials", "0,1,1", "--trials"),
-        ("--test-fraction", "0.9", "--test-fraction 0.9 is out of range"),
+        (
+            "--test-fraction",
+            "0.9",
+            "--test-fraction 0.9 is out of range",
+        ),
     ] {
         let output = churn()
             .args(["train", flag, value, "--features"])

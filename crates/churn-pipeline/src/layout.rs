@@ -212,9 +212,12 @@ pub fn model(version: &str) -> Key {
     root(MODELS).join(version)
 }
 
-/// `models/<version>/model.bin`: the artifact every scorer loads.
+/// A model folder's artifact in the binary encoding, which every scorer loads.
+pub const MODEL_BINARY_FILE: &str = "model.bin";
+
+/// `models/<version>/model.bin`.
 pub fn model_binary(version: &str) -> Key {
-    model(version).join(crate::models::BINARY_FILE)
+    model(version).join(MODEL_BINARY_FILE)
 }
 
 /// `predictions/dt=<day>`.

@@ -21,8 +21,8 @@ use crate::train::{TrainOutcome, ValidTrainOptions, train};
 
 /// The champion artifact, JSON.
 pub const MODEL_FILE: &str = "model.json";
-/// The champion artifact, binary.
-pub const BINARY_FILE: &str = "model.bin";
+/// The champion artifact, binary (named by the storage layout, where scorers find it).
+pub const BINARY_FILE: &str = crate::layout::MODEL_BINARY_FILE;
 /// The training summary.
 pub const TRAINING_FILE: &str = "training.json";
 /// Folder of the per-family candidates.

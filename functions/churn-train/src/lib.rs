@@ -94,13 +94,12 @@ mod tests {
     use super::*;
 
     fn read(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let env = Env::new(|name| {
-            vars.iter()
-                .chain(&[("CHURN_BUCKET", "b")])
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| (*v).to_owned())
-        });
-        Config::read(&env)
+        let vars: Vec<(&str, &str)> = vars
+            .iter()
+            .copied()
+            .chain([("CHURN_BUCKET", "b")])
+            .collect();
+        Config::read(&Env::from_pairs(&vars))
     }
 
     #[test]
