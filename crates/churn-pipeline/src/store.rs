@@ -34,7 +34,7 @@ impl Store {
         self.root.join(key)
     }
 
-    /// The path of a key of the [`layout`](crate::layout).
+    /// The path of a key of the [`layout`].
     pub fn at(&self, key: &Key) -> PathBuf {
         key.local(&self.root)
     }

@@ -12,7 +12,7 @@
 //! the next run sends them.
 //!
 //! Logs carry customer ids and masked contact details only; tokens never reach them.
-//! The CRM's batches are in [`crm`], messages one by one in [`messages`].
+//! The CRM's batches are in `crm.rs`, messages one by one in `messages.rs`.
 
 mod crm;
 mod messages;
