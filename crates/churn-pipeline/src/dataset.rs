@@ -144,10 +144,13 @@ impl IngestLock {
             Err(fs::TryLockError::WouldBlock) => {
                 let mut holder = String::new();
                 let _ = file.read_to_string(&mut holder);
+                let holder = match holder.trim() {
+                    "" => String::new(),
+                    who => format!(" ({who})"),
+                };
                 return Err(PipelineError::InvalidInput(format!(
-                    "another ingest is running on {} ({}): wait for it to finish",
-                    store.root().display(),
-                    holder.trim()
+                    "another ingest is running on {}{holder}: wait for it to finish",
+                    store.root().display()
                 )));
             }
             Err(fs::TryLockError::Error(e)) => return Err(PipelineError::io(&path, e)),
