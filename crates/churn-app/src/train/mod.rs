@@ -147,13 +147,14 @@ async fn train_and_promote(
     work: &WorkDir,
 ) -> Result<TrainSummary, AppError> {
     let features = layout::features_as_of(&as_of);
+    let trained_at = churn_core::playbook::format_timestamp(now_epoch());
     let (outcome, model_dir) = {
         let (store, horizon, features_dir) =
             (work.store(), config.horizon_days, work.at(&features));
         let models = work.at(&layout::root(layout::MODELS));
         let mut options = config.train.clone();
         options.seed = seed;
-        options.trained_at = churn_core::playbook::format_timestamp(now_epoch());
+        options.trained_at = trained_at.clone();
         let options = options
             .validate()
             .map_err(churn_pipeline::PipelineError::from)?;
@@ -194,7 +195,7 @@ async fn train_and_promote(
     let holdout_ids = outcome.test_ids.clone();
     let model = ModelVersion {
         version: version.clone(),
-        trained_at: config_time(&outcome),
+        trained_at,
         artifact_key: layout::model_binary(&version).to_string(),
         metric_name: "roc_auc".into(),
         metric: outcome.champion().test.roc_auc,
@@ -240,15 +241,4 @@ async fn train_and_promote(
         Verdict::Keep(reason) => summary.verdict = reason,
     }
     Ok(summary)
-}
-
-/// When the model was trained, as its lineage says (the trainer's clock).
-fn config_time(outcome: &churn_pipeline::train::TrainOutcome) -> String {
-    outcome
-        .champion()
-        .artifact
-        .as_ref()
-        .map(|a| a.lineage.trained_at.clone())
-        .filter(|t| !t.is_empty())
-        .unwrap_or_else(|| churn_core::playbook::format_timestamp(now_epoch()))
 }
