@@ -120,13 +120,12 @@ fn run(reference: &Reference, args: &Args, work: &Path) -> anyhow::Result<()> {
         std::fs::write(&table, kept.join("\n"))?;
     }
     let features = work.join("features");
-    build_from_tables(&TableOptions {
-        tables: vec![table],
-        id: reference.id.into(),
-        target: reference.target.into(),
-        positive: None,
-        out: features.clone(),
-    })?;
+    build_from_tables(&TableOptions::new(
+        vec![table],
+        reference.id,
+        Some(reference.target),
+        &features,
+    ))?;
     let dataset = data::load_dir(&features, true)?;
     let test_ids: Vec<String> = std::fs::read_to_string(args.data.join(reference.test_ids))
         .context("reading the reference test ids")?

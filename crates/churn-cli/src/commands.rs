@@ -6,7 +6,10 @@ use anyhow::{Context, Result};
 use churn_pipeline::contract;
 use churn_pipeline::dates::parse_date;
 use churn_pipeline::evaluate::Evaluation;
-use churn_pipeline::features::{self, FeatureSummary, table::TableOptions};
+use churn_pipeline::features::table::{
+    ModelColumns, Overrides, TableOptions, TargetValues, snake_case,
+};
+use churn_pipeline::features::{self, FeatureSummary};
 use churn_pipeline::generate::{self, GenerateConfig};
 use churn_pipeline::ingest::IngestOptions;
 use churn_pipeline::layout;
@@ -165,20 +168,76 @@ pub struct FeaturesArgs {
     pub horizon: u32,
     /// A flat table (CSV or Parquet) with one row per customer; repeat to join several
     /// tables on --id.
-    #[arg(long, requires_all = ["id", "target"])]
+    #[arg(long)]
     pub table: Vec<PathBuf>,
-    /// The customer-id column of --table.
-    #[arg(long)]
-    pub id: Option<String>,
-    /// The churn column of --table (yes/no, true/false or 1/0).
-    #[arg(long)]
-    pub target: Option<String>,
-    /// The --target value that means churned, when it is not one of the usual words.
-    #[arg(long)]
-    pub positive: Option<String>,
+    #[command(flatten)]
+    pub columns: TableFlags,
     /// Output folder (default: DIR/features/as_of=DATE/ or DIR/features/table=NAME/).
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+/// How a flat table's columns are read (shared by `features --table` and
+/// `predict --table`).
+#[derive(Debug, Clone, Args)]
+pub struct TableFlags {
+    /// The customer-id column of --table (default with --spec: the model's).
+    #[arg(long)]
+    pub id: Option<String>,
+    /// The churn column of --table (yes/no, true/false or 1/0); none for a table to score.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// The --target values that mean churned, when they are not the usual words
+    /// (comma-separated).
+    #[arg(long, value_delimiter = ',', requires = "target")]
+    pub positive: Vec<String>,
+    /// The --target values that mean stayed; needed when the target has more than two
+    /// values (comma-separated).
+    #[arg(long, value_delimiter = ',', requires = "positive")]
+    pub negative: Vec<String>,
+    /// Columns to leave out (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub drop: Vec<String>,
+    /// Columns to keep as categories whatever their values (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub categorical: Vec<String>,
+    /// Read the columns a trained model reads, as it reads them (a model folder or
+    /// file), instead of inferring their kinds: for tables to score.
+    #[arg(long, value_name = "MODEL", conflicts_with_all = ["drop", "categorical"])]
+    pub spec: Option<PathBuf>,
+}
+
+impl TableFlags {
+    /// The table build these flags ask for, writing to `out`.
+    pub(crate) fn options(&self, tables: &[PathBuf], out: PathBuf) -> Result<TableOptions> {
+        let model = match &self.spec {
+            Some(path) => Some(ModelColumns::of(
+                &models::read_artifact(path).context("reading --spec")?,
+            )),
+            None => None,
+        };
+        let id = match (&self.id, &model) {
+            (Some(id), _) => id.clone(),
+            (None, Some(model)) => model.spec.id_column.clone(),
+            (None, None) => anyhow::bail!("--table needs --id COLUMN (the customer id)"),
+        };
+        let names = |list: &[String]| list.iter().map(|name| snake_case(name)).collect();
+        Ok(TableOptions {
+            tables: tables.to_vec(),
+            id,
+            target: self.target.clone(),
+            target_values: TargetValues {
+                positive: self.positive.clone(),
+                negative: self.negative.clone(),
+            },
+            overrides: Overrides {
+                drop: names(&self.drop),
+                categorical: names(&self.categorical),
+            },
+            model,
+            out,
+        })
+    }
 }
 
 #[derive(Debug, Args)]
@@ -255,6 +314,14 @@ pub struct TrainFlags {
     /// splits above 100,000 rows refit once.
     #[arg(long, default_value_t = train_defaults().bags as u16, value_parser = clap::value_parser!(u16).range(1..))]
     pub bags: u16,
+    /// Deploy the champion fitted on the train split (the model the test figures
+    /// describe) instead of refitting its configuration on every labelled row.
+    #[arg(long)]
+    pub train_split_only: bool,
+    /// Train even when one feature alone separates churners from stayers almost
+    /// perfectly (a leak of the label), which is otherwise refused.
+    #[arg(long)]
+    pub allow_leaky: bool,
 }
 
 #[derive(Debug, Args)]
@@ -268,13 +335,21 @@ pub struct EvaluateArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["features", "table"])))]
 pub struct PredictArgs {
     /// Model folder (or a model.json / model.bin file).
     #[arg(long)]
     pub model: PathBuf,
     /// Feature folder or Parquet table to score.
     #[arg(long)]
-    pub features: PathBuf,
+    pub features: Option<PathBuf>,
+    /// A flat table (CSV or Parquet) of customers to score, read with the model's own
+    /// feature spec (its features are written to OUT/features/); repeat to join tables.
+    #[arg(long, conflicts_with = "features")]
+    pub table: Vec<PathBuf>,
+    /// The customer-id column of --table (default: the model's).
+    #[arg(long, requires = "table")]
+    pub id: Option<String>,
     /// Output folder (e.g. DIR/predictions/dt=2026-11-25/).
     #[arg(long)]
     pub out: PathBuf,
@@ -396,16 +471,11 @@ fn features_inner(args: &FeaturesArgs) -> Result<FeatureSummary> {
             .and_then(|stem| stem.to_str())
             .unwrap_or("table")
             .to_owned();
-        let options = TableOptions {
-            tables: args.table.clone(),
-            id: args.id.clone().unwrap_or_default(),
-            target: args.target.clone().unwrap_or_default(),
-            positive: args.positive.clone(),
-            out: args
-                .out
-                .clone()
-                .unwrap_or_else(|| Store::new(&args.dir).at(&layout::features_table(&stem))),
-        };
+        let out = args
+            .out
+            .clone()
+            .unwrap_or_else(|| Store::new(&args.dir).at(&layout::features_table(&stem)));
+        let options = args.columns.options(&args.table, out)?;
         features::table::build_from_tables(&options).context("features failed")?
     };
     Ok(summary)
@@ -482,6 +552,8 @@ fn train_options(flags: &TrainFlags) -> Result<TrainOptions> {
         trained_at: now_utc(),
         search_rows: flags.search_rows,
         bags: usize::from(flags.bags),
+        refit_on_all_rows: !flags.train_split_only,
+        allow_leaky: flags.allow_leaky,
         ..train_defaults()
     };
     apply_trials(&mut options, &flags.trials);
@@ -552,6 +624,7 @@ pub(crate) fn train_with(
     }
     info!(
         champion = outcome.champion.as_str(),
+        fitted_on_rows = outcome.final_rows,
         seconds = format!("{:.1}", outcome.seconds.get("total").copied().unwrap_or(0.0)),
         model = %dir.display(),
         "model written"
@@ -582,7 +655,26 @@ fn predict(args: PredictArgs, bars: &Bars) -> Result<PredictSummary> {
     }
     .validate()
     .map_err(flag_error)?;
-    predict_with(&args.model, &args.features, &args.out, &options, bars)
+    let features = match &args.features {
+        Some(features) => features.clone(),
+        None => {
+            let flags = TableFlags {
+                id: args.id.clone(),
+                target: None,
+                positive: Vec::new(),
+                negative: Vec::new(),
+                drop: Vec::new(),
+                categorical: Vec::new(),
+                spec: Some(args.model.clone()),
+            };
+            let built = flags.options(&args.table, args.out.join("features"))?;
+            let summary =
+                features::table::build_from_tables(&built).context("reading --table failed")?;
+            report_features(&summary);
+            built.out
+        }
+    };
+    predict_with(&args.model, &features, &args.out, &options, bars)
 }
 
 pub(crate) fn predict_with(

@@ -81,9 +81,7 @@ pub fn write_model_dir(dir: &Path, outcome: &TrainOutcome) -> Result<()> {
         }
     }
     let champion = outcome
-        .champion()
-        .artifact
-        .as_ref()
+        .deployed()
         .ok_or_else(|| PipelineError::InvalidInput("training produced no model".into()))?;
     let (binary, json) = (dir.join(BINARY_FILE), dir.join(MODEL_FILE));
     write_atomic(&binary, &champion.to_binary().map_err(refused(&binary))?)?;
@@ -108,9 +106,7 @@ pub fn train_dir(
     outcome.features = features.display().to_string();
     // Not a default id: an empty one would write the model into `models_root` itself.
     let id = outcome
-        .champion()
-        .artifact
-        .as_ref()
+        .deployed()
         .map(|a| a.model_id.clone())
         .ok_or_else(|| PipelineError::InvalidInput("training produced no model".into()))?;
     let dir = out.map_or_else(|| models_root.join(&id), Path::to_path_buf);

@@ -47,6 +47,8 @@ pub struct Evaluation {
     pub features: String,
     /// Which rows: the training test split, or the whole table.
     pub rows_scored: String,
+    /// Which model the figures describe, and which one `model.bin` deploys.
+    pub models: String,
     /// Rows evaluated.
     pub rows: usize,
     /// Churners among them.
@@ -130,6 +132,23 @@ pub fn evaluate(model_dir: &Path, features: Option<&Path>) -> Result<Evaluation>
         None => Scorer::new(read_artifact(model_dir)?)
             .map_err(|e| PipelineError::bad_file(model_dir, e.to_string()))?,
     };
+    let measured = champion_scorer.artifact();
+    let deployed = read_artifact(model_dir)?;
+    let models = if deployed.model_id == measured.model_id {
+        format!(
+            "the figures are of the deployed model {}, fitted on {} rows",
+            measured.model_id, measured.lineage.training_rows
+        )
+    } else {
+        format!(
+            "the figures are of {} fitted on the {} train rows; the deployed model {} is the \
+             same configuration refitted on all {} labelled rows",
+            measured.model_id,
+            measured.lineage.training_rows,
+            deployed.model_id,
+            deployed.lineage.training_rows
+        )
+    };
     let feature_importance = importance(&champion_scorer, &data, &rows);
     let report_path = model_dir.join("report.html");
     let evaluation = Evaluation {
@@ -140,6 +159,7 @@ pub fn evaluate(model_dir: &Path, features: Option<&Path>) -> Result<Evaluation>
         } else {
             "the training run's held-out test split".into()
         },
+        models,
         rows: rows.len(),
         positives: labels.iter().filter(|l| **l).count(),
         champion: training.champion.clone(),
@@ -316,7 +336,7 @@ fn render(
     let _ = write!(
         html,
         "<p>Champion: <b>{}</b> (<code>{}</code>), chosen by cross-validated {}. Label: <b>{}</b>. Scored on {} ({} rows, {} churners, {:.1}%). \
-         Threshold {:.3} ({}).</p>",
+         Threshold {:.3} ({}). Note: {}.</p>",
         escape(&evaluation.champion),
         escape(&champion.model_id),
         escape(&training.metric),
@@ -326,7 +346,8 @@ fn render(
         evaluation.positives,
         100.0 * base_rate,
         champion.decision.threshold,
-        escape(&champion.decision.rule)
+        escape(&champion.decision.rule),
+        escape(&evaluation.models)
     );
     html.push_str("<h2>Every family, side by side</h2><table><tr><th>family</th><th>CV</th><th>ROC-AUC</th><th>PR-AUC</th><th>log loss</th><th>Brier</th><th>accuracy</th><th>precision</th><th>recall</th><th>F1</th><th>threshold</th><th>churners in top 10%</th><th>top 20%</th></tr>");
     for family in &evaluation.families {

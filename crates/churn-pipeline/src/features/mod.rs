@@ -9,6 +9,7 @@
 pub mod asof;
 pub mod catalog;
 pub mod data;
+pub mod leakage;
 pub mod table;
 
 use std::path::{Path, PathBuf};

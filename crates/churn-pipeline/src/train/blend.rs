@@ -165,3 +165,53 @@ pub(super) fn blend(
         artifact: Some(artifact),
     }))
 }
+
+/// The blend `measured` with its two models replaced by the same configurations refitted
+/// on every labelled row (the weight, calibration and threshold stay: they were chosen
+/// out of fold).
+pub(super) fn refitted(
+    measured: &ModelArtifact,
+    linear: &ModelArtifact,
+    boosted: &ModelArtifact,
+) -> Result<ModelArtifact> {
+    let parts: Vec<&Component> = linear
+        .components
+        .iter()
+        .chain(&boosted.components)
+        .collect();
+    if parts.len() != measured.components.len() {
+        return Err(PipelineError::InvalidInput(format!(
+            "refitting the blend gave {} models for its {}",
+            parts.len(),
+            measured.components.len()
+        )));
+    }
+    let mut refit = ModelArtifact {
+        model_id: format!(
+            "blend-{}",
+            &fnv64_hex(
+                format!(
+                    "{}{}{}",
+                    measured.model_id, linear.model_id, boosted.model_id
+                )
+                .as_bytes()
+            )[..8]
+        ),
+        components: measured
+            .components
+            .iter()
+            .zip(parts)
+            .map(|(old, new)| Component {
+                weight: old.weight,
+                ..new.clone()
+            })
+            .collect(),
+        lineage: Lineage {
+            training_rows: linear.lineage.training_rows,
+            ..measured.lineage.clone()
+        },
+        ..measured.clone()
+    };
+    refit = super::ensemble::refitted(refit, measured);
+    Ok(refit)
+}

@@ -96,7 +96,7 @@ pub(super) fn final_artifact(
     train_rows: &[usize],
     oof_labels: &[bool],
     oof_margins: &[f64],
-    members: &[(&Config, &Trial)],
+    members: &[(Config, Trial)],
     options: &ValidTrainOptions,
 ) -> Result<ModelArtifact> {
     let family = members[0].0.family();
@@ -120,7 +120,7 @@ pub(super) fn final_artifact(
                 params.max_trees = ((kept * 1.1).round() as usize).max(1);
                 Config::Boosting(params)
             }
-            other => **other,
+            other => *other,
         })
         .collect();
     // Boosters are bagged over seeds on small data; the linear model's fit has no
@@ -214,6 +214,21 @@ pub(super) fn final_artifact(
             horizon_days: data.horizon_days,
         },
     })
+}
+
+/// A family's configuration refitted on every labelled row, after the test split has
+/// measured it fitted on the train split (`measured`): it carries the measured model's
+/// figures, and says in its parameters which rows it was fitted on.
+pub(super) fn refitted(mut refit: ModelArtifact, measured: &ModelArtifact) -> ModelArtifact {
+    refit.metrics = measured.metrics.clone();
+    refit.lineage.parameters.insert(
+        "fitted_on".into(),
+        format!(
+            "all {} labelled rows; the test figures are of model {} fitted on the {} train rows",
+            refit.lineage.training_rows, measured.model_id, measured.lineage.training_rows
+        ),
+    );
+    refit
 }
 
 /// The average of models of one family and preprocessing, as one model of that family:

@@ -97,6 +97,21 @@ pub fn train(
     } else {
         train_rows.clone()
     };
+    let leaks = crate::features::leakage::leaky_features(data, &search_rows);
+    if !leaks.is_empty() {
+        let list = leaks
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        if !options.allow_leaky {
+            return Err(PipelineError::InvalidInput(format!(
+                "{list}. Leave it out (--drop NAME when building from a table) or pass \
+                 --allow-leaky to train anyway"
+            )));
+        }
+        warnings.push(format!("{list}; trained anyway (--allow-leaky)"));
+    }
     let search_labels = labels_of(data, &search_rows);
     let folds = split::folds(&data.labels, &search_rows, options.folds, options.seed)?;
     let train_labels = labels_of(data, &train_rows);
@@ -127,23 +142,25 @@ pub fn train(
     progress.begin("final models", Some(search.trials.len() as u64), "families");
     let mut results = Vec::new();
     let mut out_of_fold: BTreeMap<Family, Vec<f64>> = BTreeMap::new();
+    let mut chosen: BTreeMap<Family, Vec<(Config, Trial)>> = BTreeMap::new();
     for (family, tried) in search.trials {
         let final_started = Instant::now();
         let selection = ensemble::select(&tried, &fold_data, data, &search_rows, options.metric);
         out_of_fold.insert(family, selection.oof_margins.clone());
-        let configs: Vec<(&Config, &Trial)> = selection
+        let members: Vec<(Config, Trial)> = selection
             .members
             .iter()
-            .map(|&member| (&tried[member].config, &tried[member].trial))
+            .map(|&member| (tried[member].config, tried[member].trial.clone()))
             .collect();
         let mut artifact = ensemble::final_artifact(
             data,
             &train_rows,
             &search_labels,
             &selection.oof_margins,
-            &configs,
+            &members,
             options,
         )?;
+        chosen.insert(family, members);
         let scorer = Scorer::new(artifact.clone()).map_err(|e| {
             PipelineError::InvalidInput(format!("trained an invalid artifact: {e}"))
         })?;
@@ -194,6 +211,38 @@ pub fn train(
         .iter()
         .max_by(|a, b| a.cv_metric.total_cmp(&b.cv_metric))
         .map_or_else(String::new, |r| r.family.clone());
+    let (refitted, final_rows) = if options.refit_on_all_rows {
+        let mut all_rows: Vec<usize> = train_rows.iter().chain(&test_rows).copied().collect();
+        all_rows.sort_unstable();
+        progress.begin("refit on all rows", None, "");
+        let refit = |family: Family| -> Result<churn_core::ModelArtifact> {
+            ensemble::final_artifact(
+                data,
+                &all_rows,
+                &search_labels,
+                &out_of_fold[&family],
+                &chosen[&family],
+                options,
+            )
+        };
+        let measured = results
+            .iter()
+            .find(|r| r.family == champion)
+            .and_then(|r| r.artifact.as_ref());
+        let refitted = match (measured, Family::ALL.iter().find(|f| f.name() == champion)) {
+            (Some(measured), Some(&family)) => Some(ensemble::refitted(refit(family)?, measured)),
+            (Some(measured), None) => Some(blend::refitted(
+                measured,
+                &refit(Family::Linear)?,
+                &refit(Family::Boosting)?,
+            )?),
+            (None, _) => None,
+        };
+        progress.end();
+        (refitted, all_rows.len())
+    } else {
+        (None, train_rows.len())
+    };
     let seconds = [
         ("search".to_owned(), search_seconds),
         ("total".to_owned(), started.elapsed().as_secs_f64()),
@@ -216,6 +265,8 @@ pub fn train(
         test_ids: test_rows.iter().map(|&r| data.ids[r].clone()).collect(),
         seconds,
         warnings,
+        final_rows,
+        refitted,
     })
 }
 

@@ -94,6 +94,14 @@ pub struct TrainOptions {
     /// train split of more than [`BAG_MAX_ROWS`] rows, where variance is low and a refit
     /// costs minutes. At least 1.
     pub bags: usize,
+    /// Refit the champion's configuration on every labelled row (train and test splits)
+    /// once the test split has measured it, and deploy that model; the test figures then
+    /// describe the same configuration fitted on the train split. `false` deploys the
+    /// measured model itself, fitted on the train split only.
+    pub refit_on_all_rows: bool,
+    /// Train even when one feature alone separates the classes almost perfectly (see
+    /// [`crate::features::leakage`]); otherwise that is refused, naming the feature.
+    pub allow_leaky: bool,
 }
 
 /// Train splits larger than this refit each booster once, whatever [`TrainOptions::bags`].
@@ -127,6 +135,8 @@ impl Default for TrainOptions {
             trained_at: String::new(),
             search_rows: 100_000,
             bags: 3,
+            refit_on_all_rows: true,
+            allow_leaky: false,
         }
     }
 }

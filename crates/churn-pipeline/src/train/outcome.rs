@@ -137,9 +137,22 @@ pub struct TrainOutcome {
     pub seconds: BTreeMap<String, f64>,
     /// Things the user should know.
     pub warnings: Vec<String>,
+    /// Rows the deployed model was fitted on: the train split, or every labelled row
+    /// when the champion was refitted on them after its test.
+    #[serde(default)]
+    pub final_rows: usize,
+    /// The champion refitted on every labelled row, when it was (written as `model.bin`
+    /// and `model.json`; `candidates/` keeps the models the test split measured).
+    #[serde(skip, default)]
+    pub refitted: Option<ModelArtifact>,
 }
 
 impl TrainOutcome {
+    /// The model to deploy: the refitted champion, or the champion as measured.
+    pub fn deployed(&self) -> Option<&ModelArtifact> {
+        self.refitted.as_ref().or(self.champion().artifact.as_ref())
+    }
+
     /// The champion's result.
     pub fn champion(&self) -> &FamilyResult {
         // `train` always produces at least one family.

@@ -18,13 +18,7 @@ fn spec(dir: &Path) -> churn_core::FeatureSpec {
 }
 
 fn options(tables: Vec<PathBuf>, out: &Path) -> TableOptions {
-    TableOptions {
-        tables,
-        id: "customerID".into(),
-        target: "Churn".into(),
-        positive: None,
-        out: out.to_path_buf(),
-    }
+    TableOptions::new(tables, "customerID", Some("Churn"), out)
 }
 
 const TABLE: &str = "customerID,gender,SeniorCitizen,tenure,Contract,TotalCharges,Region,Churn

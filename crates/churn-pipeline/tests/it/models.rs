@@ -546,13 +546,12 @@ fn a_huge_finite_value_in_a_flat_table_is_refused_with_its_column_and_row() {
     let input = dir.path().join("customers.csv");
     std::fs::write(&input, csv).expect("write");
     let out = dir.path().join("features");
-    build_from_tables(&TableOptions {
-        tables: vec![input],
-        id: "customerID".into(),
-        target: "Churn".into(),
-        positive: None,
-        out: out.clone(),
-    })
+    build_from_tables(&TableOptions::new(
+        vec![input],
+        "customerID",
+        Some("Churn"),
+        &out,
+    ))
     .expect("features");
     assert_eq!(
         read_horizon(&out).expect("summary"),
@@ -610,6 +609,8 @@ fn training_never_returns_an_artifact_with_a_non_finite_parameter() {
         families: vec![Family::Linear],
         trials: [(Family::Linear, 1)].into_iter().collect(),
         folds: 3,
+        // `signal` separates the classes by construction.
+        allow_leaky: true,
         ..TrainOptions::default()
     };
     let error = train(&data, &valid(options), &NoProgress).expect_err("an infinite scale");
@@ -618,4 +619,81 @@ fn training_never_returns_an_artifact_with_a_non_finite_parameter() {
         message.contains("not finite") && message.contains("(of 'tenure')"),
         "{message}"
     );
+}
+
+/// The deployed model has seen every labelled row; the figures are those of the same
+/// configuration measured on the test split, and the report says which is which.
+#[test]
+fn the_champion_is_refitted_on_every_row_and_the_report_names_both_models() {
+    use churn_pipeline::evaluate::evaluate;
+    use churn_pipeline::models::{read_artifact, train_dir};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let features = feature_dir(dir.path(), 1200);
+    let refit_dir = dir.path().join("models/refit");
+    let (outcome, _) = train_dir(
+        &features,
+        &valid(quick_options()),
+        Some(&refit_dir),
+        dir.path(),
+        &NoProgress,
+    )
+    .expect("train");
+    assert_eq!(outcome.final_rows, outcome.rows);
+    let deployed = read_artifact(&refit_dir).expect("model.json");
+    let measured = read_artifact(
+        &refit_dir
+            .join("candidates")
+            .join(format!("{}.json", outcome.champion)),
+    )
+    .expect("candidate");
+    assert_eq!(deployed.lineage.training_rows as usize, outcome.rows);
+    assert_eq!(measured.lineage.training_rows as usize, outcome.train_rows);
+    assert_ne!(deployed.model_id, measured.model_id);
+    assert_eq!(deployed.family, measured.family);
+    assert_eq!(deployed.metrics, measured.metrics, "the measured figures");
+    assert_eq!(deployed.decision.threshold, measured.decision.threshold);
+    assert!(
+        deployed.lineage.parameters["fitted_on"].contains(&measured.model_id),
+        "{:?}",
+        deployed.lineage.parameters
+    );
+    // A different model: it learnt from the test rows too.
+    let data = load_dir(&features, true).expect("features");
+    let rows: Vec<usize> = (0..data.len()).collect();
+    let score = |artifact: ModelArtifact| {
+        churn_pipeline::train::score_rows(&Scorer::new(artifact).expect("scorer"), &data, &rows)
+    };
+    assert_ne!(score(deployed.clone()), score(measured.clone()));
+    let evaluation = evaluate(&refit_dir, None).expect("evaluate");
+    assert!(
+        evaluation.models.contains(&deployed.model_id)
+            && evaluation.models.contains(&measured.model_id)
+            && evaluation.models.contains("refitted on all"),
+        "{}",
+        evaluation.models
+    );
+    let html = std::fs::read_to_string(refit_dir.join("report.html")).expect("report");
+    assert!(html.contains(&evaluation.models));
+
+    // --train-split-only: the measured model is the deployed one.
+    let kept_dir = dir.path().join("models/kept");
+    let (kept, _) = train_dir(
+        &features,
+        &valid(TrainOptions {
+            refit_on_all_rows: false,
+            ..quick_options()
+        }),
+        Some(&kept_dir),
+        dir.path(),
+        &NoProgress,
+    )
+    .expect("train");
+    assert_eq!(kept.final_rows, kept.train_rows);
+    let deployed = read_artifact(&kept_dir).expect("model.json");
+    assert_eq!(
+        deployed.model_id, measured.model_id,
+        "same seed, same model"
+    );
+    assert!(!deployed.lineage.parameters.contains_key("fitted_on"));
 }

@@ -1,26 +1,33 @@
 //! Features from a flat table the user already has (`churn features --table FILE --id COL
-//! --target COL`): one row per customer, with column kinds inferred, or several tables
-//! joined on the id column (a warehouse export split by subject).
+//! --target COL`): one row per customer, or several tables joined on the id column (a
+//! warehouse export split by subject).
 //!
-//! Columns are renamed to snake_case (`TotalCharges` becomes `total_charges`). A column is
-//! numeric when every non-empty value parses as a finite number (`" "` counts as empty,
-//! as in the IBM Telco export), boolean when it has two values among yes/no, true/false,
-//! y/n, t/f and 1/0, and categorical otherwise. Constant columns, and text columns with
-//! nearly one value per row (another identifier), carry no signal and are dropped with a
-//! warning. Rows without an id, and later rows repeating an id with other values, are
-//! quarantined to `quarantine.jsonl` beside the table; exact copies are dropped and
-//! counted.
+//! Columns are renamed to snake_case (`TotalCharges` becomes `total_charges`). To train,
+//! column kinds are inferred from the values ([`kinds`]); to score with a trained model
+//! (`--spec MODEL`), they are read as the model's spec says, whatever the new table's
+//! values look like, and the target may be absent. The label comes from the target
+//! column ([`label`]). Rows without an id, and later rows repeating an id with other
+//! values, are quarantined to `quarantine.jsonl` beside the table; exact copies are
+//! dropped and counted. A feature that alone separates the classes is reported
+//! ([`super::leakage`]).
+
+mod kinds;
+mod label;
+mod read;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use churn_core::{FeatureDef, FeatureKind, FeatureSpec, normalize_category};
+use churn_core::{FeatureSpec, ModelArtifact};
 use polars::prelude::*;
 
 use super::{FeatureSummary, write_table};
 use crate::error::{PipelineError, PolarsContext, Result};
-use crate::store::{AtomicFile, RawFormat, scan_parquet_file};
+use crate::store::{AtomicFile, write_json};
+pub use kinds::{FILLED_SUFFIX, MISSING_TOKENS, Overrides, is_missing_token};
+pub use label::TargetValues;
+pub use read::snake_case;
 
 /// The label column of tables built here.
 pub const LABEL: &str = "churned";
@@ -32,85 +39,70 @@ pub struct TableOptions {
     pub tables: Vec<PathBuf>,
     /// The id column (as named in the files).
     pub id: String,
-    /// The target column (as named in the files); yes/no, true/false or 1/0.
-    pub target: String,
-    /// The target value meaning "churned", when it is none of the usual words.
-    pub positive: Option<String>,
+    /// The target column (as named in the files); none for a table to score.
+    pub target: Option<String>,
+    /// Which target values mean churned and stayed.
+    pub target_values: TargetValues,
+    /// Columns to leave out or keep as categories.
+    pub overrides: Overrides,
+    /// Build the columns a trained model reads, as it reads them, instead of inferring.
+    pub model: Option<ModelColumns>,
     /// Output folder.
     pub out: PathBuf,
 }
 
-/// `TotalCharges` → `total_charges`, `customerID` → `customer_id`,
-/// `account length` → `account_length`, `StreamingTV` → `streaming_tv`.
-pub fn snake_case(name: &str) -> String {
-    let chars: Vec<char> = name.trim().chars().collect();
-    let mut out = String::with_capacity(name.len() + 4);
-    for (index, &ch) in chars.iter().enumerate() {
-        if ch.is_alphanumeric() {
-            if ch.is_uppercase() && index > 0 {
-                let previous = chars[index - 1];
-                let next_is_lower = chars.get(index + 1).is_some_and(|c| c.is_lowercase());
-                if previous.is_lowercase()
-                    || previous.is_ascii_digit()
-                    || (previous.is_uppercase() && next_is_lower)
-                {
-                    out.push('_');
-                }
-            }
-            out.extend(ch.to_lowercase());
-        } else if !out.ends_with('_') && !out.is_empty() {
-            out.push('_');
+impl TableOptions {
+    /// A build inferring kinds, reading the target's usual words, leaving nothing out.
+    pub fn new(
+        tables: Vec<PathBuf>,
+        id: impl Into<String>,
+        target: Option<&str>,
+        out: impl Into<PathBuf>,
+    ) -> Self {
+        Self {
+            tables,
+            id: id.into(),
+            target: target.map(str::to_owned),
+            target_values: TargetValues::default(),
+            overrides: Overrides::default(),
+            model: None,
+            out: out.into(),
         }
     }
-    out.trim_end_matches('_').to_owned()
 }
 
-fn read_as_text(path: &Path) -> Result<DataFrame> {
-    if !path.exists() {
-        return Err(PipelineError::Missing(format!(
-            "{} does not exist",
-            path.display()
-        )));
-    }
-    if std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) == 0 {
-        return Err(PipelineError::bad_file(path, "the file is empty (0 bytes)"));
-    }
-    let frame = match RawFormat::from_path(path) {
-        Some(RawFormat::Csv) => CsvReadOptions::default()
-            .with_has_header(true)
-            .with_infer_schema_length(Some(0))
-            .try_into_reader_with_file_path(Some(path.to_path_buf()))
-            .and_then(|reader| reader.finish())
-            .map_err(|e| PipelineError::bad_file(path, format!("not a readable CSV file: {e}")))?,
-        Some(RawFormat::Parquet) => scan_parquet_file(path)?
-            .select([all().as_expr().cast(DataType::String)])
-            .collect()
-            .map_err(|e| {
-                PipelineError::bad_file(path, format!("not a readable Parquet file: {e}"))
-            })?,
-        _ => {
-            return Err(PipelineError::bad_file(
-                path,
-                "unsupported table format: use .csv or .parquet",
-            ));
+/// What a trained model reads: its feature spec, and the categories it knows per
+/// categorical feature (to report the ones it has not seen).
+#[derive(Debug, Clone)]
+pub struct ModelColumns {
+    /// The model's feature spec.
+    pub spec: FeatureSpec,
+    /// Known categories by feature.
+    pub categories: BTreeMap<String, Vec<String>>,
+}
+
+impl ModelColumns {
+    /// The columns of an artifact.
+    pub fn of(artifact: &ModelArtifact) -> Self {
+        let mut categories: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for component in &artifact.components {
+            for input in &component.preprocessing.inputs {
+                if let Some(known) = input.encoding.categories() {
+                    categories
+                        .entry(input.feature.clone())
+                        .or_default()
+                        .extend(known.iter().cloned());
+                }
+            }
         }
-    };
-    let mut seen = BTreeMap::new();
-    let mut renamed = Vec::with_capacity(frame.width());
-    for column in frame.columns() {
-        let name = snake_case(column.name());
-        if let Some(other) = seen.insert(name.clone(), column.name().to_string()) {
-            return Err(PipelineError::bad_file(
-                path,
-                format!(
-                    "columns '{other}' and '{}' both become '{name}'",
-                    column.name()
-                ),
-            ));
+        Self {
+            spec: artifact.feature_spec.clone(),
+            categories: categories
+                .into_iter()
+                .map(|(name, known)| (name, known.into_iter().collect()))
+                .collect(),
         }
-        renamed.push(column.clone().with_name(name.into()));
     }
-    DataFrame::new(frame.height(), renamed).context(|| format!("reading {}", path.display()))
 }
 
 /// Trims text; blank is missing.
@@ -122,27 +114,6 @@ fn cleaned(name: &str) -> Expr {
         .alias(name)
 }
 
-const BOOL_WORDS: [(&str, bool); 10] = [
-    ("yes", true),
-    ("no", false),
-    ("true", true),
-    ("false", false),
-    ("y", true),
-    ("n", false),
-    ("t", true),
-    ("f", false),
-    ("1", true),
-    ("0", false),
-];
-
-fn bool_word(text: &str) -> Option<bool> {
-    let lower = text.to_lowercase();
-    BOOL_WORDS
-        .iter()
-        .find(|(word, _)| *word == lower)
-        .map(|(_, value)| *value)
-}
-
 /// Builds the feature table from flat tables.
 pub fn build_from_tables(options: &TableOptions) -> Result<FeatureSummary> {
     if options.tables.is_empty() {
@@ -151,7 +122,7 @@ pub fn build_from_tables(options: &TableOptions) -> Result<FeatureSummary> {
         ));
     }
     let id = snake_case(&options.id);
-    let target = snake_case(&options.target);
+    let target = options.target.as_deref().map(snake_case);
     let mut warnings = Vec::new();
     let quarantine_target = options.out.join("quarantine.jsonl");
     let quarantine_file = AtomicFile::new(&quarantine_target)?;
@@ -161,7 +132,8 @@ pub fn build_from_tables(options: &TableOptions) -> Result<FeatureSummary> {
 
     let mut joined: Option<DataFrame> = None;
     for path in &options.tables {
-        let frame = read_as_text(path)?;
+        let (frame, note) = read::read_as_text(path)?;
+        warnings.extend(note);
         if frame.column(&id).is_err() {
             return Err(PipelineError::bad_file(
                 path,
@@ -279,81 +251,60 @@ pub fn build_from_tables(options: &TableOptions) -> Result<FeatureSummary> {
         });
     }
     let frame = joined.ok_or_else(|| PipelineError::InvalidInput("no tables".into()))?;
-    if frame.column(&target).is_err() {
-        return Err(PipelineError::InvalidInput(format!(
-            "no target column '{}' (read as '{target}') in the tables; the columns are: {}",
-            options.target,
-            column_list(&frame)
-        )));
-    }
-
-    // The label.
-    let target_values = frame
-        .column(&target)
-        .and_then(|c| c.str().cloned())
-        .context(|| "reading the target".into())?;
-    let mut labels: Vec<Option<bool>> = Vec::with_capacity(frame.height());
-    let mut unreadable = BTreeSet::new();
-    for value in target_values.iter() {
-        labels.push(value.and_then(|text| match &options.positive {
-            Some(positive) => Some(normalize_category(text) == normalize_category(positive)),
-            None => {
-                let label = bool_word(text).or_else(|| match normalize_category(text).as_ref() {
-                    "churned" | "churn" | "left" => Some(true),
-                    "stayed" | "retained" | "active" => Some(false),
-                    _ => None,
-                });
-                if label.is_none() {
-                    unreadable.insert(text.to_owned());
-                }
-                label
+    let labels = match (&target, &options.target) {
+        (Some(target), Some(given)) => {
+            let values = frame.column(target).map_err(|_| {
+                PipelineError::InvalidInput(format!(
+                    "no target column '{given}' (read as '{target}') in the tables; the \
+                     columns are: {}",
+                    column_list(&frame)
+                ))
+            })?;
+            let values = values.str().context(|| "reading the target".into())?;
+            let labels = label::labels(given, values, &options.target_values)?;
+            let unlabelled = labels.iter().filter(|label| label.is_none()).count();
+            if unlabelled > 0 {
+                warnings.push(format!(
+                    "{unlabelled} rows have no target value: their label is empty"
+                ));
             }
-        }));
-    }
-    if !unreadable.is_empty() {
-        return Err(PipelineError::InvalidInput(format!(
-            "target '{}' has values that are not yes/no, true/false or 1/0: {}; pass \
-             --positive VALUE to say which value means churned",
-            options.target,
-            unreadable
-                .into_iter()
-                .take(5)
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    }
-    let unlabelled = labels.iter().filter(|label| label.is_none()).count();
-    if unlabelled > 0 {
-        warnings.push(format!(
-            "{unlabelled} rows have no target value: their label is empty"
-        ));
+            Some(labels)
+        }
+        _ => None,
+    };
+    if labels.is_none() && options.model.is_none() {
+        warnings.push("no --target: the table can be scored but not trained on".into());
     }
 
-    // Features, with kinds inferred.
-    let mut defs = Vec::new();
     let mut columns = vec![frame.column(&id).context(|| "reading ids".into())?.clone()];
-    for column in frame.columns() {
-        let name = column.name().as_str();
-        if name == id || name == target {
-            continue;
+    let (id_column, defs) = match &options.model {
+        None => (
+            id.clone(),
+            inferred_features(
+                &frame,
+                &id,
+                target.as_deref(),
+                options,
+                &mut columns,
+                &mut warnings,
+            )?,
+        ),
+        Some(model) => {
+            features_of_model(
+                &frame,
+                &id,
+                target.as_deref(),
+                model,
+                &mut columns,
+                &mut warnings,
+            )?;
+            (model.spec.id_column.clone(), model.spec.features.clone())
         }
-        let text = column.str().context(|| format!("reading {name}"))?;
-        match infer(name, text, frame.height())? {
-            Inferred::Feature(kind, values) => {
-                let description = match kind {
-                    FeatureKind::Numeric => "numeric column of the input table",
-                    FeatureKind::Boolean => "yes/no column of the input table",
-                    FeatureKind::Categorical => "categorical column of the input table",
-                };
-                defs.push(FeatureDef::new(name, kind, description));
-                columns.push(values);
-            }
-            Inferred::Dropped(reason) => {
-                warnings.push(format!("column '{name}' dropped: {reason}"))
-            }
-        }
-    }
-    columns.push(Column::new(LABEL.into(), labels));
+    };
+    columns[0] = columns[0].clone().with_name(id_column.as_str().into());
+    let label_column = labels.map(|labels| Column::new(LABEL.into(), labels));
+    let has_label = label_column.is_some();
+    columns.extend(label_column);
     let mut table =
         DataFrame::new(frame.height(), columns).context(|| "assembling the table".into())?;
     quarantine
@@ -366,8 +317,125 @@ pub fn build_from_tables(options: &TableOptions) -> Result<FeatureSummary> {
             quarantine_target.display()
         ));
     }
-    let spec = FeatureSpec::new(id, Some(LABEL), defs);
-    write_table(&options.out, &mut table, &spec, warnings)
+    let spec = FeatureSpec::new(id_column, has_label.then_some(LABEL), defs);
+    let mut summary = write_table(&options.out, &mut table, &spec, warnings)?;
+    // A table training would refuse (one class, an absurd value) is refused there, with
+    // its reason; here only the leaks of a trainable table are reported.
+    if has_label && let Ok(data) = super::data::load_dir(&options.out, true) {
+        let all: Vec<usize> = (0..data.len()).collect();
+        let leaks = super::leakage::leaky_features(&data, &all);
+        if !leaks.is_empty() {
+            summary.warnings.extend(
+                leaks
+                    .iter()
+                    .map(|leak| format!("{leak}; `churn train` refuses it unless --allow-leaky")),
+            );
+            write_json(options.out.join(super::SUMMARY_FILE), &summary)?;
+        }
+    }
+    Ok(summary)
+}
+
+/// Features with their kinds inferred from the values.
+fn inferred_features(
+    frame: &DataFrame,
+    id: &str,
+    target: Option<&str>,
+    options: &TableOptions,
+    columns: &mut Vec<Column>,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<churn_core::FeatureDef>> {
+    let overrides = &options.overrides;
+    for name in overrides.drop.iter().chain(&overrides.categorical) {
+        if frame.column(name).is_err() {
+            return Err(PipelineError::InvalidInput(format!(
+                "--drop / --categorical name '{name}', which is not a column; the columns are: {}",
+                column_list(frame)
+            )));
+        }
+    }
+    let mut defs = Vec::new();
+    for column in frame.columns() {
+        let name = column.name().as_str();
+        if name == id || Some(name) == target {
+            continue;
+        }
+        if overrides.drop.contains(name) {
+            warnings.push(format!("column '{name}' dropped: --drop"));
+            continue;
+        }
+        let text = column.str().context(|| format!("reading {name}"))?;
+        let (inferred, note) = kinds::infer(name, text, frame.height(), overrides);
+        warnings.extend(note);
+        match inferred {
+            kinds::Inferred::Feature(def, values) => {
+                defs.push(def);
+                columns.push(values);
+            }
+            kinds::Inferred::Dropped(reason) => {
+                warnings.push(format!("column '{name}' dropped: {reason}"))
+            }
+        }
+    }
+    Ok(defs)
+}
+
+/// The columns a model reads, read as it reads them; a missing one is an error naming
+/// it, an extra one a note.
+fn features_of_model(
+    frame: &DataFrame,
+    id: &str,
+    target: Option<&str>,
+    model: &ModelColumns,
+    columns: &mut Vec<Column>,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    let text = |name: &str| frame.column(name).ok().and_then(|c| c.str().ok());
+    let mut missing = Vec::new();
+    let mut used = BTreeSet::new();
+    for feature in &model.spec.features {
+        let name = feature.name.as_str();
+        let source = match (text(name), name.strip_suffix(FILLED_SUFFIX).and_then(text)) {
+            (Some(values), _) => {
+                used.insert(name);
+                kinds::Source::Column(values)
+            }
+            (None, Some(values)) if feature.kind == churn_core::FeatureKind::Boolean => {
+                used.insert(&name[..name.len() - FILLED_SUFFIX.len()]);
+                kinds::Source::Filled(values)
+            }
+            _ => {
+                missing.push(name);
+                continue;
+            }
+        };
+        let known = model.categories.get(name).map(Vec::as_slice);
+        let (values, note) = kinds::read_as(feature, source, known);
+        warnings.extend(note);
+        columns.push(values);
+    }
+    if !missing.is_empty() {
+        return Err(PipelineError::InvalidInput(format!(
+            "the table lacks {} column{} the model reads: {}; the columns are: {}",
+            missing.len(),
+            if missing.len() == 1 { "" } else { "s" },
+            missing.join(", "),
+            column_list(frame)
+        )));
+    }
+    let extra: Vec<&str> = frame
+        .get_column_names()
+        .iter()
+        .map(|name| name.as_str())
+        .filter(|name| *name != id && Some(*name) != target && !used.contains(name))
+        .collect();
+    if !extra.is_empty() {
+        warnings.push(format!(
+            "columns the model does not read, ignored: {}",
+            extra.join(", ")
+        ));
+    }
+    Ok(())
 }
 
 fn column_list(frame: &DataFrame) -> String {
@@ -389,84 +457,4 @@ fn ids(frame: &DataFrame, id: &str) -> BTreeSet<String> {
                 .map(|s| s.iter().flatten().map(str::to_owned).collect())
         })
         .unwrap_or_default()
-}
-
-enum Inferred {
-    Feature(FeatureKind, Column),
-    Dropped(String),
-}
-
-fn infer(name: &str, text: &StringChunked, rows: usize) -> Result<Inferred> {
-    let present: Vec<&str> = text.iter().flatten().collect();
-    if present.is_empty() {
-        return Ok(Inferred::Dropped("every value is empty".into()));
-    }
-    let distinct: BTreeSet<&str> = present.iter().copied().collect();
-    if distinct.len() == 1 {
-        return Ok(Inferred::Dropped(format!(
-            "it has the single value '{}'",
-            distinct.iter().next().copied().unwrap_or("")
-        )));
-    }
-    let booleans: BTreeSet<Option<bool>> = distinct.iter().map(|value| bool_word(value)).collect();
-    if distinct.len() == 2 && !booleans.contains(&None) && booleans.len() == 2 {
-        let values: Vec<Option<bool>> = text.iter().map(|v| v.and_then(bool_word)).collect();
-        return Ok(Inferred::Feature(
-            FeatureKind::Boolean,
-            Column::new(name.into(), values),
-        ));
-    }
-    let numbers: Option<Vec<f64>> = distinct
-        .iter()
-        .map(|value| value.parse::<f64>().ok().filter(|x| x.is_finite()))
-        .collect();
-    if numbers.is_some() {
-        let values: Vec<Option<f64>> = text
-            .iter()
-            .map(|v| v.and_then(|t| t.parse::<f64>().ok()))
-            .collect();
-        return Ok(Inferred::Feature(
-            FeatureKind::Numeric,
-            Column::new(name.into(), values),
-        ));
-    }
-    let categories: BTreeSet<String> = distinct
-        .iter()
-        .map(|v| normalize_category(v).into_owned())
-        .collect();
-    if categories.len() > 100 && categories.len() * 2 > rows {
-        return Ok(Inferred::Dropped(format!(
-            "{} distinct values in {rows} rows: it looks like another identifier",
-            categories.len()
-        )));
-    }
-    let values: Vec<Option<String>> = text
-        .iter()
-        .map(|v| v.map(|text| normalize_category(text).into_owned()))
-        .collect();
-    Ok(Inferred::Feature(
-        FeatureKind::Categorical,
-        Column::new(name.into(), values),
-    ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn snake_case_handles_the_usual_spellings() {
-        for (raw, expected) in [
-            ("customerID", "customer_id"),
-            ("TotalCharges", "total_charges"),
-            ("account length", "account_length"),
-            ("StreamingTV", "streaming_tv"),
-            ("number_vmail_messages", "number_vmail_messages"),
-            ("  Churn ", "churn"),
-            ("SeniorCitizen", "senior_citizen"),
-            ("total.day.minutes", "total_day_minutes"),
-        ] {
-            assert_eq!(snake_case(raw), expected, "{raw}");
-        }
-    }
 }
