@@ -162,6 +162,12 @@ fn best_split(leaf: &Leaf, params: &TreeParams, candidates: &[usize]) -> Option<
             .take(histogram.len().saturating_sub(1))
             .skip(1)
         {
+            // An empty bin moves nothing to the left: its splits are the previous bin's,
+            // which a later one can only tie, and ties keep the first. (The first bin is
+            // always tried: with nothing on the left, it is "missing values alone".)
+            if stats.rows == 0 && bin > 1 {
+                continue;
+            }
             left.add(stats);
             for missing_left in [false, true] {
                 let mut l = left;
@@ -298,7 +304,9 @@ fn grow_symmetric(
     let allowed = |stats: &BinStats| {
         stats.hessian >= params.min_child_weight && stats.rows >= params.min_rows_in_leaf
     };
-    for _ in 0..params.max_depth {
+    for depth in 0..params.max_depth {
+        // The last level's leaves are not split: they need no histograms.
+        let last_level = depth + 1 == params.max_depth;
         // (gain, column position, bin, missing_left)
         let mut best: Option<(f64, usize, u8, bool)> = None;
         for position in 0..columns.len() {
@@ -306,25 +314,50 @@ fn grow_symmetric(
             if bins < 3 {
                 continue;
             }
-            // Running left sums per leaf while sweeping the bins.
-            let mut lefts: Vec<BinStats> = vec![BinStats::default(); level.len()];
-            for bin in 1..bins - 1 {
-                for (left, leaf) in lefts.iter_mut().zip(&level) {
-                    left.add(&leaf.histogram[position][bin]);
-                }
-                for missing_left in [false, true] {
-                    let mut gain = 0.0;
-                    for (left, leaf) in lefts.iter().zip(&level) {
-                        let mut l = *left;
-                        if missing_left {
-                            l.add(&leaf.histogram[position][0]);
-                        }
-                        let r = leaf.total.minus(&l);
-                        if allowed(&l) && allowed(&r) {
-                            gain += score(&l, params.lambda) + score(&r, params.lambda)
-                                - score(&leaf.total, params.lambda);
+            // The level's gain of each (bin, missing side), summed over its leaves in
+            // leaf order: each leaf's histogram is swept once, front to back, and a
+            // leaf's gain is recomputed only at the bins that move rows of it to the
+            // left (on a deep level most bins of most leaves are empty).
+            let mut level_gains = vec![[0.0f64; 2]; bins];
+            let mut moved = vec![false; bins];
+            for leaf in &level {
+                let histogram = &leaf.histogram[position];
+                let missing = histogram[0];
+                let leaf_gain = |left: &BinStats, missing_left: bool| {
+                    let mut l = *left;
+                    if missing_left {
+                        l.add(&missing);
+                    }
+                    let r = leaf.total.minus(&l);
+                    (allowed(&l) && allowed(&r)).then(|| {
+                        score(&l, params.lambda) + score(&r, params.lambda)
+                            - score(&leaf.total, params.lambda)
+                    })
+                };
+                let mut left = BinStats::default();
+                let mut gains = [leaf_gain(&left, false), leaf_gain(&left, true)];
+                for bin in 1..bins - 1 {
+                    let stats = &histogram[bin];
+                    if stats.rows > 0 {
+                        left.add(stats);
+                        gains = [leaf_gain(&left, false), leaf_gain(&left, true)];
+                        moved[bin] = true;
+                    }
+                    for (total, gain) in level_gains[bin].iter_mut().zip(gains) {
+                        if let Some(gain) = gain {
+                            *total += gain;
                         }
                     }
+                }
+            }
+            for bin in 1..bins - 1 {
+                // Nothing moved: the same splits as the previous bin, which this one can
+                // only tie.
+                if !moved[bin] && bin > 1 {
+                    continue;
+                }
+                for (side, missing_left) in [false, true].into_iter().enumerate() {
+                    let gain = level_gains[bin][side];
                     if gain > best.map_or(1e-12, |b| b.0) {
                         best = Some((gain, position, bin as u8, missing_left));
                     }
@@ -348,16 +381,20 @@ fn grow_symmetric(
                         value <= bin
                     }
                 });
-            let (left_histogram, right_histogram) = child_histograms(
-                binned,
-                mapper,
-                columns,
-                &leaf.histogram,
-                &left_rows,
-                &right_rows,
-                gradients,
-                hessians,
-            );
+            let (left_histogram, right_histogram) = if last_level {
+                (Vec::new(), Vec::new())
+            } else {
+                child_histograms(
+                    binned,
+                    mapper,
+                    columns,
+                    &leaf.histogram,
+                    &left_rows,
+                    &right_rows,
+                    gradients,
+                    hessians,
+                )
+            };
             let left_total = totals(&left_rows, gradients, hessians);
             let right_total = leaf.total.minus(&left_total);
             let left_node = nodes.len();
@@ -475,17 +512,28 @@ fn grow_leaf_wise(
         };
         split_bins[leaf.node] = split.bin;
 
-        let (left_histogram, right_histogram) = child_histograms(
-            binned,
-            mapper,
-            columns,
-            &leaf.histogram,
-            &left_rows,
-            &right_rows,
-            gradients,
-            hessians,
-        );
         let depth = leaf.depth + 1;
+        // Children that will not be split need no histograms: the tree is full once they
+        // are in (`leaves` holds the others), they are as deep as allowed, or neither can
+        // keep `min_rows_in_leaf` rows on both sides of a split.
+        let can_split = |rows: &[u32]| rows.len() >= 2 * params.min_rows_in_leaf.max(1) as usize;
+        let split_later = leaves.len() + 2 < params.max_leaves
+            && depth < params.max_depth
+            && (can_split(&left_rows) || can_split(&right_rows));
+        let (left_histogram, right_histogram) = if split_later {
+            child_histograms(
+                binned,
+                mapper,
+                columns,
+                &leaf.histogram,
+                &left_rows,
+                &right_rows,
+                gradients,
+                hessians,
+            )
+        } else {
+            (Vec::new(), Vec::new())
+        };
         for (node, rows, total, histogram) in [
             (left_node, left_rows, split.left, left_histogram),
             (left_node + 1, right_rows, split.right, right_histogram),
@@ -499,8 +547,11 @@ fn grow_leaf_wise(
                 best: None,
             };
             if depth < params.max_depth {
+                // Drawn even when unused, so the column draws stay in step.
                 let candidates = draw(rng);
-                child.best = best_split(&child, params, &candidates);
+                if split_later {
+                    child.best = best_split(&child, params, &candidates);
+                }
             }
             leaves.push(child);
         }
