@@ -350,8 +350,36 @@ fn help_explains_the_flags() {
         .output()
         .expect("run churn");
     let help = String::from_utf8_lossy(&output.stdout);
-    for flag in ["--as-of", "--horizon", "--table", "--id", "--target"] {
+    for flag in [
+        "--as-of",
+        "--horizon",
+        "--table",
+        "--id",
+        "--target",
+        "--positive",
+        "--negative",
+        "--drop",
+        "--categorical",
+        "--spec",
+    ] {
         assert!(help.contains(flag), "{flag} in {help}");
+    }
+}
+
+#[test]
+fn train_and_predict_help_name_the_flat_table_flags() {
+    for (command, flags) in [
+        ("train", &["--allow-leaky", "--train-split-only"][..]),
+        ("predict", &["--table", "--id", "--features"][..]),
+    ] {
+        let output = churn()
+            .args([command, "--help"])
+            .output()
+            .expect("run churn");
+        let help = String::from_utf8_lossy(&output.stdout);
+        for flag in flags {
+            assert!(help.contains(flag), "{command} {flag} in {help}");
+        }
     }
 }
 
