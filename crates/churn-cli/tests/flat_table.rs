@@ -334,20 +334,15 @@ fn a_leaked_label_and_a_misspelt_positive_are_refused() {
     let table = path("t.csv");
     let table = table.to_str().expect("utf-8");
 
-    let output = run(
-        &[
-            "features",
-            "--table",
-            table,
-            "--id",
-            "id",
-            "--target",
-            "status",
-            "--positive",
-            "Churnd",
-        ],
-        &[("--out", &path("f"))],
-    );
+    // `churn features` on the table with `extra` flags, into `out`.
+    let features_with = |extra: &[&str], out: &str| {
+        let mut args = vec![
+            "features", "--table", table, "--id", "id", "--target", "status",
+        ];
+        args.extend_from_slice(extra);
+        run(&args, &[("--out", &path(out))])
+    };
+    let output = features_with(&["--positive", "Churnd"], "f");
     assert!(!output.status.success());
     assert!(
         stderr(&output).contains("--positive 'churnd' never occurs")
@@ -356,20 +351,7 @@ fn a_leaked_label_and_a_misspelt_positive_are_refused() {
         stderr(&output)
     );
 
-    let features = ok(run(
-        &[
-            "features",
-            "--table",
-            table,
-            "--id",
-            "id",
-            "--target",
-            "status",
-            "--positive",
-            "Churned",
-        ],
-        &[("--out", &path("f"))],
-    ));
+    let features = ok(features_with(&["--positive", "Churned"], "f"));
     assert!(
         features.contains("'closed_on_filled' alone separates"),
         "{features}"
@@ -398,21 +380,9 @@ fn a_leaked_label_and_a_misspelt_positive_are_refused() {
         &[("--features", &path("f")), ("--out", &path("m"))],
     ));
     // Leaving it out is the fix.
-    ok(run(
-        &[
-            "features",
-            "--table",
-            table,
-            "--id",
-            "id",
-            "--target",
-            "status",
-            "--positive",
-            "Churned",
-            "--drop",
-            "closed_on",
-        ],
-        &[("--out", &path("g"))],
+    ok(features_with(
+        &["--positive", "Churned", "--drop", "closed_on"],
+        "g",
     ));
     ok(run(
         &["train", "--trials", "1,1,1", "--folds", "3"],

@@ -3,10 +3,10 @@
 //! warehouse export split by subject).
 //!
 //! Columns are renamed to snake_case (`TotalCharges` becomes `total_charges`). To train,
-//! column kinds are inferred from the values ([`kinds`]); to score with a trained model
+//! column kinds are inferred from the values (see `kinds.rs`); to score with a trained model
 //! (`--spec MODEL`), they are read as the model's spec says, whatever the new table's
 //! values look like, and the target may be absent. The label comes from the target
-//! column ([`label`]). Rows without an id, and later rows repeating an id with other
+//! column (see `label.rs`). Rows without an id, and later rows repeating an id with other
 //! values, are quarantined to `quarantine.jsonl` beside the table; exact copies are
 //! dropped and counted. A feature that alone separates the classes is reported
 //! ([`super::leakage`]).
