@@ -1,14 +1,10 @@
-//! The subcommands and their flags.
+//! The flags of each subcommand and the use case it runs.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use churn_pipeline::contract;
 use churn_pipeline::dates::parse_date;
 use churn_pipeline::evaluate::Evaluation;
-use churn_pipeline::features::table::{
-    ModelColumns, Overrides, TableOptions, TargetValues, snake_case,
-};
 use churn_pipeline::features::{self, FeatureSummary};
 use churn_pipeline::generate::{self, GenerateConfig};
 use churn_pipeline::ingest::IngestOptions;
@@ -20,77 +16,15 @@ use churn_pipeline::train::encode::ScalingKind;
 use churn_pipeline::train::family::Family;
 use churn_pipeline::train::threshold::ThresholdRule;
 use churn_pipeline::train::{ClassWeight, OptionError, TrainOptions, ValidTrainOptions};
+use clap::Args;
 use clap::builder::TypedValueParser as _;
-use clap::{Args, Parser, Subcommand};
 use tracing::{info, warn};
 
 use churn_pipeline::progress::Progress;
 
 use crate::progress::Bars;
+use crate::table::TableFlags;
 use crate::values::{CalibrationArg, FamilyArg, FormatArg, MetricArg, TierArg};
-
-/// Churn prediction from raw customer data to a ranked list of customers at risk.
-///
-/// Every command works on a data directory laid out like the cloud bucket: raw/,
-/// curated/, quarantine/, features/, reports/. Start with `churn demo`.
-#[derive(Debug, Parser)]
-#[command(name = "churn", version, propagate_version = true)]
-pub struct Cli {
-    #[command(flatten)]
-    pub global: GlobalArgs,
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-#[derive(Debug, Args)]
-pub struct GlobalArgs {
-    /// More log detail (-v debug, -vv trace). CHURN_LOG=FILTER (e.g. debug) overrides.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
-    pub verbose: u8,
-    /// Only warnings and errors; no progress bars.
-    #[arg(short, long, global = true)]
-    pub quiet: bool,
-    /// Logs as JSON lines (for machines) instead of text.
-    #[arg(long, global = true)]
-    pub log_json: bool,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Write realistic raw data (six sources) for N simulated customers.
-    Generate(GenerateArgs),
-    /// Validate and clean raw/ into curated/ (Parquet) and quarantine/, with a report.
-    Ingest(IngestArgs),
-    /// Build a feature table: as of a date from curated/, or from flat tables you have.
-    Features(FeaturesArgs),
-    /// Train logistic regression, random forest and boosted trees with cross-validated
-    /// tuning; keep the best model.
-    Train(TrainArgs),
-    /// Score the held-out rows with every family and write report.html and metrics.json.
-    Evaluate(EvaluateArgs),
-    /// Score a feature table: probabilities, tiers, reasons and a ranked high-risk list.
-    Predict(PredictArgs),
-    /// Plan the day's retention actions from a prediction run with a playbook; send them
-    /// to the CRM and messaging providers with --send.
-    Actions(crate::actions::ActionsArgs),
-    /// Generate a small data set and run every stage on it, up to a dry-run retention
-    /// plan, printing where outputs are.
-    Demo(crate::demo::DemoArgs),
-    /// Print reference documentation as Markdown (the source of docs/).
-    Docs {
-        /// Which page.
-        #[arg(value_enum)]
-        page: DocsPage,
-    },
-}
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum DocsPage {
-    /// The raw-data contract (docs/data-contract.md).
-    Contract,
-    /// The as-of feature catalogue (docs/features.md).
-    Features,
-}
 
 /// The library's defaults, which the flags show and fall back to.
 pub(crate) fn generate_defaults() -> GenerateConfig {
@@ -175,69 +109,6 @@ pub struct FeaturesArgs {
     /// Output folder (default: DIR/features/as_of=DATE/ or DIR/features/table=NAME/).
     #[arg(long)]
     pub out: Option<PathBuf>,
-}
-
-/// How a flat table's columns are read (shared by `features --table` and
-/// `predict --table`).
-#[derive(Debug, Clone, Args)]
-pub struct TableFlags {
-    /// The customer-id column of --table (default with --spec: the model's).
-    #[arg(long)]
-    pub id: Option<String>,
-    /// The churn column of --table (yes/no, true/false or 1/0); none for a table to score.
-    #[arg(long)]
-    pub target: Option<String>,
-    /// The --target values that mean churned, when they are not the usual words
-    /// (comma-separated).
-    #[arg(long, value_delimiter = ',', requires = "target")]
-    pub positive: Vec<String>,
-    /// The --target values that mean stayed; needed when the target has more than two
-    /// values (comma-separated).
-    #[arg(long, value_delimiter = ',', requires = "positive")]
-    pub negative: Vec<String>,
-    /// Columns to leave out (comma-separated).
-    #[arg(long, value_delimiter = ',')]
-    pub drop: Vec<String>,
-    /// Columns to keep as categories whatever their values (comma-separated).
-    #[arg(long, value_delimiter = ',')]
-    pub categorical: Vec<String>,
-    /// Read the columns a trained model reads, as it reads them (a model folder or
-    /// file), instead of inferring their kinds: for tables to score.
-    #[arg(long, value_name = "MODEL", conflicts_with_all = ["drop", "categorical"])]
-    pub spec: Option<PathBuf>,
-}
-
-impl TableFlags {
-    /// The table build these flags ask for, writing to `out`.
-    pub(crate) fn options(&self, tables: &[PathBuf], out: PathBuf) -> Result<TableOptions> {
-        let model = match &self.spec {
-            Some(path) => Some(ModelColumns::of(
-                &models::read_artifact(path).context("reading --spec")?,
-            )),
-            None => None,
-        };
-        let id = match (&self.id, &model) {
-            (Some(id), _) => id.clone(),
-            (None, Some(model)) => model.spec.id_column.clone(),
-            (None, None) => anyhow::bail!("--table needs --id COLUMN (the customer id)"),
-        };
-        let names = |list: &[String]| list.iter().map(|name| snake_case(name)).collect();
-        Ok(TableOptions {
-            tables: tables.to_vec(),
-            id,
-            target: self.target.clone(),
-            target_values: TargetValues {
-                positive: self.positive.clone(),
-                negative: self.negative.clone(),
-            },
-            overrides: Overrides {
-                drop: names(&self.drop),
-                categorical: names(&self.categorical),
-            },
-            model,
-            out,
-        })
-    }
 }
 
 #[derive(Debug, Args)]
@@ -368,28 +239,7 @@ pub struct PredictArgs {
     pub batch_rows: usize,
 }
 
-pub fn run(cli: Cli) -> Result<()> {
-    let bars = Bars::new(cli.global.quiet);
-    match cli.command {
-        Command::Generate(args) => generate(args, &bars),
-        Command::Ingest(args) => ingest(args, &bars),
-        Command::Features(args) => features(args, &bars),
-        Command::Train(args) => train(args, &bars).map(|_| ()),
-        Command::Evaluate(args) => evaluate(args).map(|_| ()),
-        Command::Predict(args) => predict(args, &bars).map(|_| ()),
-        Command::Actions(args) => crate::actions::run(args).map(|_| ()),
-        Command::Demo(args) => crate::demo::demo(args, &bars),
-        Command::Docs { page } => {
-            match page {
-                DocsPage::Contract => print!("{}", contract::render_markdown()),
-                DocsPage::Features => print!("{}", features::catalog::render_markdown()),
-            }
-            Ok(())
-        }
-    }
-}
-
-fn generate(args: GenerateArgs, bars: &Bars) -> Result<()> {
+pub(crate) fn generate(args: GenerateArgs, bars: &Bars) -> Result<()> {
     let config = GenerateConfig {
         customers: args.customers,
         seed: args.seed,
@@ -421,7 +271,7 @@ fn generate(args: GenerateArgs, bars: &Bars) -> Result<()> {
     Ok(())
 }
 
-fn ingest(args: IngestArgs, bars: &Bars) -> Result<()> {
+pub(crate) fn ingest(args: IngestArgs, bars: &Bars) -> Result<()> {
     let store = Store::new(&args.dir);
     let reference_date = match &args.reference_date {
         Some(text) => parse_date(text, "--reference-date")?,
@@ -449,7 +299,7 @@ fn ingest(args: IngestArgs, bars: &Bars) -> Result<()> {
     Ok(())
 }
 
-fn features(args: FeaturesArgs, bars: &Bars) -> Result<()> {
+pub(crate) fn features(args: FeaturesArgs, bars: &Bars) -> Result<()> {
     bars.begin("features", None, "");
     let summary = features_inner(&args);
     bars.end();
@@ -587,7 +437,7 @@ pub(crate) fn flag_error(error: OptionError) -> anyhow::Error {
     anyhow::anyhow!("--{} {}", error.field.replace('_', "-"), error.message)
 }
 
-fn train(args: TrainArgs, bars: &Bars) -> Result<PathBuf> {
+pub(crate) fn train(args: TrainArgs, bars: &Bars) -> Result<PathBuf> {
     let options = train_options(&args.options)?
         .validate()
         .map_err(flag_error)?;
@@ -646,7 +496,7 @@ pub(crate) fn evaluate(args: EvaluateArgs) -> Result<Evaluation> {
     Ok(evaluation)
 }
 
-fn predict(args: PredictArgs, bars: &Bars) -> Result<PredictSummary> {
+pub(crate) fn predict(args: PredictArgs, bars: &Bars) -> Result<PredictSummary> {
     let options = PredictOptions {
         batch_rows: args.batch_rows,
         reasons: args.reasons,

@@ -7,9 +7,11 @@
 #![allow(clippy::print_stdout)]
 
 mod actions;
+mod cli;
 mod commands;
 mod demo;
 mod progress;
+mod table;
 mod values;
 
 use std::process::ExitCode;
@@ -22,9 +24,9 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = commands::Cli::parse();
+    let cli = cli::Cli::parse();
     init_logging(&cli.global);
-    match commands::run(cli) {
+    match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             // One line with the whole cause chain: what failed and why.
@@ -34,7 +36,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(global: &commands::GlobalArgs) {
+fn init_logging(global: &cli::GlobalArgs) {
     let default = match (global.quiet, global.verbose) {
         (true, _) => "warn",
         (false, 0) => "info",
