@@ -252,3 +252,23 @@ fn telco_as_one_table_and_as_three_give_the_same_features() {
     };
     assert!(sorted(a).equals_missing(&sorted(b)));
 }
+
+#[test]
+fn a_table_without_rows_is_refused_and_its_rejected_rows_are_kept() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let header_only = dir.path().join("h.csv");
+    std::fs::write(&header_only, "customerID,tenure,Churn\n").expect("write");
+    let error =
+        build_from_tables(&options(vec![header_only], &dir.path().join("a"))).expect_err("no rows");
+    assert!(error.to_string().contains("no customer rows"), "{error}");
+
+    // Every row without an id: refused, and each is in the quarantine with its reason.
+    let no_ids = dir.path().join("n.csv");
+    std::fs::write(&no_ids, "customerID,tenure,Churn\n,1,Yes\n,2,No\n").expect("write");
+    let out = dir.path().join("b");
+    let error = build_from_tables(&options(vec![no_ids], &out)).expect_err("no rows");
+    assert!(error.to_string().contains("quarantine.jsonl"), "{error}");
+    let quarantined = std::fs::read_to_string(out.join("quarantine.jsonl")).expect("kept");
+    assert_eq!(quarantined.lines().count(), 2, "{quarantined}");
+    assert!(!out.join("features.parquet").exists());
+}

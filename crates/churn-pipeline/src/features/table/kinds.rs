@@ -21,6 +21,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use churn_core::{FeatureDef, FeatureKind, normalize_category};
+
+use crate::features::data::MAX_MAGNITUDE;
 use polars::prelude::*;
 
 /// Texts read as missing in numeric and yes/no columns (compared in lowercase).
@@ -104,12 +106,17 @@ fn examples(counts: &BTreeMap<&str, usize>) -> String {
     text
 }
 
-/// Numbers of a column; tokens and blanks missing, other texts missing and counted.
-fn numbers<'a>(text: &'a StringChunked, others: &mut BTreeMap<&'a str, usize>) -> Vec<Option<f64>> {
+/// Numbers of a column; tokens and blanks missing, other texts (and numbers `usable`
+/// refuses) missing and counted.
+fn numbers<'a>(
+    text: &'a StringChunked,
+    others: &mut BTreeMap<&'a str, usize>,
+    usable: fn(f64) -> bool,
+) -> Vec<Option<f64>> {
     text.iter()
         .map(|value| {
             let value = value.filter(|v| !is_missing_token(v))?;
-            let parsed = value.parse::<f64>().ok();
+            let parsed = value.parse::<f64>().ok().filter(|x| usable(*x));
             if parsed.is_none() {
                 *others.entry(value).or_default() += 1;
             }
@@ -221,7 +228,9 @@ pub fn infer(
     let non_numbers = present.iter().filter(|v| number(v).is_none()).count();
     if (non_numbers as f64) <= MAX_NON_NUMBER_SHARE * present.len() as f64 {
         let mut others = BTreeMap::new();
-        let parsed = numbers(text, &mut others);
+        // A value that parses but is not finite ("inf", "1e999") stays, to be refused
+        // with its row when the table is read for training.
+        let parsed = numbers(text, &mut others, |_| true);
         if non_numbers == 0 && is_row_number(&parsed) {
             return (
                 Inferred::Dropped(
@@ -232,8 +241,6 @@ pub fn infer(
                 None,
             );
         }
-        // A value that parses but is not finite ("inf", "1e999") stays, to be refused
-        // with its row when the table is read for training.
         let note = (!others.is_empty()).then(|| {
             format!(
                 "column '{name}' read as numbers; {} of {} values are not numbers and are read \
@@ -296,7 +303,14 @@ pub fn read_as(
     };
     let mut others = BTreeMap::new();
     let column = match feature.kind {
-        FeatureKind::Numeric => Column::new(name.into(), numbers(text, &mut others)),
+        // A table to score is not refused for one customer's absurd value: like a word,
+        // it is read as missing and reported.
+        FeatureKind::Numeric => Column::new(
+            name.into(),
+            numbers(text, &mut others, |x| {
+                x.is_finite() && x.abs() <= MAX_MAGNITUDE
+            }),
+        ),
         FeatureKind::Boolean => Column::new(name.into(), flags(text, &mut others)),
         FeatureKind::Categorical => {
             let values = categories(text);
@@ -459,11 +473,22 @@ mod tests {
     #[test]
     fn scoring_reads_the_spec_kind_and_reports_what_it_cannot_read() {
         let numeric = FeatureDef::new("x", FeatureKind::Numeric, "");
-        let values = text(&[Some("1.5"), Some("NA"), Some("abc"), None]);
+        let values = text(&[
+            Some("1.5"),
+            Some("NA"),
+            Some("abc"),
+            None,
+            Some("1e400"),
+            Some("1e300"),
+        ]);
         let (column, note) = read_as(&numeric, Source::Column(&values), None);
         let numbers: Vec<Option<f64>> = column.f64().expect("f64").iter().collect();
-        assert_eq!(numbers, [Some(1.5), None, None, None]);
-        assert!(note.expect("note").contains("'abc' ×1"));
+        assert_eq!(numbers, [Some(1.5), None, None, None, None, None]);
+        let note = note.expect("note");
+        assert!(
+            note.contains("3 values") && note.contains("'abc' ×1") && note.contains("'1e400' ×1"),
+            "{note}"
+        );
 
         let category = FeatureDef::new("plan", FeatureKind::Categorical, "");
         let values = text(&[Some("Basic"), Some("Gold Plus"), None]);

@@ -250,7 +250,24 @@ pub fn build_from_tables(options: &TableOptions) -> Result<FeatureSummary> {
             }
         });
     }
+    // Every rejected row is written: it stays, whatever fails after.
+    quarantine
+        .flush()
+        .map_err(|e| PipelineError::io(quarantine_file.temp_path(), e))?;
+    quarantine_file.commit_writer(quarantine)?;
     let frame = joined.ok_or_else(|| PipelineError::InvalidInput("no tables".into()))?;
+    if frame.height() == 0 {
+        let files: Vec<String> = options
+            .tables
+            .iter()
+            .map(|path| path.display().to_string())
+            .collect();
+        return Err(PipelineError::InvalidInput(format!(
+            "no customer rows to read in {} (a header only, or every row quarantined: see {})",
+            files.join(", "),
+            quarantine_target.display()
+        )));
+    }
     let labels = match (&target, &options.target) {
         (Some(target), Some(given)) => {
             let values = frame.column(target).map_err(|_| {
@@ -307,10 +324,6 @@ pub fn build_from_tables(options: &TableOptions) -> Result<FeatureSummary> {
     columns.extend(label_column);
     let mut table =
         DataFrame::new(frame.height(), columns).context(|| "assembling the table".into())?;
-    quarantine
-        .flush()
-        .map_err(|e| PipelineError::io(quarantine_file.temp_path(), e))?;
-    quarantine_file.commit_writer(quarantine)?;
     if quarantined + duplicates > 0 {
         warnings.push(format!(
             "{quarantined} rows quarantined to {} and {duplicates} exact duplicates dropped",
