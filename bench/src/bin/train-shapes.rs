@@ -10,16 +10,19 @@
 //!   early stopping: where small learning rates cost most);
 //! - `wide`: 2,000 rows x 497 columns (478 noise columns added).
 //!
-//! The goal for ~10,000 rows is 20 s on 2 cores (issue 13; LightGBM's tuned 40-config
-//! search took 78 s on such a table there). No Python peer is run yet: see the issue
-//! notes.
+//! The goal for ~10,000 rows is 20 s on 2 cores. Beside each shape, in the same run, the
+//! peer a team would run instead: LightGBM tuned by a 40-config x 5-fold random search
+//! with refit (`bench/peers/lightgbm_search.py`, 2 threads), on the same CSV and the same
+//! test ids. Its virtualenv, `bench/.venv-peers`, is made on the first run (PyPI:
+//! lightgbm, scikit-learn, pandas); `--no-peer` skips it.
 //!
 //! `cargo run --release -p churn-bench --bin train-shapes [-- --only wide]`
 
 #![allow(clippy::print_stdout)]
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Instant;
 
 use churn_pipeline::features::data;
@@ -39,6 +42,50 @@ struct Args {
     /// Seed of the training.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Do not run the LightGBM peer.
+    #[arg(long)]
+    no_peer: bool,
+}
+
+/// The peer's Python, its virtualenv made on first use.
+fn peer_python() -> anyhow::Result<PathBuf> {
+    let bench = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let venv = bench.join(".venv-peers");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        println!(
+            "  (making {} for the peer: lightgbm, scikit-learn, pandas)",
+            venv.display()
+        );
+        let made = Command::new("python3")
+            .arg("-m")
+            .arg("venv")
+            .arg(&venv)
+            .status()?;
+        anyhow::ensure!(made.success(), "python3 -m venv {} failed", venv.display());
+        let installed = Command::new(venv.join("bin/pip"))
+            .args(["install", "-q", "lightgbm", "scikit-learn", "pandas"])
+            .status()?;
+        anyhow::ensure!(installed.success(), "pip install of the peer failed");
+    }
+    Ok(python)
+}
+
+/// The peer's `seconds=… roc_auc=…` on the same table and test ids.
+fn run_peer(python: &Path, table: &Path, test_ids: &Path) -> anyhow::Result<String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/lightgbm_search.py");
+    let output = Command::new(python)
+        .arg(script)
+        .arg(table)
+        .arg(test_ids)
+        .args(["RowNumber", "Exited", "CustomerId"])
+        .output()?;
+    anyhow::ensure!(
+        output.status.success(),
+        "the peer failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
 
 struct Shape {
@@ -155,6 +202,11 @@ fn write_table(shape: &Shape, path: &Path) -> anyhow::Result<()> {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let work = tempfile::tempdir()?;
+    let python = if args.no_peer {
+        None
+    } else {
+        Some(peer_python()?)
+    };
     println!(
         "default `churn train` by table shape ({} threads)",
         std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -170,7 +222,8 @@ fn main() -> anyhow::Result<()> {
         let table = work.path().join(format!("{}.csv", shape.name));
         write_table(shape, &table)?;
         let features = work.path().join(shape.name);
-        let mut options = TableOptions::new(vec![table], "RowNumber", Some("Exited"), &features);
+        let mut options =
+            TableOptions::new(vec![table.clone()], "RowNumber", Some("Exited"), &features);
         options.overrides = Overrides {
             drop: ["customer_id".to_owned()].into(),
             ..Overrides::default()
@@ -208,6 +261,15 @@ fn main() -> anyhow::Result<()> {
                 t[0], t[1], t[2]
             ))
         );
+        if let Some(python) = &python {
+            let test_ids = work.path().join(format!("{}-test-ids.txt", shape.name));
+            std::fs::write(&test_ids, outcome.test_ids.join("\n"))?;
+            println!(
+                "  {:<10} peer LightGBM, 40 configs x 5-fold search + refit: {}",
+                shape.name,
+                run_peer(python, &table, &test_ids)?
+            );
+        }
     }
     Ok(())
 }
