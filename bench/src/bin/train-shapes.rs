@@ -45,6 +45,10 @@ struct Args {
     /// Do not run the LightGBM peer.
     #[arg(long)]
     no_peer: bool,
+    /// Write the tables and their feature folders here (kept) instead of a temporary
+    /// folder, to train them again with `churn train` (e.g. with `RUST_LOG=debug`).
+    #[arg(long)]
+    work: Option<PathBuf>,
 }
 
 /// The peer's Python, its virtualenv made on first use.
@@ -201,7 +205,14 @@ fn write_table(shape: &Shape, path: &Path) -> anyhow::Result<()> {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let work = tempfile::tempdir()?;
+    let temporary = tempfile::tempdir()?;
+    let work = match &args.work {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            dir.clone()
+        }
+        None => temporary.path().to_path_buf(),
+    };
     let python = if args.no_peer {
         None
     } else {
@@ -219,9 +230,9 @@ fn main() -> anyhow::Result<()> {
         .iter()
         .filter(|s| args.only.as_deref().is_none_or(|only| only == s.name))
     {
-        let table = work.path().join(format!("{}.csv", shape.name));
+        let table = work.join(format!("{}.csv", shape.name));
         write_table(shape, &table)?;
-        let features = work.path().join(shape.name);
+        let features = work.join(shape.name);
         let mut options =
             TableOptions::new(vec![table.clone()], "RowNumber", Some("Exited"), &features);
         options.overrides = Overrides {
@@ -262,7 +273,7 @@ fn main() -> anyhow::Result<()> {
             ))
         );
         if let Some(python) = &python {
-            let test_ids = work.path().join(format!("{}-test-ids.txt", shape.name));
+            let test_ids = work.join(format!("{}-test-ids.txt", shape.name));
             std::fs::write(&test_ids, outcome.test_ids.join("\n"))?;
             println!(
                 "  {:<10} peer LightGBM, 40 configs x 5-fold search + refit: {}",
