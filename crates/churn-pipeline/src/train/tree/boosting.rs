@@ -89,7 +89,7 @@ pub fn fit(
             (0..train.rows as u32).collect()
         };
         let tree_columns = sample_columns(&columns, params.column_fraction, &mut rng);
-        let tree = grow(
+        let mut tree = grow(
             train,
             mapper,
             rows,
@@ -100,8 +100,21 @@ pub fn fit(
             params.learning_rate,
             &mut rng,
         );
+        // The rows the tree was grown on get their leaf's value from the leaf's rows; the
+        // rows left out of this tree's sample walk the tree.
+        let mut updated = vec![false; train.rows];
+        for (node, rows) in std::mem::take(&mut tree.leaf_rows) {
+            let value = tree.nodes[node].value;
+            for row in rows {
+                let row = row as usize;
+                margins[row] += value;
+                updated[row] = true;
+            }
+        }
         for (row, margin) in margins.iter_mut().enumerate() {
-            *margin += tree.predict_binned(train, row);
+            if !updated[row] {
+                *margin += tree.predict_binned(train, row);
+            }
         }
         grown.push(tree);
         if let (Some((binned, valid_labels)), Some(valid_margins)) = (valid, valid_margins.as_mut())

@@ -9,11 +9,10 @@
 //! Used by boosting (log-loss gradients) and by the random forest (gradients `-y`,
 //! hessians 1, no regularisation: leaves hold churn rates, gains are Gini reductions).
 
-use churn_core::model::TreeNode;
-use rayon::prelude::*;
-
 use super::bins::{BinMapper, Binned};
+use super::histogram::{self, BinStats, Histogram};
 use crate::rng::Rng;
+use churn_core::model::TreeNode;
 
 /// Limits of one tree.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -36,29 +35,6 @@ pub struct TreeParams {
     pub symmetric: bool,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
-struct BinStats {
-    gradient: f64,
-    hessian: f64,
-    rows: u32,
-}
-
-impl BinStats {
-    fn add(&mut self, other: &BinStats) {
-        self.gradient += other.gradient;
-        self.hessian += other.hessian;
-        self.rows += other.rows;
-    }
-
-    fn minus(&self, other: &BinStats) -> BinStats {
-        BinStats {
-            gradient: self.gradient - other.gradient,
-            hessian: self.hessian - other.hessian,
-            rows: self.rows - other.rows,
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy)]
 struct Split {
     /// Position in the allowed columns.
@@ -76,8 +52,8 @@ struct Leaf {
     rows: Vec<u32>,
     total: BinStats,
     depth: usize,
-    /// Per allowed column, per bin.
-    histogram: Vec<Vec<BinStats>>,
+    /// Per allowed column, its non-empty bins.
+    histogram: Histogram,
     best: Option<Split>,
 }
 
@@ -88,6 +64,9 @@ pub struct GrownTree {
     pub nodes: Vec<TreeNode>,
     /// For internal nodes, bins `1..=split_bin` go left.
     pub split_bins: Vec<u8>,
+    /// Each leaf's node and the rows it was grown on that fell in it (a row repeats when
+    /// it was drawn more than once): the training rows' leaf values without traversal.
+    pub leaf_rows: Vec<(usize, Vec<u32>)>,
 }
 
 impl GrownTree {
@@ -111,41 +90,16 @@ impl GrownTree {
     }
 }
 
-/// Work large enough to split across threads.
-const PARALLEL_WORK: usize = 50_000;
-
-fn build_histogram(
-    binned: &Binned,
-    mapper: &BinMapper,
-    columns: &[usize],
-    rows: &[u32],
-    gradients: &[f64],
-    hessians: &[f64],
-) -> Vec<Vec<BinStats>> {
-    let one = |&column: &usize| {
-        let mut histogram = vec![BinStats::default(); mapper.bins(column)];
-        let bins = &binned.columns[column];
-        for &row in rows {
-            let row = row as usize;
-            let stats = &mut histogram[bins[row] as usize];
-            stats.gradient += gradients[row];
-            stats.hessian += hessians[row];
-            stats.rows += 1;
-        }
-        histogram
-    };
-    if rows.len() * columns.len() >= PARALLEL_WORK {
-        columns.par_iter().map(one).collect()
-    } else {
-        columns.iter().map(one).collect()
-    }
-}
-
 fn score(stats: &BinStats, lambda: f64) -> f64 {
     stats.gradient * stats.gradient / (stats.hessian + lambda)
 }
 
-fn best_split(leaf: &Leaf, params: &TreeParams, candidates: &[usize]) -> Option<Split> {
+fn best_split(
+    leaf: &Leaf,
+    params: &TreeParams,
+    candidates: &[usize],
+    bin_counts: &[usize],
+) -> Option<Split> {
     let parent = score(&leaf.total, params.lambda);
     let allowed = |stats: &BinStats| {
         stats.hessian >= params.min_child_weight && stats.rows >= params.min_rows_in_leaf
@@ -153,24 +107,13 @@ fn best_split(leaf: &Leaf, params: &TreeParams, candidates: &[usize]) -> Option<
     let mut best: Option<Split> = None;
     for &position in candidates {
         let histogram = &leaf.histogram[position];
-        let missing = histogram[0];
-        let mut left = BinStats::default();
+        let missing = histogram::missing(histogram);
         // The last bin cannot be a left side: everything would go left.
-        for (bin, stats) in histogram
-            .iter()
-            .enumerate()
-            .take(histogram.len().saturating_sub(1))
-            .skip(1)
-        {
-            // An empty bin moves nothing to the left: its splits are the previous bin's,
-            // which a later one can only tie, and ties keep the first. (The first bin is
-            // always tried: with nothing on the left, it is "missing values alone".)
-            if stats.rows == 0 && bin > 1 {
-                continue;
-            }
-            left.add(stats);
+        let last = bin_counts[position].saturating_sub(1);
+        let mut left = BinStats::default();
+        let mut try_split = |bin: u8, left: &BinStats| {
             for missing_left in [false, true] {
-                let mut l = left;
+                let mut l = *left;
                 if missing_left {
                     if missing.rows == 0 {
                         continue;
@@ -185,7 +128,7 @@ fn best_split(leaf: &Leaf, params: &TreeParams, candidates: &[usize]) -> Option<
                 if gain > best.map_or(1e-12, |b| b.gain) {
                     best = Some(Split {
                         column: position,
-                        bin: bin as u8,
+                        bin,
                         // Without missing values in training, send them to the larger side.
                         missing_left: if missing.rows == 0 {
                             l.rows >= r.rows
@@ -198,6 +141,33 @@ fn best_split(leaf: &Leaf, params: &TreeParams, candidates: &[usize]) -> Option<
                     });
                 }
             }
+        };
+        // Bin 1 is always tried (with nothing on its left, it is "missing values alone");
+        // after it only the bins that hold rows: an empty one moves nothing to the left,
+        // so its splits are the previous bin's, which a later one can only tie (ties keep
+        // the first).
+        let mut tried_first = false;
+        for stats in histogram {
+            let bin = stats.bin;
+            if bin == 0 {
+                continue;
+            }
+            if bin as usize >= last {
+                break;
+            }
+            if bin > 1 && !tried_first {
+                try_split(1, &left);
+                tried_first = true;
+            }
+            if stats.rows == 0 && bin > 1 {
+                continue;
+            }
+            left.add(stats);
+            try_split(bin, &left);
+            tried_first = true;
+        }
+        if !tried_first && last > 1 {
+            try_split(1, &left);
         }
     }
     best
@@ -238,44 +208,35 @@ fn totals(rows: &[u32], gradients: &[f64], hessians: &[f64]) -> BinStats {
             gradient: gradients[row as usize],
             hessian: hessians[row as usize],
             rows: 1,
+            bin: 0,
         });
     }
     total
 }
 
-/// Children histograms from the parent's: the smaller child's is built from its rows,
-/// the larger's is the difference.
-#[allow(clippy::too_many_arguments)]
-fn child_histograms(
-    binned: &Binned,
-    mapper: &BinMapper,
-    columns: &[usize],
-    parent: &[Vec<BinStats>],
-    left_rows: &[u32],
-    right_rows: &[u32],
-    gradients: &[f64],
-    hessians: &[f64],
-) -> (Vec<Vec<BinStats>>, Vec<Vec<BinStats>>) {
-    let small_is_left = left_rows.len() <= right_rows.len();
-    let small_rows = if small_is_left { left_rows } else { right_rows };
-    let small = build_histogram(binned, mapper, columns, small_rows, gradients, hessians);
-    let large: Vec<Vec<BinStats>> = parent
-        .iter()
-        .zip(&small)
-        .map(|(parent, child)| parent.iter().zip(child).map(|(p, c)| p.minus(c)).collect())
-        .collect();
-    if small_is_left {
-        (small, large)
-    } else {
-        (large, small)
+/// Splits a node's rows, each side in their order: the left side reuses the node's
+/// buffer (written front to back, never ahead of what is read).
+fn split_rows(mut rows: Vec<u32>, goes_left: impl Fn(u32) -> bool) -> (Vec<u32>, Vec<u32>) {
+    let mut right = Vec::with_capacity(rows.len() / 2);
+    let mut kept = 0;
+    for index in 0..rows.len() {
+        let row = rows[index];
+        if goes_left(row) {
+            rows[kept] = row;
+            kept += 1;
+        } else {
+            right.push(row);
+        }
     }
+    rows.truncate(kept);
+    (rows, right)
 }
 
 struct LevelLeaf {
     node: usize,
     rows: Vec<u32>,
     total: BinStats,
-    histogram: Vec<Vec<BinStats>>,
+    histogram: Histogram,
 }
 
 /// A symmetric tree: one (column, threshold, missing side) per level, chosen for the
@@ -294,7 +255,7 @@ fn grow_symmetric(
     let total = totals(&rows, gradients, hessians);
     let mut nodes = vec![TreeNode::leaf(0.0, total.hessian)];
     let mut split_bins = vec![0u8];
-    let histogram = build_histogram(binned, mapper, columns, &rows, gradients, hessians);
+    let histogram = histogram::build(binned, mapper, columns, None, &rows, gradients, hessians);
     let mut level = vec![LevelLeaf {
         node: 0,
         rows,
@@ -309,55 +270,63 @@ fn grow_symmetric(
         let last_level = depth + 1 == params.max_depth;
         // (gain, column position, bin, missing_left)
         let mut best: Option<(f64, usize, u8, bool)> = None;
-        for position in 0..columns.len() {
-            let bins = level[0].histogram[position].len();
+        for (position, &column) in columns.iter().enumerate() {
+            let bins = mapper.bins(column);
             if bins < 3 {
                 continue;
             }
-            // The level's gain of each (bin, missing side), summed over its leaves in
-            // leaf order: each leaf's histogram is swept once, front to back, and a
-            // leaf's gain is recomputed only at the bins that move rows of it to the
-            // left (on a deep level most bins of most leaves are empty).
-            let mut level_gains = vec![[0.0f64; 2]; bins];
+            // The level's gain of each (bin, missing side) is the sum of its leaves'. A
+            // leaf's gain changes only at the bins that hold rows of it, so each leaf adds
+            // just those changes (a difference array, summed over the bins once): a leaf
+            // costs its non-empty bins, not every bin.
+            let mut changes = vec![[0.0f64; 2]; bins];
             let mut moved = vec![false; bins];
             for leaf in &level {
                 let histogram = &leaf.histogram[position];
-                let missing = histogram[0];
+                let missing = histogram::missing(histogram);
+                let parent = score(&leaf.total, params.lambda);
                 let leaf_gain = |left: &BinStats, missing_left: bool| {
                     let mut l = *left;
                     if missing_left {
                         l.add(&missing);
                     }
                     let r = leaf.total.minus(&l);
-                    (allowed(&l) && allowed(&r)).then(|| {
-                        score(&l, params.lambda) + score(&r, params.lambda)
-                            - score(&leaf.total, params.lambda)
-                    })
+                    if allowed(&l) && allowed(&r) {
+                        score(&l, params.lambda) + score(&r, params.lambda) - parent
+                    } else {
+                        0.0
+                    }
                 };
                 let mut left = BinStats::default();
                 let mut gains = [leaf_gain(&left, false), leaf_gain(&left, true)];
-                for bin in 1..bins - 1 {
-                    let stats = &histogram[bin];
-                    if stats.rows > 0 {
-                        left.add(stats);
-                        gains = [leaf_gain(&left, false), leaf_gain(&left, true)];
-                        moved[bin] = true;
+                for (change, gain) in changes[1].iter_mut().zip(gains) {
+                    *change += gain;
+                }
+                for stats in histogram.iter().filter(|stats| {
+                    stats.rows > 0 && stats.bin >= 1 && (stats.bin as usize) < bins - 1
+                }) {
+                    left.add(stats);
+                    let now = [leaf_gain(&left, false), leaf_gain(&left, true)];
+                    let bin = stats.bin as usize;
+                    for side in 0..2 {
+                        changes[bin][side] += now[side] - gains[side];
                     }
-                    for (total, gain) in level_gains[bin].iter_mut().zip(gains) {
-                        if let Some(gain) = gain {
-                            *total += gain;
-                        }
-                    }
+                    gains = now;
+                    moved[bin] = true;
                 }
             }
+            let mut level_gains = [0.0f64; 2];
             for bin in 1..bins - 1 {
+                for side in 0..2 {
+                    level_gains[side] += changes[bin][side];
+                }
                 // Nothing moved: the same splits as the previous bin, which this one can
                 // only tie.
                 if !moved[bin] && bin > 1 {
                     continue;
                 }
                 for (side, missing_left) in [false, true].into_iter().enumerate() {
-                    let gain = level_gains[bin][side];
+                    let gain = level_gains[side];
                     if gain > best.map_or(1e-12, |b| b.0) {
                         best = Some((gain, position, bin as u8, missing_left));
                     }
@@ -372,23 +341,22 @@ fn grow_symmetric(
         let bins = &binned.columns[column];
         let mut next = Vec::with_capacity(level.len() * 2);
         for leaf in level {
-            let (left_rows, right_rows): (Vec<u32>, Vec<u32>) =
-                leaf.rows.iter().partition(|&&row| {
-                    let value = bins[row as usize];
-                    if value == 0 {
-                        missing_left
-                    } else {
-                        value <= bin
-                    }
-                });
+            let (left_rows, right_rows) = split_rows(leaf.rows, |row| {
+                let value = bins[row as usize];
+                if value == 0 {
+                    missing_left
+                } else {
+                    value <= bin
+                }
+            });
             let (left_histogram, right_histogram) = if last_level {
                 (Vec::new(), Vec::new())
             } else {
-                child_histograms(
+                histogram::children(
                     binned,
                     mapper,
                     columns,
-                    &leaf.histogram,
+                    leaf.histogram,
                     &left_rows,
                     &right_rows,
                     gradients,
@@ -429,7 +397,15 @@ fn grow_symmetric(
     for leaf in &level {
         nodes[leaf.node].value = leaf_value(&leaf.total, params.lambda, leaf_scale);
     }
-    GrownTree { nodes, split_bins }
+    let leaf_rows = level
+        .into_iter()
+        .map(|leaf| (leaf.node, leaf.rows))
+        .collect();
+    GrownTree {
+        nodes,
+        split_bins,
+        leaf_rows,
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -460,7 +436,21 @@ fn grow_leaf_wise(
         shuffled.sort_unstable();
         shuffled
     };
-    let histogram = build_histogram(binned, mapper, columns, &rows, gradients, hessians);
+    // Columns drawn at every split: each node's histograms are its candidates', built
+    // from its rows. Otherwise every column's, the larger child's by subtraction.
+    let per_split = params.columns_per_split < 1.0;
+    let candidates = draw(rng);
+    let histogram = histogram::build(
+        binned,
+        mapper,
+        columns,
+        per_split.then_some(candidates.as_slice()),
+        &rows,
+        gradients,
+        hessians,
+    );
+    // Bins per allowed column.
+    let bin_counts: Vec<usize> = columns.iter().map(|&c| mapper.bins(c)).collect();
     let mut root = Leaf {
         node: 0,
         rows,
@@ -469,9 +459,8 @@ fn grow_leaf_wise(
         histogram,
         best: None,
     };
-    let candidates = draw(rng);
     root.best = (params.max_depth > 0)
-        .then(|| best_split(&root, params, &candidates))
+        .then(|| best_split(&root, params, &candidates, &bin_counts))
         .flatten();
     let mut leaves = vec![root];
 
@@ -489,7 +478,7 @@ fn grow_leaf_wise(
         let Some(split) = leaf.best else { break };
         let column = columns[split.column];
         let bins = &binned.columns[column];
-        let (left_rows, right_rows): (Vec<u32>, Vec<u32>) = leaf.rows.iter().partition(|&&row| {
+        let (left_rows, right_rows) = split_rows(leaf.rows, |row| {
             let bin = bins[row as usize];
             if bin == 0 {
                 split.missing_left
@@ -520,23 +509,54 @@ fn grow_leaf_wise(
         let split_later = leaves.len() + 2 < params.max_leaves
             && depth < params.max_depth
             && (can_split(&left_rows) || can_split(&right_rows));
-        let (left_histogram, right_histogram) = if split_later {
-            child_histograms(
+        // Drawn even when unused, so the column draws stay in step.
+        let [left_candidates, right_candidates] =
+            [(); 2].map(|()| (depth < params.max_depth).then(|| draw(rng)));
+        let (left_histogram, right_histogram) = match (split_later, per_split) {
+            (false, _) => (Vec::new(), Vec::new()),
+            (true, false) => histogram::children(
                 binned,
                 mapper,
                 columns,
-                &leaf.histogram,
+                leaf.histogram,
                 &left_rows,
                 &right_rows,
                 gradients,
                 hessians,
-            )
-        } else {
-            (Vec::new(), Vec::new())
+            ),
+            (true, true) => {
+                let of = |candidates: &Option<Vec<usize>>, rows: &[u32]| {
+                    histogram::build(
+                        binned,
+                        mapper,
+                        columns,
+                        Some(candidates.as_deref().unwrap_or_default()),
+                        rows,
+                        gradients,
+                        hessians,
+                    )
+                };
+                (
+                    of(&left_candidates, &left_rows),
+                    of(&right_candidates, &right_rows),
+                )
+            }
         };
-        for (node, rows, total, histogram) in [
-            (left_node, left_rows, split.left, left_histogram),
-            (left_node + 1, right_rows, split.right, right_histogram),
+        for (node, rows, total, histogram, candidates) in [
+            (
+                left_node,
+                left_rows,
+                split.left,
+                left_histogram,
+                left_candidates,
+            ),
+            (
+                left_node + 1,
+                right_rows,
+                split.right,
+                right_histogram,
+                right_candidates,
+            ),
         ] {
             let mut child = Leaf {
                 node,
@@ -546,12 +566,8 @@ fn grow_leaf_wise(
                 histogram,
                 best: None,
             };
-            if depth < params.max_depth {
-                // Drawn even when unused, so the column draws stay in step.
-                let candidates = draw(rng);
-                if split_later {
-                    child.best = best_split(&child, params, &candidates);
-                }
+            if let (true, Some(candidates)) = (split_later, candidates) {
+                child.best = best_split(&child, params, &candidates, &bin_counts);
             }
             leaves.push(child);
         }
@@ -559,5 +575,13 @@ fn grow_leaf_wise(
     for leaf in &leaves {
         nodes[leaf.node].value = leaf_value(&leaf.total, params.lambda, leaf_scale);
     }
-    GrownTree { nodes, split_bins }
+    let leaf_rows = leaves
+        .into_iter()
+        .map(|leaf| (leaf.node, leaf.rows))
+        .collect();
+    GrownTree {
+        nodes,
+        split_bins,
+        leaf_rows,
+    }
 }

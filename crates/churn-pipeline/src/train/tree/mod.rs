@@ -5,3 +5,4 @@ pub mod bins;
 pub mod boosting;
 pub mod forest;
 pub mod grow;
+mod histogram;
