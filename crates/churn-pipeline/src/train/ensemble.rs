@@ -35,7 +35,9 @@ pub(super) fn select(
     search_rows: &[usize],
     metric: SelectionMetric,
 ) -> Selection {
-    let mut ranked: Vec<usize> = (0..tried.len()).collect();
+    let mut ranked: Vec<usize> = (0..tried.len())
+        .filter(|&index| !tried[index].trial.pruned)
+        .collect();
     ranked.sort_by(|&a, &b| {
         tried[b]
             .trial

@@ -34,6 +34,8 @@ pub mod tree;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use rayon::prelude::*;
+
 use churn_core::Scorer;
 
 use crate::error::{PipelineError, Result};
@@ -140,46 +142,57 @@ pub fn train(
     let search_seconds = started.elapsed().as_secs_f64();
 
     progress.begin("final models", Some(search.trials.len() as u64), "families");
+    // The families' final models side by side (each is parallel inside too, but a
+    // family's few bags or folds leave a core idle).
+    let finished: Vec<_> = search
+        .trials
+        .into_par_iter()
+        .map(|(family, tried)| -> Result<_> {
+            let final_started = Instant::now();
+            let selection =
+                ensemble::select(&tried, &fold_data, data, &search_rows, options.metric);
+            let members: Vec<(Config, Trial)> = selection
+                .members
+                .iter()
+                .map(|&member| (tried[member].config, tried[member].trial.clone()))
+                .collect();
+            let mut artifact = ensemble::final_artifact(
+                data,
+                &train_rows,
+                &search_labels,
+                &selection.oof_margins,
+                &members,
+                options,
+            )?;
+            let scorer = Scorer::new(artifact.clone()).map_err(|e| {
+                PipelineError::InvalidInput(format!("trained an invalid artifact: {e}"))
+            })?;
+            let probabilities = score_rows(&scorer, data, &test_rows);
+            let test = HeldOut::compute(&test_labels, &probabilities, artifact.decision.threshold);
+            artifact.metrics.extend(test.as_map());
+            artifact
+                .metrics
+                .insert(format!("cv_{}", options.metric.name()), selection.cv_metric);
+            progress.advance(1);
+            let result = FamilyResult {
+                family: family.name().to_owned(),
+                cv_metric: selection.cv_metric,
+                trials: tried.iter().map(|t| t.trial.clone()).collect(),
+                members: selection.members,
+                test,
+                final_seconds: final_started.elapsed().as_secs_f64(),
+                artifact: Some(artifact),
+            };
+            Ok((family, selection.oof_margins, members, result))
+        })
+        .collect::<Result<_>>()?;
     let mut results = Vec::new();
     let mut out_of_fold: BTreeMap<Family, Vec<f64>> = BTreeMap::new();
     let mut chosen: BTreeMap<Family, Vec<(Config, Trial)>> = BTreeMap::new();
-    for (family, tried) in search.trials {
-        let final_started = Instant::now();
-        let selection = ensemble::select(&tried, &fold_data, data, &search_rows, options.metric);
-        out_of_fold.insert(family, selection.oof_margins.clone());
-        let members: Vec<(Config, Trial)> = selection
-            .members
-            .iter()
-            .map(|&member| (tried[member].config, tried[member].trial.clone()))
-            .collect();
-        let mut artifact = ensemble::final_artifact(
-            data,
-            &train_rows,
-            &search_labels,
-            &selection.oof_margins,
-            &members,
-            options,
-        )?;
+    for (family, oof_margins, members, result) in finished {
+        out_of_fold.insert(family, oof_margins);
         chosen.insert(family, members);
-        let scorer = Scorer::new(artifact.clone()).map_err(|e| {
-            PipelineError::InvalidInput(format!("trained an invalid artifact: {e}"))
-        })?;
-        let probabilities = score_rows(&scorer, data, &test_rows);
-        let test = HeldOut::compute(&test_labels, &probabilities, artifact.decision.threshold);
-        artifact.metrics.extend(test.as_map());
-        artifact
-            .metrics
-            .insert(format!("cv_{}", options.metric.name()), selection.cv_metric);
-        results.push(FamilyResult {
-            family: family.name().to_owned(),
-            cv_metric: selection.cv_metric,
-            members: selection.members,
-            trials: tried.iter().map(|t| t.trial.clone()).collect(),
-            test,
-            final_seconds: final_started.elapsed().as_secs_f64(),
-            artifact: Some(artifact),
-        });
-        progress.advance(1);
+        results.push(result);
     }
     progress.end();
     if let (Some(linear), Some(boosted)) = (
@@ -231,11 +244,11 @@ pub fn train(
             .and_then(|r| r.artifact.as_ref());
         let refitted = match (measured, Family::ALL.iter().find(|f| f.name() == champion)) {
             (Some(measured), Some(&family)) => Some(ensemble::refitted(refit(family)?, measured)),
-            (Some(measured), None) => Some(blend::refitted(
-                measured,
-                &refit(Family::Linear)?,
-                &refit(Family::Boosting)?,
-            )?),
+            (Some(measured), None) => {
+                let (linear, boosted) =
+                    rayon::join(|| refit(Family::Linear), || refit(Family::Boosting));
+                Some(blend::refitted(measured, &linear?, &boosted?)?)
+            }
             (None, _) => None,
         };
         progress.end();

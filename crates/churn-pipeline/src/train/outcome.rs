@@ -19,8 +19,13 @@ pub struct Trial {
     /// Boosting: trees kept per fold by early stopping.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trees: Vec<usize>,
-    /// Wall time of the trial.
+    /// Seconds its fold fits took, added up (folds and trials run side by side, so the
+    /// trials of a search add up to more than its wall time).
     pub seconds: f64,
+    /// Dropped after its first folds, trailing its family's best there: `folds` holds
+    /// those folds only, and the trial is not a candidate for the final model.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pruned: bool,
 }
 
 /// Held-out metrics of one model.

@@ -81,6 +81,14 @@ pub(super) struct FoldFit {
     pub(super) trees: usize,
 }
 
+/// Forests in the search have at most this many trees: enough to rank configs (a forest's
+/// score settles long before its 200th tree), half the cost. The final forest has the
+/// config's own count.
+const SEARCH_FOREST_TREES: usize = 100;
+
+/// Fits `config` on a fold's training rows. In the search (`with_validation`), boosting
+/// stops early on the fold's validation rows and a forest has at most
+/// [`SEARCH_FOREST_TREES`] trees.
 pub(super) fn fit_model(
     config: &Config,
     fold: &FoldData,
@@ -120,8 +128,12 @@ pub(super) fn fit_model(
             let Some(trees) = &fold.trees else {
                 unreachable!("tree data is prepared for tree configs")
             };
+            let mut params = *params;
+            if with_validation {
+                params.trees = params.trees.min(SEARCH_FOREST_TREES);
+            }
             let ensemble: TreeEnsemble =
-                tree::forest::fit(&trees.mapper, &trees.train, &train_labels, params, seed);
+                tree::forest::fit(&trees.mapper, &trees.train, &train_labels, &params, seed);
             let count = ensemble.trees.len();
             (Model::Trees(ensemble), count)
         }
@@ -139,20 +151,6 @@ fn validation_margins(model: &Model, fold: &FoldData) -> Vec<f64> {
     matrix
         .chunks(width.max(1))
         .map(|row| model.margin(row))
-        .collect()
-}
-
-fn cross_validate(config: &Config, folds: &[FoldData], data: &Dataset, seed: u64) -> Vec<FoldFit> {
-    folds
-        .par_iter()
-        .enumerate()
-        .map(|(index, fold)| {
-            let (model, trees) = fit_model(config, fold, data, true, seed ^ (index as u64 + 1));
-            FoldFit {
-                margins: validation_margins(&model, fold),
-                trees,
-            }
-        })
         .collect()
 }
 
@@ -208,6 +206,35 @@ pub(super) struct Search {
     pub(super) cut_short: bool,
 }
 
+/// Trials cross-validated together: their fold fits share the threads, so a slow fold of
+/// one trial does not leave a core idle. Racing compares with the trials of the chunks
+/// before, so this is a fixed number: nothing depends on the machine's threads.
+const TRIALS_AT_ONCE: usize = 8;
+
+/// A random config is raced: fitted on this many folds first, and dropped there when it
+/// trails its family's best so far on the same folds by more than [`RACE_MARGIN`]
+/// (successive halving with one cut). Presets and a family's first trial always run in
+/// full. Two folds, not one: on Orange one fold's noise dropped the configs that became
+/// the final average.
+const RACE_FOLDS: usize = 2;
+
+/// How far (in the search metric) a raced config may trail on its first folds and still
+/// finish.
+const RACE_MARGIN: f64 = 0.002;
+
+/// The mean of a trial's first [`RACE_FOLDS`] fold scores.
+fn first_folds_mean(scores: &[f64]) -> f64 {
+    let first = &scores[..RACE_FOLDS.min(scores.len())];
+    first.iter().sum::<f64>() / first.len().max(1) as f64
+}
+
+/// One trial to run: its family, its round and its config.
+struct Planned {
+    family: Family,
+    round: usize,
+    config: Config,
+}
+
 /// Cross-validates the configs of every family on `folds`: the presets first, then
 /// seeded random draws, with churners weighted by `positive_weight`. `started` is when
 /// the run began, for the time budget.
@@ -229,29 +256,18 @@ pub(super) fn search(
             .as_ref()
             .map_or(1, |t| t.encoded.preprocessing.width()),
     };
-    let mut trials: BTreeMap<Family, Vec<Tried>> = BTreeMap::new();
     let most = options
         .families
         .iter()
         .map(|&f| options.trials_of(f))
         .max()
         .unwrap_or(1);
-    let total: usize = options.families.iter().map(|&f| options.trials_of(f)).sum();
-    progress.begin("search", Some(total as u64), "trials");
-    let mut cut_short = false;
-    'search: for round in 0..most {
-        for &family in &options.families {
-            if round >= options.trials_of(family) {
-                continue;
-            }
-            if round > 0
-                && options
-                    .time_budget
-                    .is_some_and(|budget| started.elapsed() > budget)
-            {
-                cut_short = true;
-                break 'search;
-            }
+    // Every config is known before any runs: the presets, then draws seeded by family and
+    // round. Trial `i` of every family comes before trial `i + 1` of any.
+    let plan: Vec<Planned> = (0..most)
+        .flat_map(|round| options.families.iter().map(move |&family| (round, family)))
+        .filter(|&(round, family)| round < options.trials_of(family))
+        .map(|(round, family)| {
             let mut rng = Rng::for_stream(
                 options.seed,
                 0xc0f1_6000 + 97 * family as u64 + round as u64,
@@ -259,42 +275,140 @@ pub(super) fn search(
             let config = Config::preset(family, round, width_of(family))
                 .unwrap_or_else(|| Config::sample(family, width_of(family), &mut rng))
                 .with_positive_weight(positive_weight);
-            let trial_started = Instant::now();
-            let fits = cross_validate(&config, folds, data, options.seed ^ (round as u64) << 8);
-            let scores: Vec<f64> = fits
-                .iter()
-                .zip(folds)
-                .map(|(fit, fold)| {
-                    options
-                        .metric
-                        .compute(&labels_of(data, &fold.valid), &fit.margins)
+            Planned {
+                family,
+                round,
+                config,
+            }
+        })
+        .collect();
+    let labels: Vec<Vec<bool>> = folds.iter().map(|f| labels_of(data, &f.valid)).collect();
+    progress.begin("search", Some(plan.len() as u64), "trials");
+    let mut trials: BTreeMap<Family, Vec<Tried>> = BTreeMap::new();
+    let mut cut_short = false;
+    // One fold of a trial: its validation margins, its seconds and its score.
+    let fit_fold = |planned: &Planned, fold: usize| -> (FoldFit, f64, f64) {
+        let fit_started = Instant::now();
+        let (model, trees) = fit_model(
+            &planned.config,
+            &folds[fold],
+            data,
+            true,
+            options.seed ^ ((planned.round as u64) << 8) ^ (fold as u64 + 1),
+        );
+        let fit = FoldFit {
+            margins: validation_margins(&model, &folds[fold]),
+            trees,
+        };
+        let score = options.metric.compute(&labels[fold], &fit.margins);
+        (fit, fit_started.elapsed().as_secs_f64(), score)
+    };
+    // (trial, fold) pairs of a chunk, side by side.
+    let run_folds =
+        |chunk: &[&Planned], tasks: &[(usize, usize)]| -> Vec<(usize, (FoldFit, f64, f64))> {
+            tasks
+                .par_iter()
+                .map(|&(trial, fold)| (trial, fit_fold(chunk[trial], fold)))
+                .collect()
+        };
+    for chunk in plan.chunks(TRIALS_AT_ONCE) {
+        // A family's default always runs; the budget stops the rest.
+        let over_budget = options
+            .time_budget
+            .is_some_and(|budget| started.elapsed() > budget);
+        let chunk: Vec<&Planned> = chunk
+            .iter()
+            .filter(|planned| planned.round == 0 || !over_budget)
+            .collect();
+        if chunk.is_empty() {
+            cut_short = true;
+            break;
+        }
+        cut_short |= over_budget;
+        // Raced against the family's best in the chunks before: the trials of a chunk
+        // run side by side, their results do not depend on each other.
+        let raced: Vec<Option<f64>> = chunk
+            .iter()
+            .map(|planned| {
+                let to_beat = trials.get(&planned.family).and_then(|done| {
+                    done.iter()
+                        .filter(|tried| !tried.trial.pruned)
+                        .map(|tried| first_folds_mean(&tried.trial.folds))
+                        .max_by(f64::total_cmp)
+                });
+                let is_preset =
+                    Config::preset(planned.family, planned.round, width_of(planned.family))
+                        .is_some();
+                to_beat.filter(|_| !is_preset && folds.len() > RACE_FOLDS)
+            })
+            .collect();
+        // Stage one: a raced trial's first folds, every fold of the others.
+        let first: Vec<(usize, usize)> = (0..chunk.len())
+            .flat_map(|trial| {
+                let count = if raced[trial].is_some() {
+                    RACE_FOLDS
+                } else {
+                    folds.len()
+                };
+                (0..count).map(move |fold| (trial, fold))
+            })
+            .collect();
+        let mut done: Vec<Vec<(FoldFit, f64, f64)>> =
+            (0..chunk.len()).map(|_| Vec::new()).collect();
+        for (trial, fit) in run_folds(&chunk, &first) {
+            done[trial].push(fit);
+        }
+        // Stage two: the raced trials still within reach of their family's best finish.
+        let pruned: Vec<bool> = (0..chunk.len())
+            .map(|trial| {
+                raced[trial].is_some_and(|to_beat| {
+                    let scores: Vec<f64> = done[trial].iter().map(|fit| fit.2).collect();
+                    first_folds_mean(&scores) < to_beat - RACE_MARGIN
                 })
-                .collect();
+            })
+            .collect();
+        let rest: Vec<(usize, usize)> = (0..chunk.len())
+            .filter(|&trial| raced[trial].is_some() && !pruned[trial])
+            .flat_map(|trial| (RACE_FOLDS..folds.len()).map(move |fold| (trial, fold)))
+            .collect();
+        for (trial, fit) in run_folds(&chunk, &rest) {
+            done[trial].push(fit);
+        }
+        for (planned, (fits, pruned)) in chunk.iter().copied().zip(done.into_iter().zip(pruned)) {
+            let mut fits_only = Vec::with_capacity(fits.len());
+            let (mut scores, mut seconds) = (Vec::new(), 0.0);
+            for (fit, fit_seconds, score) in fits {
+                fits_only.push(fit);
+                seconds += fit_seconds;
+                scores.push(score);
+            }
             let trial = Trial {
-                params: config.describe(),
+                params: planned.config.describe(),
                 mean: scores.iter().sum::<f64>() / scores.len() as f64,
-                folds: scores,
-                trees: if family == Family::Boosting {
-                    fits.iter().map(|f| f.trees).collect()
+                trees: if planned.family == Family::Boosting {
+                    fits_only.iter().map(|f| f.trees).collect()
                 } else {
                     Vec::new()
                 },
-                seconds: trial_started.elapsed().as_secs_f64(),
+                folds: scores,
+                seconds,
+                pruned,
             };
             tracing::debug!(
-                family = family.name(),
-                round,
+                family = planned.family.name(),
+                round = planned.round,
                 mean = trial.mean,
                 seconds = trial.seconds,
+                pruned,
                 "trial"
             );
-            trials.entry(family).or_default().push(Tried {
-                config,
+            trials.entry(planned.family).or_default().push(Tried {
+                config: planned.config,
                 trial,
-                fits,
+                fits: fits_only,
             });
-            progress.advance(1);
         }
+        progress.advance(chunk.len() as u64);
     }
     progress.end();
     Search { trials, cut_short }

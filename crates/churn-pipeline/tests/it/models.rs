@@ -697,3 +697,44 @@ fn the_champion_is_refitted_on_every_row_and_the_report_names_both_models() {
     );
     assert!(!deployed.lineage.parameters.contains_key("fitted_on"));
 }
+
+#[test]
+fn random_configs_that_trail_on_their_first_folds_are_dropped_there_and_never_chosen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let features = feature_dir(dir.path(), 1500);
+    let data = load_dir(&features, true).expect("load");
+    let options = TrainOptions {
+        families: vec![Family::Boosting],
+        trials: [(Family::Boosting, 12)].into_iter().collect(),
+        folds: 5,
+        ..TrainOptions::default()
+    };
+    let outcome = train(&data, &valid(options), &NoProgress).expect("train");
+    let family = &outcome.families[0];
+    let first_two = |folds: &[f64]| (folds[0] + folds[1]) / 2.0;
+    let best_finished = family
+        .trials
+        .iter()
+        .filter(|t| !t.pruned)
+        .map(|t| first_two(&t.folds))
+        .fold(f64::NEG_INFINITY, f64::max);
+    let pruned: Vec<usize> = (0..family.trials.len())
+        .filter(|&i| family.trials[i].pruned)
+        .collect();
+    assert!(
+        !pruned.is_empty(),
+        "some of 10 random configs trail: {:?}",
+        family.trials
+    );
+    for (index, trial) in family.trials.iter().enumerate() {
+        if trial.pruned {
+            assert!(index >= 2, "the presets always run in full");
+            assert_eq!(trial.folds.len(), 2);
+            assert_eq!(trial.trees.len(), 2);
+            assert!(first_two(&trial.folds) < best_finished - 0.002);
+            assert!(!family.members.contains(&index));
+        } else {
+            assert_eq!(trial.folds.len(), 5);
+        }
+    }
+}
