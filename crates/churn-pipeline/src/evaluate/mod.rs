@@ -467,13 +467,14 @@ fn render(
             escape(&feature.description)
         );
     }
-    html.push_str("</table><h3>Search</h3><table><tr><th>family</th><th>trials</th><th>best CV</th><th>averaged</th><th>seconds</th></tr>");
+    html.push_str("</table><h3>Search</h3><table><tr><th>family</th><th>trials</th><th>dropped early (raced)</th><th>best CV</th><th>averaged</th><th>fit seconds</th></tr>");
     for family in &training.families {
         let _ = write!(
             html,
-            "<tr><td>{}</td><td>{}</td><td>{:.4}</td><td>{}</td><td>{:.1}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.4}</td><td>{}</td><td>{:.1}</td></tr>",
             escape(&family.family),
             family.trials.len(),
+            family.trials.iter().filter(|t| t.pruned).count(),
             family.cv_metric,
             family.members.len(),
             family.trials.iter().map(|t| t.seconds).sum::<f64>() + family.final_seconds

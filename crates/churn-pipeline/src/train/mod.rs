@@ -4,7 +4,8 @@
 //! 1. Split the labelled rows into train and test (stratified, seeded; or given test ids).
 //! 2. For each family, evaluate a seeded sequence of hyperparameter configs (the defaults
 //!    first, then random draws) by stratified k-fold cross-validation on the train split,
-//!    folds in parallel; the preprocessing is refitted inside every fold (`search`).
+//!    folds in parallel, random configs raced on their first folds; the preprocessing is
+//!    refitted inside every fold (`search`).
 //! 3. Refit each family's best config (or the average of its best few) on the whole
 //!    train split; fit its calibration and decision threshold on its out-of-fold
 //!    predictions (`ensemble`); score the untouched test split with the finished

@@ -1,9 +1,12 @@
 //! The search: every fold encoded once per input style, then a seeded sequence of configs
-//! per family, each cross-validated with its folds fitted in parallel.
+//! per family, cross-validated in batches of trials whose folds are fitted side by side.
+//! A random config is raced: fitted on its first folds, and dropped there when it trails
+//! its family's best of the earlier batches (see [`RACE_FOLDS`]).
 //!
 //! Trial `i` of every family runs before trial `i + 1` of any, so that a time budget
-//! shares the search out fairly; trials are combined in a fixed order, so the result
-//! depends only on the data and the seed (unless the budget cuts the search short).
+//! shares the search out fairly; trials are combined in a fixed order and batches are a
+//! fixed size, so the result depends only on the data and the seed (unless the budget
+//! cuts the search short).
 
 use std::collections::BTreeMap;
 use std::time::Instant;
