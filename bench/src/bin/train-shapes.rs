@@ -10,7 +10,9 @@
 //!   early stopping: where small learning rates cost most);
 //! - `wide`: 2,000 rows x 497 columns (478 noise columns added).
 //!
-//! The goal for ~10,000 rows is 20 s on 2 cores. Beside each shape, in the same run, the
+//! Every shape trains with the defaults (`--trials 8,3,16`). `s/Mcell` is the wall time per
+//! million cells: flat across the shapes when the cost grows with the cells. The goal for
+//! ~10,000 rows is 20 s on 2 cores. Beside each shape, in the same run, the
 //! peer a team would run instead: LightGBM tuned by a 40-config x 5-fold random search
 //! with refit (`bench/peers/lightgbm_search.py`, 2 threads), on the same CSV and the same
 //! test ids. Its virtualenv, `bench/.venv-peers`, is made on the first run (PyPI:
@@ -97,7 +99,6 @@ struct Shape {
     rows: usize,
     extra_columns: usize,
     signal: f64,
-    trials: Option<[usize; 3]>,
 }
 
 const SHAPES: [Shape; 3] = [
@@ -106,21 +107,18 @@ const SHAPES: [Shape; 3] = [
         rows: 10_000,
         extra_columns: 0,
         signal: 1.0,
-        trials: None,
     },
     Shape {
         name: "separable",
         rows: 10_000,
         extra_columns: 0,
         signal: 4.0,
-        trials: None,
     },
     Shape {
         name: "wide",
         rows: 2_000,
         extra_columns: 478,
         signal: 1.0,
-        trials: Some([1, 1, 2]),
     },
 ];
 
@@ -223,8 +221,8 @@ fn main() -> anyhow::Result<()> {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     println!(
-        "  {:<10} {:>7} {:>8} {:>8} {:>8} {:>9} {:>8}  champion",
-        "shape", "rows", "columns", "cells", "search", "total s", "ROC-AUC"
+        "  {:<10} {:>7} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8}  champion",
+        "shape", "rows", "columns", "cells", "search", "total s", "s/Mcell", "ROC-AUC"
     );
     for shape in SHAPES
         .iter()
@@ -241,36 +239,26 @@ fn main() -> anyhow::Result<()> {
         };
         build_from_tables(&options)?;
         let dataset = data::load_dir(&features, true)?;
-        let mut train_options = TrainOptions {
+        let train_options = TrainOptions {
             seed: args.seed,
             ..TrainOptions::default()
         };
-        if let Some(trials) = shape.trials {
-            for (family, count) in churn_pipeline::train::family::Family::ALL
-                .iter()
-                .zip(trials)
-            {
-                train_options.trials.insert(*family, count);
-            }
-        }
         let started = Instant::now();
         let outcome = train(&dataset, &train_options.validate()?, &NoProgress)?;
         let seconds = started.elapsed().as_secs_f64();
         let columns = dataset.spec.features.len();
+        let cells = dataset.len() * columns;
         println!(
-            "  {:<10} {:>7} {:>8} {:>8} {:>8.1} {:>9.1} {:>8.4}  {}{}",
+            "  {:<10} {:>7} {:>8} {:>8} {:>8.1} {:>9.1} {:>8.1} {:>8.4}  {}",
             shape.name,
             dataset.len(),
             columns,
-            dataset.len() * columns,
+            cells,
             outcome.seconds.get("search").copied().unwrap_or(0.0),
             seconds,
+            seconds / cells as f64 * 1e6,
             outcome.champion().test.roc_auc,
             outcome.champion,
-            shape.trials.map_or(String::new(), |t| format!(
-                " (--trials {},{},{})",
-                t[0], t[1], t[2]
-            ))
         );
         if let Some(python) = &python {
             let test_ids = work.join(format!("{}-test-ids.txt", shape.name));

@@ -74,20 +74,23 @@ pub fn fit(matrix: &[f64], width: usize, labels: &[bool], params: &LinearParams)
             .map(|(rows, labels)| {
                 let mut gradient = vec![0.0; n];
                 let mut hessian = vec![0.0; n * n];
+                // The row with the intercept's 1 appended: the inner loop below is then a
+                // plain multiply-add over a prefix of it, which the compiler vectorises.
+                let mut extended = vec![1.0; n];
                 for (row, &y) in rows.chunks(width.max(1)).zip(labels) {
+                    extended[..width].copy_from_slice(&row[..width]);
                     let margin =
                         beta[width] + row.iter().zip(&beta).map(|(x, b)| x * b).sum::<f64>();
                     let p = sigmoid(margin);
                     let weight = if y { params.positive_weight } else { 1.0 };
                     let residual = (p - f64::from(u8::from(y))) * weight;
                     let curvature = (p * (1.0 - p)).max(1e-12) * weight;
-                    for i in 0..n {
-                        let xi = if i < width { row[i] } else { 1.0 };
+                    for (i, &xi) in extended.iter().enumerate() {
                         gradient[i] += residual * xi;
                         let scaled = curvature * xi;
-                        for j in 0..=i {
-                            let xj = if j < width { row[j] } else { 1.0 };
-                            hessian[i * n + j] += scaled * xj;
+                        let lower = &mut hessian[i * n..=i * n + i];
+                        for (h, &xj) in lower.iter_mut().zip(&extended[..=i]) {
+                            *h += scaled * xj;
                         }
                     }
                 }

@@ -52,6 +52,11 @@ pub(super) fn missing(column: &[BinStats]) -> BinStats {
         .unwrap_or_default()
 }
 
+thread_local! {
+    /// A row of bins per thread for sparse builds, all zero between builds.
+    static SCRATCH: std::cell::RefCell<Vec<BinStats>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Work large enough to split across threads.
 const PARALLEL_WORK: usize = 50_000;
 
@@ -63,7 +68,8 @@ fn ordered_pairs(rows: &[u32], gradients: &[f64], hessians: &[f64]) -> Vec<(f64,
         .collect()
 }
 
-/// One column's histogram of `rows`. Each bin sums its rows in their order, whichever
+/// One column's histogram of `rows`: dense when the node has at least as many rows as
+/// the column has bins, sparse otherwise. Each bin sums its rows in their order, whichever
 /// way it is built.
 fn column(
     binned: &Binned,
@@ -74,32 +80,42 @@ fn column(
 ) -> Vec<BinStats> {
     let bins = &binned.columns[column];
     let count = mapper.bins(column);
-    if rows.len() * 4 < count {
-        // Few rows: sort them by bin (stably) instead of sweeping every bin.
-        let mut tagged: Vec<(u8, u32)> = rows
-            .iter()
-            .enumerate()
-            .map(|(index, &row)| (bins[row as usize], index as u32))
-            .collect();
-        tagged.sort_by_key(|&(bin, _)| bin);
-        let mut out: Vec<BinStats> = Vec::with_capacity(tagged.len());
-        for (bin, index) in tagged {
-            let (gradient, hessian) = pairs[index as usize];
-            match out.last_mut() {
-                Some(last) if last.bin == bin => {
-                    last.gradient += gradient;
-                    last.hessian += hessian;
-                    last.rows += 1;
-                }
-                _ => out.push(BinStats {
-                    gradient,
-                    hessian,
-                    rows: 1,
-                    bin,
-                }),
+    if rows.len() < count {
+        // Fewer rows than bins: sums in a reused scratch row of bins, and only the bins
+        // touched are listed (and reset). The sums are the dense path's, row by row.
+        return SCRATCH.with_borrow_mut(|scratch| {
+            if scratch.len() < count {
+                scratch.resize(count, BinStats::default());
             }
-        }
-        return out;
+            let mut touched: Vec<u8> = Vec::with_capacity(rows.len());
+            for (&row, &(gradient, hessian)) in rows.iter().zip(pairs) {
+                let bin = bins[row as usize];
+                let stats = &mut scratch[bin as usize];
+                if stats.rows == 0 {
+                    touched.push(bin);
+                }
+                stats.gradient += gradient;
+                stats.hessian += hessian;
+                stats.rows += 1;
+            }
+            let take = |bin: u8, scratch: &mut [BinStats]| BinStats {
+                bin,
+                ..std::mem::take(&mut scratch[bin as usize])
+            };
+            if touched.len() * 8 < count {
+                touched.sort_unstable();
+                touched.into_iter().map(|bin| take(bin, scratch)).collect()
+            } else {
+                // Many bins touched: a sweep of the bins is cheaper than sorting them.
+                let mut out = Vec::with_capacity(touched.len());
+                for bin in 0..count {
+                    if scratch[bin].rows > 0 {
+                        out.push(take(bin as u8, scratch));
+                    }
+                }
+                out
+            }
+        });
     }
     let mut dense: Vec<BinStats> = (0..count)
         .map(|bin| BinStats {
@@ -152,19 +168,23 @@ pub(super) fn build(
     histogram
 }
 
-/// The parent's histogram minus a child's, written over the parent's. Both dense (every
-/// bin, the same length): bin by bin. Otherwise the child's non-empty bins are found
-/// in the parent's, and bins left without rows are dropped.
-fn subtract(parent: &mut Vec<BinStats>, child: &[BinStats]) {
-    if parent.len() == child.len() {
-        for (p, c) in parent.iter_mut().zip(child) {
-            *p = p.minus(c);
+/// The parent's histogram minus a child's, written over the parent's; the result holds
+/// `rows` rows. A dense parent (every one of its `bins`) is updated bin by bin, and made
+/// sparse when the result has fewer rows than bins. A sparse parent (then the child is
+/// sparse too) has the child's bins found in it, and bins left without rows dropped.
+fn subtract(parent: &mut Vec<BinStats>, child: &[BinStats], bins: usize, rows: usize) {
+    if parent.len() == bins {
+        for taken in child {
+            let stats = &mut parent[taken.bin as usize];
+            *stats = stats.minus(taken);
+        }
+        if rows < bins {
+            parent.retain(|stats| stats.rows > 0);
         }
         return;
     }
     let mut child = child.iter().peekable();
     parent.retain_mut(|stats| {
-        // A dense child lists empty bins its parent may have dropped.
         while child.next_if(|c| c.bin < stats.bin).is_some() {}
         if let Some(taken) = child.next_if(|c| c.bin == stats.bin) {
             *stats = stats.minus(taken);
@@ -191,8 +211,9 @@ pub(super) fn children(
     let small = build(
         binned, mapper, columns, None, small_rows, gradients, hessians,
     );
-    for (parent, child) in parent.iter_mut().zip(&small) {
-        subtract(parent, child);
+    let large_rows = left_rows.len().max(right_rows.len());
+    for ((parent, child), &column) in parent.iter_mut().zip(&small).zip(columns) {
+        subtract(parent, child, mapper.bins(column), large_rows);
     }
     if small_is_left {
         (small, parent)
@@ -217,9 +238,9 @@ mod tests {
 
     #[test]
     fn sparse_and_dense_builds_agree_and_subtraction_matches_a_direct_build() {
-        // 40 rows over bins 0..=9 are built sparse (40 * 4 < 256 bins),
-        // 100 rows dense.
-        for count in [40usize, 100] {
+        // 40 rows over bins 0..=9 are built sparse (fewer rows than the 256 bins), 300
+        // dense.
+        for count in [40usize, 300] {
             let bins: Vec<u8> = (0..count).map(|i| (i * 7 % 10) as u8).collect();
             let (binned, mapper) = binned(vec![bins.clone()]);
             let gradients: Vec<f64> = (0..count).map(|i| i as f64 * 0.5 - 3.0).collect();
@@ -270,7 +291,7 @@ mod tests {
     fn a_dense_child_is_subtracted_from_a_parent_that_dropped_empty_bins() {
         // The parent's histogram came from a subtraction and lost its empty bins; its
         // smaller child has enough rows to be built dense, listing every bin.
-        let count = 300usize;
+        let count = 700usize;
         let bins: Vec<u8> = (0..count).map(|i| (i % 50 * 3) as u8).collect();
         let (binned, mapper) = binned(vec![bins.clone()]);
         let gradients: Vec<f64> = (0..count).map(|i| (i % 7) as f64 - 2.5).collect();
@@ -279,7 +300,7 @@ mod tests {
         let mut parent = build(&binned, &mapper, &[0], None, &rows, &gradients, &hessians);
         parent[0].retain(|s| s.rows > 0);
         assert!(parent[0].len() < mapper.bins(0));
-        let (left, right): (Vec<u32>, Vec<u32>) = rows.iter().partition(|&&r| r < 100);
+        let (left, right): (Vec<u32>, Vec<u32>) = rows.iter().partition(|&&r| r < 300);
         let (small, large) = children(
             &binned,
             &mapper,
