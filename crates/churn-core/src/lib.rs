@@ -29,6 +29,7 @@ pub mod artifact;
 pub mod calibration;
 mod category;
 pub mod decision;
+pub mod drift;
 mod error;
 mod feature_spec;
 mod hash;
