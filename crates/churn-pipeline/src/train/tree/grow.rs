@@ -201,6 +201,27 @@ pub fn grow(
     }
 }
 
+/// The tree, its leaves (node, totals, rows) given their values.
+fn finish(
+    mut nodes: Vec<TreeNode>,
+    split_bins: Vec<u8>,
+    leaves: impl Iterator<Item = (usize, BinStats, Vec<u32>)>,
+    lambda: f64,
+    leaf_scale: f64,
+) -> GrownTree {
+    let leaf_rows = leaves
+        .map(|(node, total, rows)| {
+            nodes[node].value = leaf_value(&total, lambda, leaf_scale);
+            (node, rows)
+        })
+        .collect();
+    GrownTree {
+        nodes,
+        split_bins,
+        leaf_rows,
+    }
+}
+
 fn totals(rows: &[u32], gradients: &[f64], hessians: &[f64]) -> BinStats {
     let mut total = BinStats::default();
     for &row in rows {
@@ -394,18 +415,8 @@ fn grow_symmetric(
         }
         level = next;
     }
-    for leaf in &level {
-        nodes[leaf.node].value = leaf_value(&leaf.total, params.lambda, leaf_scale);
-    }
-    let leaf_rows = level
-        .into_iter()
-        .map(|leaf| (leaf.node, leaf.rows))
-        .collect();
-    GrownTree {
-        nodes,
-        split_bins,
-        leaf_rows,
-    }
+    let leaves = level.into_iter().map(|l| (l.node, l.total, l.rows));
+    finish(nodes, split_bins, leaves, params.lambda, leaf_scale)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -572,16 +583,6 @@ fn grow_leaf_wise(
             leaves.push(child);
         }
     }
-    for leaf in &leaves {
-        nodes[leaf.node].value = leaf_value(&leaf.total, params.lambda, leaf_scale);
-    }
-    let leaf_rows = leaves
-        .into_iter()
-        .map(|leaf| (leaf.node, leaf.rows))
-        .collect();
-    GrownTree {
-        nodes,
-        split_bins,
-        leaf_rows,
-    }
+    let leaves = leaves.into_iter().map(|l| (l.node, l.total, l.rows));
+    finish(nodes, split_bins, leaves, params.lambda, leaf_scale)
 }
