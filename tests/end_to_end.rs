@@ -176,6 +176,7 @@ async fn raw_uploads_become_a_champion_and_a_ranked_list_and_replays_change_noth
         "model.bin",
         "model.json",
         "training.json",
+        "profile.json",
         "report.html",
         "metrics.json",
     ] {

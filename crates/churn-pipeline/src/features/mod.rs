@@ -10,6 +10,7 @@ pub mod asof;
 pub mod catalog;
 pub mod data;
 pub mod leakage;
+pub mod profile;
 pub mod table;
 
 use std::path::{Path, PathBuf};

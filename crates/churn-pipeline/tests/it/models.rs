@@ -333,8 +333,37 @@ fn train_evaluate_and_predict_end_to_end() {
     )
     .expect("train");
     assert_eq!(written, model);
-    for file in ["model.json", "model.bin", "training.json"] {
+    for file in ["model.json", "model.bin", "training.json", "profile.json"] {
         assert!(model.join(file).exists(), "{file}");
+    }
+    // The drift reference: every feature, its missing values and categories counted.
+    {
+        use churn_pipeline::features::data::FeatureColumn;
+        use churn_pipeline::features::profile::FeatureProfile;
+        let profile = churn_pipeline::models::read_profile(&model).expect("profile");
+        let data = load_dir(&features, true).expect("load");
+        assert_eq!(profile.rows as usize, data.len());
+        assert_eq!(profile.features.len(), data.spec.features.len());
+        for (feature, column) in data.spec.features.iter().zip(&data.columns) {
+            match (&profile.features[&feature.name], column) {
+                (FeatureProfile::Numeric(p), FeatureColumn::Numeric(values)) => {
+                    let missing = values.iter().filter(|v| v.is_nan()).count();
+                    assert_eq!(p.missing as usize, missing, "{}", feature.name);
+                    assert_eq!(p.quantiles.is_empty(), missing == values.len());
+                }
+                (FeatureProfile::Numeric(p), FeatureColumn::Boolean(values)) => {
+                    assert_eq!(
+                        p.missing as usize,
+                        values.iter().filter(|v| v.is_none()).count()
+                    );
+                }
+                (FeatureProfile::Categorical(p), FeatureColumn::Categorical { codes, .. }) => {
+                    let counted: u64 = p.counts.values().sum();
+                    assert_eq!(counted + p.missing, codes.len() as u64, "{}", feature.name);
+                }
+                (profile, _) => panic!("{}: {profile:?} for another kind", feature.name),
+            }
+        }
     }
     for family in &outcome.families {
         assert!(
