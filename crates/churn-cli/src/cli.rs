@@ -52,6 +52,10 @@ pub enum Command {
     Evaluate(EvaluateArgs),
     /// Score a feature table: probabilities, tiers, reasons and a ranked high-risk list.
     Predict(PredictArgs),
+    /// Compare a feature table with a model's training profile: drift per feature (PSI,
+    /// KS, Wasserstein, Jensen-Shannon), missing rates, new categories, ranked by
+    /// importance.
+    Monitor(crate::commands::MonitorArgs),
     /// Plan the day's retention actions from a prediction run with a playbook; send them
     /// to the CRM and messaging providers with --send.
     Actions(crate::actions::ActionsArgs),
@@ -83,6 +87,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => crate::commands::train(args, &bars).map(|_| ()),
         Command::Evaluate(args) => crate::commands::evaluate(args).map(|_| ()),
         Command::Predict(args) => crate::commands::predict(args, &bars).map(|_| ()),
+        Command::Monitor(args) => crate::commands::monitor(args).map(|_| ()),
         Command::Actions(args) => crate::actions::run(args).map(|_| ()),
         Command::Demo(args) => crate::demo::demo(args, &bars),
         Command::Docs { page } => {

@@ -206,6 +206,19 @@ pub struct EvaluateArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct MonitorArgs {
+    /// Model folder written by `churn train` (its profile.json is the reference).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Feature folder to compare with it (labels not needed).
+    #[arg(long)]
+    pub features: PathBuf,
+    /// Where to write the drift report (JSON) [default: FEATURES/drift.json].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("input").required(true).args(["features", "table"])))]
 pub struct PredictArgs {
     /// Model folder (or a model.json / model.bin file).
@@ -494,6 +507,36 @@ pub(crate) fn evaluate(args: EvaluateArgs) -> Result<Evaluation> {
         "evaluation written"
     );
     Ok(evaluation)
+}
+
+pub(crate) fn monitor(args: MonitorArgs) -> Result<churn_pipeline::monitor::DriftReport> {
+    let out = args.out.unwrap_or_else(|| args.features.join("drift.json"));
+    let report = churn_pipeline::monitor::monitor_dir(&args.model, &args.features, &out)
+        .context("monitor failed")?;
+    for drift in report.features.iter().take(10) {
+        info!(
+            feature = drift.name.as_str(),
+            psi = format!("{:.3}", drift.psi),
+            level = format!("{:?}", drift.level).to_lowercase(),
+            importance = drift.importance.map(|i| format!("{i:.2}")),
+            new_categories = drift.new_categories.len(),
+            "drift"
+        );
+    }
+    if !report.missing_features.is_empty() {
+        tracing::warn!(
+            missing = report.missing_features.join(", "),
+            "features the model reads are absent"
+        );
+    }
+    info!(
+        features = report.features.len(),
+        warn = report.levels.get("warn").copied().unwrap_or(0),
+        alert = report.levels.get("alert").copied().unwrap_or(0),
+        report = %out.display(),
+        "drift written"
+    );
+    Ok(report)
 }
 
 pub(crate) fn predict(args: PredictArgs, bars: &Bars) -> Result<PredictSummary> {

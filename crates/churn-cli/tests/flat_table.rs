@@ -259,6 +259,48 @@ fn train_on_one_half_and_score_the_other_straight_from_a_table() {
         predict.contains("ignored: row_number"),
         "an extra column is a note: {predict}"
     );
+    // The half to score against the model's training profile: every feature compared,
+    // the unseen contract named as a new category.
+    ok(run(
+        &[
+            "features",
+            "--table",
+            path("score.csv").to_str().expect("utf-8"),
+            "--id",
+            "CustomerID",
+        ],
+        &[
+            ("--spec", &path("model")),
+            ("--out", &path("score-features")),
+        ],
+    ));
+    let monitor = ok(run(
+        &["monitor"],
+        &[
+            ("--model", &path("model")),
+            ("--features", &path("score-features")),
+        ],
+    ));
+    assert!(monitor.contains("drift written"), "{monitor}");
+    let drift: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(path("score-features").join("drift.json")).expect("drift.json"),
+    )
+    .expect("json");
+    let features = drift["features"].as_array().expect("features");
+    assert_eq!(features.len(), 5, "{drift}");
+    let contract = features
+        .iter()
+        .find(|f| f["name"] == "contract")
+        .expect("contract");
+    assert_eq!(contract["new_categories"]["three-year"], 1, "{contract}");
+    // The same customers' tenure, all the same distribution: no alert on it.
+    let tenure = features
+        .iter()
+        .find(|f| f["name"] == "tenure")
+        .expect("tenure");
+    assert_ne!(tenure["level"], "alert", "{tenure}");
+    assert_eq!(drift["rows"][1], 400);
+
     let scored = probabilities(&path("scored"));
     assert_eq!(scored.len(), 400);
     assert!(

@@ -21,6 +21,7 @@ pub mod generate;
 pub mod ingest;
 pub mod layout;
 pub mod models;
+pub mod monitor;
 pub mod predict;
 pub mod progress;
 pub mod rng;

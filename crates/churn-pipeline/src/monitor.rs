@@ -1,0 +1,384 @@
+//! Data drift of a feature table against a model's training profile (`profile.json`):
+//! per feature its effect sizes ([`churn_core::drift`]), missing rates, values outside
+//! the reference's range and new categories; features ranked by PSI times their share
+//! of the model's importance (from `metrics.json`, when `churn evaluate` wrote it), so a
+//! drifted column the model hardly uses does not page anyone.
+//!
+//! The first piece of the monitoring stage: prediction drift, realised and estimated
+//! accuracy and the action experiments are still to come.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use churn_core::drift::{self, CategoryProfile, Level, NumericProfile, PSI_ALERT, PSI_WARN};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{PipelineError, Result};
+use crate::features::data::{self, Dataset};
+use crate::features::profile::{FeatureProfile, TableProfile, profile};
+
+/// One feature's drift.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureDrift {
+    /// The feature.
+    pub name: String,
+    /// `numeric` or `categorical`.
+    pub kind: String,
+    /// Population stability index (numbers: reference deciles; categories: their shares).
+    pub psi: f64,
+    /// How the PSI reads: stable, warn (>= 0.1), alert (>= 0.25).
+    pub level: Level,
+    /// Numbers: Kolmogorov–Smirnov statistic.
+    pub ks: Option<f64>,
+    /// Numbers: Wasserstein distance / reference standard deviation.
+    pub wasserstein: Option<f64>,
+    /// Categories: Jensen–Shannon distance.
+    pub jensen_shannon: Option<f64>,
+    /// Categories: Cramér's V.
+    pub cramers_v: Option<f64>,
+    /// Missing share in the reference and now.
+    pub missing: [f64; 2],
+    /// Numbers: share of the values now below the reference's minimum or above its maximum.
+    pub out_of_range: Option<f64>,
+    /// Categories the reference never saw, with their rows.
+    pub new_categories: BTreeMap<String, u64>,
+    /// The feature's share of the model's importance (1 for the most important), when known.
+    pub importance: Option<f64>,
+    /// What the ranking sorts by: `psi × importance` (`psi` alone without importance).
+    pub rank_score: f64,
+}
+
+/// A table's drift against a model's reference.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DriftReport {
+    /// Rows of the reference and of the table now.
+    pub rows: [u64; 2],
+    /// Features, the most urgent first.
+    pub features: Vec<FeatureDrift>,
+    /// Features of the reference that the table lacks.
+    pub missing_features: Vec<String>,
+    /// Features the table has beyond the reference.
+    pub extra_features: Vec<String>,
+    /// Features at `warn` and at `alert`.
+    pub levels: BTreeMap<String, usize>,
+}
+
+fn category_psi(reference: &CategoryProfile, aligned: &BTreeMap<String, u64>) -> f64 {
+    let p_total = reference.counts.values().sum::<u64>().max(1) as f64;
+    let q_total = aligned.values().sum::<u64>().max(1) as f64;
+    aligned
+        .iter()
+        .map(|(name, &q)| {
+            let p = (reference.counts.get(name).copied().unwrap_or(0) as f64 / p_total).max(1e-4);
+            let q = (q as f64 / q_total).max(1e-4);
+            (q - p) * (q / p).ln()
+        })
+        .sum()
+}
+
+fn numeric_drift(reference: &NumericProfile, values: &[f64]) -> FeatureDrift {
+    let present: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
+    let range = (reference.quantiles.first(), reference.quantiles.last());
+    let out_of_range = match range {
+        (Some(&low), Some(&high)) if !present.is_empty() => Some(
+            present.iter().filter(|&&v| v < low || v > high).count() as f64 / present.len() as f64,
+        ),
+        _ => None,
+    };
+    let now = NumericProfile::of(values);
+    let psi = drift::psi(reference, values).unwrap_or(0.0);
+    FeatureDrift {
+        name: String::new(),
+        kind: "numeric".into(),
+        psi,
+        level: Level::of(psi, PSI_WARN, PSI_ALERT),
+        ks: drift::kolmogorov_smirnov(reference, values),
+        wasserstein: drift::wasserstein_normalised(reference, values),
+        jensen_shannon: None,
+        cramers_v: None,
+        missing: [reference.missing_rate(), now.missing_rate()],
+        out_of_range,
+        new_categories: BTreeMap::new(),
+        importance: None,
+        rank_score: 0.0,
+    }
+}
+
+fn categorical_drift(reference: &CategoryProfile, now: &CategoryProfile) -> FeatureDrift {
+    let (aligned, new) = reference.align(now);
+    let psi = category_psi(reference, &aligned);
+    let rate = |p: &CategoryProfile| p.missing as f64 / p.rows.max(1) as f64;
+    FeatureDrift {
+        name: String::new(),
+        kind: "categorical".into(),
+        psi,
+        level: Level::of(psi, PSI_WARN, PSI_ALERT),
+        ks: None,
+        wasserstein: None,
+        jensen_shannon: drift::jensen_shannon(reference, now),
+        cramers_v: drift::cramers_v(reference, now),
+        missing: [rate(reference), rate(now)],
+        out_of_range: None,
+        new_categories: new
+            .into_iter()
+            .map(|name| {
+                let rows = now.counts.get(&name).copied().unwrap_or(0);
+                (name, rows)
+            })
+            .collect(),
+        importance: None,
+        rank_score: 0.0,
+    }
+}
+
+/// The drift of `data` against `reference`; `importance` (feature, mean |contribution|)
+/// ranks it when given.
+pub fn data_drift(
+    reference: &TableProfile,
+    data: &Dataset,
+    importance: &[(String, f64)],
+) -> DriftReport {
+    let now = profile(data);
+    let most = importance.iter().map(|(_, v)| *v).fold(0.0f64, f64::max);
+    let share: BTreeMap<&str, f64> = importance
+        .iter()
+        .filter(|_| most > 0.0)
+        .map(|(name, value)| (name.as_str(), value / most))
+        .collect();
+    let mut features = Vec::new();
+    let mut missing_features = Vec::new();
+    for (name, kept) in &reference.features {
+        let Some(position) = data.spec.features.iter().position(|f| &f.name == name) else {
+            missing_features.push(name.clone());
+            continue;
+        };
+        let mut drift = match (kept, &now.features[name]) {
+            (FeatureProfile::Numeric(reference), FeatureProfile::Numeric(_)) => {
+                let values: Vec<f64> = match &data.columns[position] {
+                    data::FeatureColumn::Numeric(values) => values.clone(),
+                    data::FeatureColumn::Boolean(values) => values
+                        .iter()
+                        .map(|v| v.map_or(f64::NAN, |b| f64::from(u8::from(b))))
+                        .collect(),
+                    data::FeatureColumn::Categorical { .. } => Vec::new(),
+                };
+                numeric_drift(reference, &values)
+            }
+            (FeatureProfile::Categorical(reference), FeatureProfile::Categorical(now)) => {
+                categorical_drift(reference, now)
+            }
+            // The kind changed: as drifted as it gets.
+            _ => FeatureDrift {
+                name: String::new(),
+                kind: "changed kind".into(),
+                psi: f64::INFINITY,
+                level: Level::Alert,
+                ks: None,
+                wasserstein: None,
+                jensen_shannon: None,
+                cramers_v: None,
+                missing: [0.0, 0.0],
+                out_of_range: None,
+                new_categories: BTreeMap::new(),
+                importance: None,
+                rank_score: 0.0,
+            },
+        };
+        drift.name = name.clone();
+        drift.importance = share.get(name.as_str()).copied();
+        drift.rank_score = drift.psi * drift.importance.unwrap_or(1.0);
+        features.push(drift);
+    }
+    features.sort_by(|a, b| {
+        b.rank_score
+            .total_cmp(&a.rank_score)
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    let extra_features = data
+        .spec
+        .features
+        .iter()
+        .filter(|f| !reference.features.contains_key(&f.name))
+        .map(|f| f.name.clone())
+        .collect();
+    let mut levels = BTreeMap::new();
+    for drift in &features {
+        if drift.level != Level::Stable {
+            *levels
+                .entry(format!("{:?}", drift.level).to_lowercase())
+                .or_insert(0) += 1;
+        }
+    }
+    DriftReport {
+        rows: [reference.rows, now.rows],
+        features,
+        missing_features,
+        extra_features,
+        levels,
+    }
+}
+
+/// The importance ranking `churn evaluate` wrote into a model folder's `metrics.json`,
+/// or nothing when it has not run.
+pub fn read_importance(model_dir: &Path) -> Result<Vec<(String, f64)>> {
+    let path = model_dir.join("metrics.json");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(Vec::new());
+    };
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|source| PipelineError::Json {
+            context: format!("reading {}", path.display()),
+            source,
+        })?;
+    Ok(value
+        .get("feature_importance")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default())
+}
+
+/// `churn monitor`: the drift of the feature folder `features` against the model folder
+/// `model_dir`'s profile, written to `out` as JSON.
+pub fn monitor_dir(model_dir: &Path, features: &Path, out: &Path) -> Result<DriftReport> {
+    let reference = crate::models::read_profile(model_dir).map_err(|e| match e {
+        PipelineError::Io { .. } => PipelineError::Missing(format!(
+            "{} has no profile.json: models trained before drift monitoring have none; train again to get one",
+            model_dir.display()
+        )),
+        other => other,
+    })?;
+    let data = data::load_dir(features, false)?;
+    let importance = read_importance(model_dir)?;
+    let report = data_drift(&reference, &data, &importance);
+    crate::store::write_json(out, &report)?;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use churn_core::{FeatureDef, FeatureKind, FeatureSpec};
+
+    use super::*;
+    use crate::features::data::FeatureColumn;
+
+    fn table(features: Vec<(&str, FeatureColumn)>) -> Dataset {
+        let rows = match &features[0].1 {
+            FeatureColumn::Numeric(v) => v.len(),
+            FeatureColumn::Boolean(v) => v.len(),
+            FeatureColumn::Categorical { codes, .. } => codes.len(),
+        };
+        let defs = features
+            .iter()
+            .map(|(name, column)| {
+                let kind = match column {
+                    FeatureColumn::Numeric(_) => FeatureKind::Numeric,
+                    FeatureColumn::Boolean(_) => FeatureKind::Boolean,
+                    FeatureColumn::Categorical { .. } => FeatureKind::Categorical,
+                };
+                FeatureDef::new(*name, kind, "")
+            })
+            .collect();
+        Dataset {
+            spec: FeatureSpec::new("id", None, defs),
+            ids: (0..rows).map(|i| i.to_string()).collect(),
+            labels: Vec::new(),
+            columns: features.into_iter().map(|(_, c)| c).collect(),
+            hash: String::new(),
+            warnings: Vec::new(),
+            horizon_days: None,
+        }
+    }
+
+    fn plans(shares: [usize; 3], levels: &[&str]) -> FeatureColumn {
+        let codes = (0..1000u32)
+            .map(|i| {
+                let i = i as usize % 100;
+                if i < shares[0] {
+                    0
+                } else if i < shares[0] + shares[1] {
+                    1
+                } else {
+                    2
+                }
+            })
+            .collect();
+        FeatureColumn::Categorical {
+            codes,
+            levels: levels.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_shifted_important_feature_ranks_first_and_new_categories_are_named() {
+        let tenure = |shift: f64| {
+            FeatureColumn::Numeric((0..1000).map(|i| f64::from(i % 100) + shift).collect())
+        };
+        let reference = profile(&table(vec![
+            ("tenure", tenure(0.0)),
+            ("noise", tenure(0.0)),
+            (
+                "plan",
+                plans([50, 30, 20], &["annual", "monthly", "two-year"]),
+            ),
+            ("dropped", tenure(0.0)),
+        ]));
+        let now = table(vec![
+            ("tenure", tenure(40.0)),
+            ("noise", tenure(40.0)),
+            (
+                "plan",
+                plans([50, 30, 20], &["annual", "monthly", "weekly"]),
+            ),
+            ("extra", tenure(0.0)),
+        ]);
+        let importance = vec![
+            ("tenure".to_owned(), 0.8),
+            ("noise".to_owned(), 0.01),
+            ("plan".to_owned(), 0.4),
+        ];
+        let report = data_drift(&reference, &now, &importance);
+        let names: Vec<&str> = report.features.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names[0], "tenure", "{names:?}");
+        assert_eq!(report.missing_features, vec!["dropped".to_owned()]);
+        assert_eq!(report.extra_features, vec!["extra".to_owned()]);
+        let tenure = &report.features[0];
+        assert_eq!(tenure.level, Level::Alert);
+        assert!((tenure.out_of_range.expect("range") - 0.4).abs() < 1e-9);
+        assert_eq!(tenure.importance, Some(1.0));
+        // The same shift on a column the model hardly uses ranks below.
+        let noise = report
+            .features
+            .iter()
+            .find(|f| f.name == "noise")
+            .expect("noise");
+        assert_eq!(noise.level, Level::Alert);
+        assert!(noise.rank_score < tenure.rank_score / 10.0);
+        let plan = report
+            .features
+            .iter()
+            .find(|f| f.name == "plan")
+            .expect("plan");
+        assert_eq!(plan.new_categories.get("weekly"), Some(&200));
+        assert_eq!(plan.level, Level::Alert);
+        assert_eq!(report.levels.get("alert"), Some(&3));
+        // Unchanged data: stable everywhere.
+        let same = table(vec![
+            ("tenure", tenure_again()),
+            ("noise", tenure_again()),
+            (
+                "plan",
+                plans([50, 30, 20], &["annual", "monthly", "two-year"]),
+            ),
+            ("dropped", tenure_again()),
+        ]);
+        let stable = data_drift(&reference, &same, &importance);
+        assert!(
+            stable.features.iter().all(|f| f.level == Level::Stable),
+            "{stable:?}"
+        );
+        assert!(stable.levels.is_empty());
+    }
+
+    fn tenure_again() -> FeatureColumn {
+        FeatureColumn::Numeric((0..1000).map(|i| f64::from(i % 100)).collect())
+    }
+}
