@@ -236,16 +236,42 @@ pub fn read_importance(model_dir: &Path) -> Result<Vec<(String, f64)>> {
         .unwrap_or_default())
 }
 
+/// The reference of a model folder: its `profile.json`, or, for a model trained before
+/// profiles were written, the profile of the feature folder its `training.json` names
+/// when that folder is still there.
+pub fn reference_of(model_dir: &Path) -> Result<TableProfile> {
+    if model_dir.join(crate::models::PROFILE_FILE).exists() {
+        return crate::models::read_profile(model_dir);
+    }
+    let training = crate::models::read_training(model_dir).ok();
+    let features = training
+        .as_ref()
+        .map(|t| std::path::PathBuf::from(&t.features))
+        .filter(|dir| {
+            !dir.as_os_str().is_empty() && dir.join(crate::features::TABLE_FILE).exists()
+        });
+    match features {
+        Some(dir) => {
+            tracing::info!(
+                features = %dir.display(),
+                "no profile.json in the model folder (trained before profiles): profiling the features it was trained on"
+            );
+            Ok(profile(&data::load_dir(&dir, true)?))
+        }
+        None => Err(PipelineError::Missing(format!(
+            "{} has no profile.json (trained before drift monitoring) and the features it was trained on{} are gone: train again to get one",
+            model_dir.display(),
+            training
+                .map(|t| format!(" ({})", t.features))
+                .unwrap_or_default()
+        ))),
+    }
+}
+
 /// `churn monitor`: the drift of the feature folder `features` against the model folder
-/// `model_dir`'s profile, written to `out` as JSON.
+/// `model_dir`'s reference ([`reference_of`]), written to `out` as JSON.
 pub fn monitor_dir(model_dir: &Path, features: &Path, out: &Path) -> Result<DriftReport> {
-    let reference = crate::models::read_profile(model_dir).map_err(|e| match e {
-        PipelineError::Io { .. } => PipelineError::Missing(format!(
-            "{} has no profile.json: models trained before drift monitoring have none; train again to get one",
-            model_dir.display()
-        )),
-        other => other,
-    })?;
+    let reference = reference_of(model_dir)?;
     let data = data::load_dir(features, false)?;
     let importance = read_importance(model_dir)?;
     let report = data_drift(&reference, &data, &importance);

@@ -364,6 +364,21 @@ fn train_evaluate_and_predict_end_to_end() {
                 (profile, _) => panic!("{}: {profile:?} for another kind", feature.name),
             }
         }
+        // A model folder from before profiles: the features it names are profiled again;
+        // when they are gone too, the error says what to do.
+        let old = dir.path().join("old-model");
+        std::fs::create_dir_all(&old).expect("mkdir");
+        std::fs::copy(model.join("training.json"), old.join("training.json")).expect("copy");
+        let rebuilt = churn_pipeline::monitor::reference_of(&old).expect("rebuilt");
+        assert_eq!(rebuilt, profile);
+        let mut training: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(old.join("training.json")).expect("read"),
+        )
+        .expect("json");
+        training["features"] = serde_json::Value::from("/nowhere/features");
+        std::fs::write(old.join("training.json"), training.to_string()).expect("write");
+        let error = churn_pipeline::monitor::reference_of(&old).expect_err("no reference");
+        assert!(error.to_string().contains("train again"), "{error}");
     }
     for family in &outcome.families {
         assert!(
