@@ -516,11 +516,19 @@ pub(crate) fn monitor(args: MonitorArgs) -> Result<churn_pipeline::monitor::Drif
     for drift in report.features.iter().take(10) {
         info!(
             feature = drift.name.as_str(),
-            psi = format!("{:.3}", drift.psi),
+            psi = drift
+                .psi
+                .map_or_else(|| "no values".to_owned(), |p| format!("{p:.3}")),
             level = format!("{:?}", drift.level).to_lowercase(),
             importance = drift.importance.map(|i| format!("{i:.2}")),
             new_categories = drift.new_categories.len(),
             "drift"
+        );
+    }
+    if !report.changed_kind.is_empty() {
+        tracing::warn!(
+            features = report.changed_kind.join(", "),
+            "features whose kind changed since training (not comparable)"
         );
     }
     if !report.missing_features.is_empty() {

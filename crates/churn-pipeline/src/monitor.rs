@@ -24,13 +24,16 @@ pub struct FeatureDrift {
     pub name: String,
     /// `numeric` or `categorical`.
     pub kind: String,
-    /// Population stability index (numbers: reference deciles; categories: their shares).
-    pub psi: f64,
-    /// How the PSI reads: stable, warn (>= 0.1), alert (>= 0.25).
+    /// Population stability index (numbers: reference deciles; categories: their
+    /// shares); `None` when the table has no value of the feature.
+    pub psi: Option<f64>,
+    /// How the feature reads: by its PSI (warn >= 0.1, alert >= 0.25), and alert when
+    /// every value is now missing though the reference had values.
     pub level: Level,
     /// Numbers: Kolmogorov–Smirnov statistic.
     pub ks: Option<f64>,
-    /// Numbers: Wasserstein distance / reference standard deviation.
+    /// Numbers: Wasserstein distance / reference standard deviation (`None` for a
+    /// constant reference: then `out_of_range` tells any change).
     pub wasserstein: Option<f64>,
     /// Categories: Jensen–Shannon distance.
     pub jensen_shannon: Option<f64>,
@@ -44,7 +47,8 @@ pub struct FeatureDrift {
     pub new_categories: BTreeMap<String, u64>,
     /// The feature's share of the model's importance (1 for the most important), when known.
     pub importance: Option<f64>,
-    /// What the ranking sorts by: `psi × importance` (`psi` alone without importance).
+    /// Within a level, what the ranking sorts by: `psi × importance` (`psi` alone
+    /// without importance).
     pub rank_score: f64,
 }
 
@@ -53,30 +57,48 @@ pub struct FeatureDrift {
 pub struct DriftReport {
     /// Rows of the reference and of the table now.
     pub rows: [u64; 2],
-    /// Features, the most urgent first.
+    /// Features, the most urgent first: alerts, then warnings, each by `rank_score`.
     pub features: Vec<FeatureDrift>,
     /// Features of the reference that the table lacks.
     pub missing_features: Vec<String>,
+    /// Features whose kind changed (a number now read as a category, or back): not
+    /// comparable, as serious as an alert.
+    pub changed_kind: Vec<String>,
     /// Features the table has beyond the reference.
     pub extra_features: Vec<String>,
     /// Features at `warn` and at `alert`.
     pub levels: BTreeMap<String, usize>,
 }
 
-fn category_psi(reference: &CategoryProfile, aligned: &BTreeMap<String, u64>) -> f64 {
-    let p_total = reference.counts.values().sum::<u64>().max(1) as f64;
-    let q_total = aligned.values().sum::<u64>().max(1) as f64;
-    aligned
-        .iter()
-        .map(|(name, &q)| {
-            let p = (reference.counts.get(name).copied().unwrap_or(0) as f64 / p_total).max(1e-4);
-            let q = (q as f64 / q_total).max(1e-4);
-            (q - p) * (q / p).ln()
-        })
-        .sum()
+fn category_psi(reference: &CategoryProfile, aligned: &BTreeMap<String, u64>) -> Option<f64> {
+    let p_total = reference.counts.values().sum::<u64>();
+    let q_total = aligned.values().sum::<u64>();
+    if p_total == 0 || q_total == 0 {
+        return None;
+    }
+    Some(
+        aligned
+            .iter()
+            .map(|(name, &q)| {
+                let p = (reference.counts.get(name).copied().unwrap_or(0) as f64 / p_total as f64)
+                    .max(1e-4);
+                let q = (q as f64 / q_total as f64).max(1e-4);
+                (q - p) * (q / p).ln()
+            })
+            .sum(),
+    )
 }
 
-fn numeric_drift(reference: &NumericProfile, values: &[f64]) -> FeatureDrift {
+/// The level of a PSI; a feature with values in the reference and none now is an alert.
+fn level_of(psi: Option<f64>, reference_has_values: bool) -> Level {
+    match psi {
+        Some(psi) => Level::of(psi, PSI_WARN, PSI_ALERT),
+        None if reference_has_values => Level::Alert,
+        None => Level::Stable,
+    }
+}
+
+fn numeric_drift(name: &str, reference: &NumericProfile, values: &[f64]) -> FeatureDrift {
     let present: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
     let range = (reference.quantiles.first(), reference.quantiles.last());
     let out_of_range = match range {
@@ -86,14 +108,14 @@ fn numeric_drift(reference: &NumericProfile, values: &[f64]) -> FeatureDrift {
         _ => None,
     };
     let now = NumericProfile::of(values);
-    let psi = drift::psi(reference, values).unwrap_or(0.0);
+    let psi = drift::psi(reference, values);
     FeatureDrift {
-        name: String::new(),
+        name: name.to_owned(),
         kind: "numeric".into(),
         psi,
-        level: Level::of(psi, PSI_WARN, PSI_ALERT),
+        level: level_of(psi, !reference.quantiles.is_empty()),
         ks: drift::kolmogorov_smirnov(reference, values),
-        wasserstein: drift::wasserstein_normalised(reference, values),
+        wasserstein: drift::wasserstein_normalised(reference, values).filter(|w| w.is_finite()),
         jensen_shannon: None,
         cramers_v: None,
         missing: [reference.missing_rate(), now.missing_rate()],
@@ -104,15 +126,19 @@ fn numeric_drift(reference: &NumericProfile, values: &[f64]) -> FeatureDrift {
     }
 }
 
-fn categorical_drift(reference: &CategoryProfile, now: &CategoryProfile) -> FeatureDrift {
+fn categorical_drift(
+    name: &str,
+    reference: &CategoryProfile,
+    now: &CategoryProfile,
+) -> FeatureDrift {
     let (aligned, new) = reference.align(now);
     let psi = category_psi(reference, &aligned);
     let rate = |p: &CategoryProfile| p.missing as f64 / p.rows.max(1) as f64;
     FeatureDrift {
-        name: String::new(),
+        name: name.to_owned(),
         kind: "categorical".into(),
         psi,
-        level: Level::of(psi, PSI_WARN, PSI_ALERT),
+        level: level_of(psi, reference.counts.values().any(|&c| c > 0)),
         ks: None,
         wasserstein: None,
         jensen_shannon: drift::jensen_shannon(reference, now),
@@ -131,13 +157,30 @@ fn categorical_drift(reference: &CategoryProfile, now: &CategoryProfile) -> Feat
     }
 }
 
+/// The values of a numeric or yes/no column as numbers (NaN missing).
+fn numbers(column: &data::FeatureColumn) -> Vec<f64> {
+    match column {
+        data::FeatureColumn::Numeric(values) => values.clone(),
+        data::FeatureColumn::Boolean(values) => values
+            .iter()
+            .map(|v| v.map_or(f64::NAN, |b| f64::from(u8::from(b))))
+            .collect(),
+        data::FeatureColumn::Categorical { .. } => Vec::new(),
+    }
+}
+
 /// The drift of `data` against `reference`; `importance` (feature, mean |contribution|)
-/// ranks it when given.
+/// ranks it when given. A table without rows is refused: it would read as stable.
 pub fn data_drift(
     reference: &TableProfile,
     data: &Dataset,
     importance: &[(String, f64)],
-) -> DriftReport {
+) -> Result<DriftReport> {
+    if data.is_empty() {
+        return Err(PipelineError::InvalidInput(
+            "the feature table has no rows: nothing to compare with the model's reference".into(),
+        ));
+    }
     let now = profile(data);
     let most = importance.iter().map(|(_, v)| *v).fold(0.0f64, f64::max);
     let share: BTreeMap<&str, f64> = importance
@@ -145,8 +188,8 @@ pub fn data_drift(
         .filter(|_| most > 0.0)
         .map(|(name, value)| (name.as_str(), value / most))
         .collect();
-    let mut features = Vec::new();
-    let mut missing_features = Vec::new();
+    let (mut features, mut missing_features, mut changed_kind) =
+        (Vec::new(), Vec::new(), Vec::new());
     for (name, kept) in &reference.features {
         let Some(position) = data.spec.features.iter().position(|f| &f.name == name) else {
             missing_features.push(name.clone());
@@ -154,44 +197,24 @@ pub fn data_drift(
         };
         let mut drift = match (kept, &now.features[name]) {
             (FeatureProfile::Numeric(reference), FeatureProfile::Numeric(_)) => {
-                let values: Vec<f64> = match &data.columns[position] {
-                    data::FeatureColumn::Numeric(values) => values.clone(),
-                    data::FeatureColumn::Boolean(values) => values
-                        .iter()
-                        .map(|v| v.map_or(f64::NAN, |b| f64::from(u8::from(b))))
-                        .collect(),
-                    data::FeatureColumn::Categorical { .. } => Vec::new(),
-                };
-                numeric_drift(reference, &values)
+                numeric_drift(name, reference, &numbers(&data.columns[position]))
             }
             (FeatureProfile::Categorical(reference), FeatureProfile::Categorical(now)) => {
-                categorical_drift(reference, now)
+                categorical_drift(name, reference, now)
             }
-            // The kind changed: as drifted as it gets.
-            _ => FeatureDrift {
-                name: String::new(),
-                kind: "changed kind".into(),
-                psi: f64::INFINITY,
-                level: Level::Alert,
-                ks: None,
-                wasserstein: None,
-                jensen_shannon: None,
-                cramers_v: None,
-                missing: [0.0, 0.0],
-                out_of_range: None,
-                new_categories: BTreeMap::new(),
-                importance: None,
-                rank_score: 0.0,
-            },
+            _ => {
+                changed_kind.push(name.clone());
+                continue;
+            }
         };
-        drift.name = name.clone();
         drift.importance = share.get(name.as_str()).copied();
-        drift.rank_score = drift.psi * drift.importance.unwrap_or(1.0);
+        drift.rank_score = drift.psi.unwrap_or(0.0) * drift.importance.unwrap_or(1.0);
         features.push(drift);
     }
     features.sort_by(|a, b| {
-        b.rank_score
-            .total_cmp(&a.rank_score)
+        b.level
+            .cmp(&a.level)
+            .then(b.rank_score.total_cmp(&a.rank_score))
             .then_with(|| a.name.cmp(&b.name))
     });
     let extra_features = data
@@ -209,13 +232,14 @@ pub fn data_drift(
                 .or_insert(0) += 1;
         }
     }
-    DriftReport {
+    Ok(DriftReport {
         rows: [reference.rows, now.rows],
         features,
         missing_features,
+        changed_kind,
         extra_features,
         levels,
-    }
+    })
 }
 
 /// The importance ranking `churn evaluate` wrote into a model folder's `metrics.json`,
@@ -240,6 +264,13 @@ pub fn read_importance(model_dir: &Path) -> Result<Vec<(String, f64)>> {
 /// profiles were written, the profile of the feature folder its `training.json` names
 /// when that folder is still there.
 pub fn reference_of(model_dir: &Path) -> Result<TableProfile> {
+    if !model_dir.join(crate::models::MODEL_FILE).exists() {
+        return Err(PipelineError::Missing(format!(
+            "{} is not a model folder (no {}): pass a folder written by `churn train`",
+            model_dir.display(),
+            crate::models::MODEL_FILE
+        )));
+    }
     if model_dir.join(crate::models::PROFILE_FILE).exists() {
         return crate::models::read_profile(model_dir);
     }
@@ -274,7 +305,7 @@ pub fn monitor_dir(model_dir: &Path, features: &Path, out: &Path) -> Result<Drif
     let reference = reference_of(model_dir)?;
     let data = data::load_dir(features, false)?;
     let importance = read_importance(model_dir)?;
-    let report = data_drift(&reference, &data, &importance);
+    let report = data_drift(&reference, &data, &importance)?;
     crate::store::write_json(out, &report)?;
     Ok(report)
 }
@@ -361,7 +392,7 @@ mod tests {
             ("noise".to_owned(), 0.01),
             ("plan".to_owned(), 0.4),
         ];
-        let report = data_drift(&reference, &now, &importance);
+        let report = data_drift(&reference, &now, &importance).expect("drift");
         let names: Vec<&str> = report.features.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names[0], "tenure", "{names:?}");
         assert_eq!(report.missing_features, vec!["dropped".to_owned()]);
@@ -396,12 +427,60 @@ mod tests {
             ),
             ("dropped", tenure_again()),
         ]);
-        let stable = data_drift(&reference, &same, &importance);
+        let stable = data_drift(&reference, &same, &importance).expect("drift");
         assert!(
             stable.features.iter().all(|f| f.level == Level::Stable),
             "{stable:?}"
         );
         assert!(stable.levels.is_empty());
+    }
+
+    #[test]
+    fn emptied_constant_and_retyped_columns_are_alerts_and_an_empty_table_is_refused() {
+        let constant = || FeatureColumn::Numeric(vec![5.0; 200]);
+        let reference = profile(&table(vec![
+            (
+                "gone",
+                FeatureColumn::Numeric((0..200).map(f64::from).collect()),
+            ),
+            ("flat", constant()),
+            ("retyped", constant()),
+        ]));
+        let now = table(vec![
+            ("gone", FeatureColumn::Numeric(vec![f64::NAN; 200])),
+            ("flat", FeatureColumn::Numeric(vec![7.0; 200])),
+            (
+                "retyped",
+                FeatureColumn::Categorical {
+                    codes: vec![0; 200],
+                    levels: vec!["five".to_owned()],
+                },
+            ),
+        ]);
+        let report = data_drift(&reference, &now, &[]).expect("drift");
+        assert_eq!(report.changed_kind, vec!["retyped".to_owned()]);
+        let gone = report
+            .features
+            .iter()
+            .find(|f| f.name == "gone")
+            .expect("gone");
+        assert_eq!((gone.psi, gone.level), (None, Level::Alert));
+        assert_eq!(gone.missing, [0.0, 1.0]);
+        let flat = report
+            .features
+            .iter()
+            .find(|f| f.name == "flat")
+            .expect("flat");
+        assert_eq!(flat.wasserstein, None, "undefined for a constant reference");
+        assert_eq!(flat.out_of_range, Some(1.0));
+        assert_eq!(flat.level, Level::Alert);
+        // Every figure survives a round trip through drift.json (no infinities).
+        let json = serde_json::to_string(&report).expect("json");
+        let back: DriftReport = serde_json::from_str(&json).expect("read back");
+        assert_eq!(back, report);
+        let empty = table(vec![("gone", FeatureColumn::Numeric(Vec::new()))]);
+        let error = data_drift(&reference, &empty, &[]).expect_err("refused");
+        assert!(error.to_string().contains("no rows"), "{error}");
     }
 
     fn tenure_again() -> FeatureColumn {

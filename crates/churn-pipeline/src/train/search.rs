@@ -319,15 +319,15 @@ pub(super) fn search(
         let over_budget = options
             .time_budget
             .is_some_and(|budget| started.elapsed() > budget);
+        let planned = chunk.len();
         let chunk: Vec<&Planned> = chunk
             .iter()
             .filter(|planned| planned.round == 0 || !over_budget)
             .collect();
+        cut_short |= chunk.len() < planned;
         if chunk.is_empty() {
-            cut_short = true;
             break;
         }
-        cut_short |= over_budget;
         // Raced against the family's best in the chunks before: the trials of a chunk
         // run side by side, their results do not depend on each other.
         let raced: Vec<Option<f64>> = chunk

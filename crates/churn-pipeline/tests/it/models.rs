@@ -782,3 +782,37 @@ fn random_configs_that_trail_on_their_first_folds_are_dropped_there_and_never_ch
         }
     }
 }
+
+#[test]
+fn the_time_budget_stops_later_trials_and_says_so_only_when_it_did() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let features = feature_dir(dir.path(), 1500);
+    let data = load_dir(&features, true).expect("load");
+    let with = |boosting: usize| TrainOptions {
+        trials: [
+            (Family::Linear, 1),
+            (Family::Forest, 1),
+            (Family::Boosting, boosting),
+        ]
+        .into_iter()
+        .collect(),
+        folds: 3,
+        time_budget: Some(std::time::Duration::ZERO),
+        ..TrainOptions::default()
+    };
+    let said = |outcome: &churn_pipeline::train::TrainOutcome| {
+        outcome.warnings.iter().any(|w| w.contains("time budget"))
+    };
+    // Only the defaults, which always run: nothing was cut.
+    let defaults = train(&data, &valid(with(1)), &NoProgress).expect("train");
+    assert!(!said(&defaults), "{:?}", defaults.warnings);
+    // Two more boosting configs: the budget (already spent) stops them.
+    let cut = train(&data, &valid(with(3)), &NoProgress).expect("train");
+    assert!(said(&cut), "{:?}", cut.warnings);
+    let boosting = cut
+        .families
+        .iter()
+        .find(|f| f.family == "gradient_boosting")
+        .expect("boosting");
+    assert_eq!(boosting.trials.len(), 1);
+}
