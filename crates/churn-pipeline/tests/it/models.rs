@@ -368,7 +368,11 @@ fn train_evaluate_and_predict_end_to_end() {
         // when they are gone too, the error says what to do.
         let old = dir.path().join("old-model");
         std::fs::create_dir_all(&old).expect("mkdir");
-        std::fs::copy(model.join("training.json"), old.join("training.json")).expect("copy");
+        let error = churn_pipeline::monitor::reference_of(&old).expect_err("no model");
+        assert!(error.to_string().contains("not a model folder"), "{error}");
+        for file in ["model.json", "training.json"] {
+            std::fs::copy(model.join(file), old.join(file)).expect("copy");
+        }
         let rebuilt = churn_pipeline::monitor::reference_of(&old).expect("rebuilt");
         assert_eq!(rebuilt, profile);
         let mut training: serde_json::Value = serde_json::from_str(
