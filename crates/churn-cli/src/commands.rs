@@ -206,16 +206,37 @@ pub struct EvaluateArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).multiple(true).args(["features", "predictions"])))]
 pub struct MonitorArgs {
     /// Model folder written by `churn train` (its profile.json is the reference).
     #[arg(long)]
     pub model: PathBuf,
-    /// Feature folder to compare with it (labels not needed).
+    /// Feature folder to compare with the training table (data drift; labels not needed).
     #[arg(long)]
-    pub features: PathBuf,
-    /// Where to write the drift report (JSON) [default: FEATURES/drift.json].
+    pub features: Option<PathBuf>,
+    /// Prediction folder (`predictions/dt=<date>`), repeatable: the latest is compared
+    /// with the model's scores at training, each day's accuracy is measured once its
+    /// labels have matured and estimated before.
+    #[arg(long)]
+    pub predictions: Vec<PathBuf>,
+    /// Data directory whose curated churn labels measure matured predictions.
+    #[arg(long, default_value = "churn-data")]
+    pub dir: PathBuf,
+    /// ROC-AUC below which accuracy counts as degraded [default: the test split's at
+    /// training minus 0.05].
+    #[arg(long, value_parser = unit_interval)]
+    pub auc_floor: Option<f64>,
+    /// Where to write monitor.json and report.html [default:
+    /// DIR/monitoring/dt=<the latest prediction day, or the features' as_of>].
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+fn unit_interval(text: &str) -> std::result::Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(value) if (0.0..=1.0).contains(&value) => Ok(value),
+        _ => Err(format!("{text}: use a number from 0 to 1")),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -509,40 +530,93 @@ pub(crate) fn evaluate(args: EvaluateArgs) -> Result<Evaluation> {
     Ok(evaluation)
 }
 
-pub(crate) fn monitor(args: MonitorArgs) -> Result<churn_pipeline::monitor::DriftReport> {
-    let out = args.out.unwrap_or_else(|| args.features.join("drift.json"));
-    let report = churn_pipeline::monitor::monitor_dir(&args.model, &args.features, &out)
-        .context("monitor failed")?;
-    for drift in report.features.iter().take(10) {
+pub(crate) fn monitor(args: MonitorArgs) -> Result<churn_pipeline::monitor::MonitorReport> {
+    use churn_pipeline::monitor::{self, MonitorRequest};
+    let report = monitor::monitor(&MonitorRequest {
+        model_dir: args.model.clone(),
+        features: args.features.clone(),
+        predictions: args.predictions.clone(),
+        data: Some(args.dir.clone()),
+        auc_floor: args.auc_floor,
+    })
+    .context("monitor failed")?;
+    let out = match (&args.out, &report.date) {
+        (Some(out), _) => out.clone(),
+        (None, Some(date)) => {
+            let day = parse_date(date, "the monitored day")?;
+            Store::new(&args.dir).at(&layout::monitoring(&day))
+        }
+        (None, None) => anyhow::bail!(
+            "monitor: cannot tell which day this is (the feature folder is not named as_of=<date> and no --predictions were given): pass --out"
+        ),
+    };
+    monitor::write(&out, &report).context("monitor failed")?;
+    if let Some(drift) = &report.data_drift {
+        for feature in drift.features.iter().take(10) {
+            info!(
+                feature = feature.name.as_str(),
+                psi = feature
+                    .psi
+                    .map_or_else(|| "no values".to_owned(), |p| format!("{p:.3}")),
+                level = format!("{:?}", feature.level).to_lowercase(),
+                importance = feature.importance.map(|i| format!("{i:.2}")),
+                new_categories = feature.new_categories.len(),
+                "drift"
+            );
+        }
+        if !drift.changed_kind.is_empty() {
+            warn!(
+                features = drift.changed_kind.join(", "),
+                "features whose kind changed since training (not comparable)"
+            );
+        }
+        if !drift.missing_features.is_empty() {
+            warn!(
+                missing = drift.missing_features.join(", "),
+                "features the model reads are absent"
+            );
+        }
+    }
+    if let Some(scores) = &report.prediction_drift {
         info!(
-            feature = drift.name.as_str(),
-            psi = drift
-                .psi
-                .map_or_else(|| "no values".to_owned(), |p| format!("{p:.3}")),
-            level = format!("{:?}", drift.level).to_lowercase(),
-            importance = drift.importance.map(|i| format!("{i:.2}")),
-            new_categories = drift.new_categories.len(),
-            "drift"
+            date = scores.date.as_str(),
+            psi = scores.psi.map(|p| format!("{p:.3}")),
+            level = format!("{:?}", scores.level).to_lowercase(),
+            mean = format!("{:.3} -> {:.3}", scores.mean[0], scores.mean[1]),
+            "prediction drift"
         );
     }
-    if !report.changed_kind.is_empty() {
-        tracing::warn!(
-            features = report.changed_kind.join(", "),
-            "features whose kind changed since training (not comparable)"
+    for day in &report.accuracy {
+        info!(
+            date = day.date.as_str(),
+            estimated_roc_auc = day.estimated.roc_auc.map(|a| format!("{a:.4}")),
+            realised_roc_auc = day
+                .realised
+                .as_ref()
+                .and_then(|r| r.roc_auc)
+                .map(|a| format!("{a:.4}")),
+            matures_on = day.matures_on.as_str(),
+            "accuracy"
         );
     }
-    if !report.missing_features.is_empty() {
-        tracing::warn!(
-            missing = report.missing_features.join(", "),
-            "features the model reads are absent"
+    for warning in &report.warnings {
+        warn!("{warning}");
+    }
+    for degraded in &report.findings.degraded {
+        warn!(
+            date = degraded.date.as_str(),
+            figure = degraded.figure.as_str(),
+            roc_auc = format!("{:.4}", degraded.roc_auc),
+            floor = format!("{:.4}", degraded.floor),
+            "accuracy below the floor"
         );
     }
     info!(
-        features = report.features.len(),
-        warn = report.levels.get("warn").copied().unwrap_or(0),
-        alert = report.levels.get("alert").copied().unwrap_or(0),
-        report = %out.display(),
-        "drift written"
+        drift = format!("{:?}", report.findings.drift).to_lowercase(),
+        drifted = report.findings.drifted_features.join(", "),
+        degraded = report.findings.degraded.len(),
+        report = %out.join(monitor::REPORT_FILE).display(),
+        "monitoring written"
     );
     Ok(report)
 }

@@ -279,13 +279,16 @@ fn train_on_one_half_and_score_the_other_straight_from_a_table() {
         &[
             ("--model", &path("model")),
             ("--features", &path("score-features")),
+            ("--out", &path("monitoring")),
         ],
     ));
-    assert!(monitor.contains("drift written"), "{monitor}");
-    let drift: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(path("score-features").join("drift.json")).expect("drift.json"),
+    assert!(monitor.contains("monitoring written"), "{monitor}");
+    assert!(path("monitoring").join("report.html").exists());
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(path("monitoring").join("monitor.json")).expect("monitor.json"),
     )
     .expect("json");
+    let drift = &report["data_drift"];
     let features = drift["features"].as_array().expect("features");
     assert_eq!(features.len(), 5, "{drift}");
     let contract = features

@@ -31,6 +31,7 @@ mod category;
 pub mod decision;
 pub mod drift;
 mod error;
+pub mod estimate;
 mod feature_spec;
 mod hash;
 pub mod metrics;

@@ -279,6 +279,31 @@ pub fn calibration_curve(
         .collect()
 }
 
+/// Expected calibration error: the mean gap between predicted and observed churn over
+/// the bins of [`calibration_curve`], weighted by their customers.
+pub fn expected_calibration_error(bins: &[CalibrationBin]) -> Option<f64> {
+    let total: u64 = bins.iter().map(|b| b.count).sum();
+    (total > 0).then(|| {
+        bins.iter()
+            .map(|b| b.count as f64 * (b.predicted - b.observed).abs())
+            .sum::<f64>()
+            / total as f64
+    })
+}
+
+/// Lift of the riskiest `fraction` of customers: their churn rate over everyone's (1 is
+/// no better than random). `None` without positives or without customers in the top.
+pub fn lift_at(labels: &[bool], scores: &[f64], fraction: f64) -> Option<f64> {
+    let positives = labels.iter().filter(|l| **l).count();
+    let top = ((labels.len() as f64 * fraction).ceil() as usize).min(labels.len());
+    if positives == 0 || top == 0 {
+        return None;
+    }
+    let order = by_descending_score(scores);
+    let caught = order[..top].iter().filter(|&&i| labels[i]).count();
+    Some((caught as f64 / top as f64) / (positives as f64 / labels.len() as f64))
+}
+
 /// Population stability index of `actual` against `expected`, over `bins` quantile bins
 /// of `expected`. Below 0.1 is stable; above 0.25 is a shift worth acting on.
 pub fn population_stability_index(expected: &[f64], actual: &[f64], bins: usize) -> Option<f64> {
@@ -369,6 +394,31 @@ mod tests {
         assert_eq!(pr[0].y, 1.0);
         let bins = calibration_curve(&labels, &[0.05, 0.15, 0.95, 0.95, 0.55], 10);
         assert_eq!(bins.iter().map(|b| b.count).sum::<u64>(), 5);
+    }
+
+    #[test]
+    fn calibration_error_and_lift() {
+        let bins = [
+            CalibrationBin {
+                predicted: 0.1,
+                observed: 0.2,
+                count: 3,
+            },
+            CalibrationBin {
+                predicted: 0.8,
+                observed: 0.8,
+                count: 1,
+            },
+        ];
+        let ece = expected_calibration_error(&bins).expect("ece");
+        assert!((ece - 0.075).abs() < 1e-12, "{ece}");
+        assert_eq!(expected_calibration_error(&[]), None);
+        // 10 customers, 2 churners; the top 10 % (one customer) churned: lift 1 / 0.2 = 5.
+        let labels: Vec<bool> = (0..10).map(|i| i == 9 || i == 3).collect();
+        let scores: Vec<f64> = (0..10).map(f64::from).collect();
+        assert_eq!(lift_at(&labels, &scores, 0.1), Some(5.0));
+        assert_eq!(lift_at(&labels, &scores, 1.0), Some(1.0));
+        assert_eq!(lift_at(&[false, false], &[0.1, 0.2], 0.1), None);
     }
 
     #[test]

@@ -94,6 +94,8 @@ pub const MODELS: &str = "models";
 pub const PREDICTIONS: &str = "predictions";
 /// `actions/`.
 pub const ACTIONS: &str = "actions";
+/// `monitoring/`.
+pub const MONITORING: &str = "monitoring";
 
 /// The file of a curated source inside its folder.
 pub const CURATED_FILE: &str = "data.parquet";
@@ -233,6 +235,11 @@ pub fn prediction_shard(day: &impl DayKey, part: &str) -> Key {
 /// `actions/dt=<day>`.
 pub fn actions(day: &impl DayKey) -> Key {
     root(ACTIONS).join(&format!("{DAY_PREFIX}{day}"))
+}
+
+/// `monitoring/dt=<day>`: the monitor's figures and report of the predictions of a day.
+pub fn monitoring(day: &impl DayKey) -> Key {
+    root(MONITORING).join(&format!("{DAY_PREFIX}{day}"))
 }
 
 /// `actions/ledger`: the local action ledger (in AWS it is a DynamoDB table).

@@ -24,6 +24,7 @@ pub mod models;
 pub mod monitor;
 pub mod predict;
 pub mod progress;
+pub mod reference;
 pub mod rng;
 pub mod store;
 pub mod train;

@@ -26,8 +26,8 @@ pub const MODEL_FILE: &str = "model.json";
 pub const BINARY_FILE: &str = crate::layout::MODEL_BINARY_FILE;
 /// The training summary.
 pub const TRAINING_FILE: &str = "training.json";
-/// The training table's reference profile, for drift.
-pub const PROFILE_FILE: &str = "profile.json";
+/// The model's reference (features and scores), for monitoring.
+pub use crate::reference::PROFILE_FILE;
 /// Folder of the per-family candidates.
 pub const CANDIDATES_DIR: &str = "candidates";
 
@@ -61,16 +61,6 @@ pub fn read_artifact(path: &Path) -> Result<ModelArtifact> {
 /// Reads the training summary of a model folder.
 pub fn read_training(dir: &Path) -> Result<TrainOutcome> {
     let path = dir.join(TRAINING_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|e| PipelineError::io(&path, e))?;
-    serde_json::from_str(&text).map_err(|source| PipelineError::Json {
-        context: format!("reading {}", path.display()),
-        source,
-    })
-}
-
-/// Reads the reference profile of a model folder.
-pub fn read_profile(dir: &Path) -> Result<crate::features::profile::TableProfile> {
-    let path = dir.join(PROFILE_FILE);
     let text = std::fs::read_to_string(&path).map_err(|e| PipelineError::io(&path, e))?;
     serde_json::from_str(&text).map_err(|source| PipelineError::Json {
         context: format!("reading {}", path.display()),
@@ -125,7 +115,7 @@ pub fn train_dir(
     let dir = out.map_or_else(|| models_root.join(&id), Path::to_path_buf);
     write_json(
         dir.join(PROFILE_FILE),
-        &crate::features::profile::profile(&dataset),
+        &crate::reference::build(&dataset, &outcome)?,
     )?;
     write_model_dir(&dir, &outcome)?;
     Ok((outcome, dir))

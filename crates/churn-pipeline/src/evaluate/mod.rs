@@ -21,7 +21,7 @@ use crate::features::data::{Dataset, load_dir};
 use crate::models::{CANDIDATES_DIR, read_artifact, read_training};
 use crate::store::{write_atomic, write_json};
 use crate::train::{HeldOut, TrainOutcome, score_rows};
-use plots::Line;
+use plots::{Line, escape};
 
 /// Metrics of one family on the evaluated rows.
 #[derive(Debug, Clone, Serialize)]
@@ -206,12 +206,6 @@ fn importance(scorer: &Scorer, data: &Dataset, rows: &[usize]) -> Vec<(String, f
     ranked
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
 fn render(
     evaluation: &Evaluation,
     training: &TrainOutcome,
@@ -327,11 +321,8 @@ fn render(
     let _ = write!(
         html,
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Churn model report</title>\
-         <style>body{{font-family:system-ui,sans-serif;margin:2em auto;max-width:1150px;color:#222}}\
-         table{{border-collapse:collapse;margin:1em 0;font-size:14px}}td,th{{border:1px solid #ddd;padding:3px 7px;text-align:right}}\
-         th{{background:#f3f3f3}}td:first-child,th:first-child{{text-align:left}}.best{{font-weight:bold}}\
-         .charts{{display:flex;flex-wrap:wrap;gap:8px}}.charts svg{{border:1px solid #eee}}code{{background:#f6f6f6;padding:1px 4px}}</style>\
-         </head><body><h1>Churn model report</h1>"
+         <style>{}</style></head><body><h1>Churn model report</h1>",
+        plots::STYLE
     );
     let _ = write!(
         html,

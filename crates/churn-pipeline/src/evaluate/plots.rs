@@ -1,5 +1,5 @@
-//! The report's charts, drawn as SVG with plotters (no fonts or images needed, so the
-//! report opens offline).
+//! The reports' charts, drawn as SVG with plotters (no fonts or images needed, so the
+//! reports open offline), and their style sheet.
 
 use plotters::prelude::*;
 
@@ -15,6 +15,21 @@ const PALETTE: [RGBColor; 5] = [
     RGBColor(214, 39, 40),
     RGBColor(148, 103, 189),
 ];
+
+/// The style sheet of the reports (inline: they open offline).
+pub const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1150px;color:#222}\
+    table{border-collapse:collapse;margin:1em 0;font-size:14px}td,th{border:1px solid #ddd;padding:3px 7px;text-align:right}\
+    th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}.best{font-weight:bold}\
+    .charts{display:flex;flex-wrap:wrap;gap:8px}.charts svg{border:1px solid #eee}code{background:#f6f6f6;padding:1px 4px}\
+    .alert{color:#b00020;font-weight:bold}.warn{color:#a15c00;font-weight:bold}";
+
+/// Text made safe for HTML.
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
 
 /// Draws a chart, turning a panic inside plotters into an error (a report with a missing
 /// chart beats no report).

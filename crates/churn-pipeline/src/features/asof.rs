@@ -340,11 +340,28 @@ fn tickets(sources: &Sources, cutoff: Cutoff) -> LazyFrame {
         ])
 }
 
+/// The label: a churn on `as_of` or within the horizon's days after it.
+fn churned_within_horizon(cutoff: Cutoff) -> Expr {
+    col("churn_date")
+        .gt_eq(cutoff.day(0))
+        .and(col("churn_date").lt(cutoff.day(cutoff.horizon_days)))
+}
+
+/// The label of every customer with a churn in the horizon (`customer_id`, `churned`,
+/// all true): what a prediction made on `as_of` turned out to be, once the data covers
+/// the horizon. Customers absent from it stayed.
+pub fn outcomes(sources: &Sources, cutoff: Cutoff) -> LazyFrame {
+    sources
+        .churn_labels
+        .clone()
+        .filter(churned_within_horizon(cutoff))
+        .group_by([col(ID_COLUMN)])
+        .agg([lit(true).alias(LABEL_COLUMN)])
+}
+
 fn churn_history(sources: &Sources, cutoff: Cutoff) -> LazyFrame {
     let before = col("churn_date").lt(cutoff.day(0));
-    let within_horizon = col("churn_date")
-        .gt_eq(cutoff.day(0))
-        .and(col("churn_date").lt(cutoff.day(cutoff.horizon_days)));
+    let within_horizon = churned_within_horizon(cutoff);
     sources
         .churn_labels
         .clone()

@@ -187,6 +187,13 @@ pub fn data_end(sources: &Sources) -> Result<Option<i32>> {
     Ok(data_coverage(sources)?.map(|coverage| coverage.end))
 }
 
+/// The last day a label "churned within `horizon_days` of `as_of`" covers (day
+/// numbers): the label is known once the data reaches it. Features and the monitor's
+/// matured predictions both go by it.
+pub fn horizon_end(as_of: i32, horizon_days: u32) -> i32 {
+    as_of + horizon_days as i32 - 1
+}
+
 /// `features/as_of=<date>/`.
 pub fn as_of_dir(store: &Store, as_of: NaiveDate) -> PathBuf {
     store.at(&crate::layout::features_as_of(&as_of))
@@ -272,7 +279,7 @@ pub fn build_as_of_parts(
     let coverage = data_coverage(&sources)?;
     let end = coverage.as_ref().map(|coverage| coverage.end);
     let as_of_day = to_days(as_of);
-    let horizon_end = as_of_day + horizon_days as i32 - 1;
+    let horizon_end = horizon_end(as_of_day, horizon_days);
     let mut warnings = Vec::new();
     let label_known = end.is_some_and(|end| end >= horizon_end);
     if !label_known {

@@ -98,6 +98,10 @@ pub struct PredictSummary {
     pub high_risk: u64,
     /// The decision threshold.
     pub threshold: f64,
+    /// The model's horizon: the predictions are of churn within this many days of the
+    /// features' date (unknown for models older than the record).
+    #[serde(default)]
+    pub horizon_days: Option<u32>,
     /// Files written.
     pub files: Vec<String>,
     /// Wall time.
@@ -385,6 +389,7 @@ pub fn predict(
         tiers,
         high_risk: high_risk as u64,
         threshold: scorer.artifact().decision.threshold,
+        horizon_days: scorer.artifact().lineage.horizon_days,
         files: [
             PREDICTIONS_FILE,
             HIGH_RISK_CSV,

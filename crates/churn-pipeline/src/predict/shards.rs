@@ -97,6 +97,7 @@ pub fn merge_shards(dir: &Path, expected: Option<usize>) -> Result<PredictSummar
         tiers: Default::default(),
         high_risk: 0,
         threshold,
+        horizon_days: first.horizon_days,
         files: Vec::new(),
         seconds: 0.0,
         warnings: Vec::new(),

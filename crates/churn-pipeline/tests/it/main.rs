@@ -20,6 +20,9 @@ mod generate_and_ingest;
 mod hostile_input;
 /// Training: determinism, every family, reason codes, bad tables.
 mod models;
+/// Monitoring: realised accuracy against a direct join, estimates, prediction and data
+/// drift, and bad input.
+mod monitor;
 /// Publishing a dataset version as one step: failed and killed runs change nothing,
 /// one ingest at a time.
 mod publish;

@@ -340,8 +340,27 @@ fn train_evaluate_and_predict_end_to_end() {
     {
         use churn_pipeline::features::data::FeatureColumn;
         use churn_pipeline::features::profile::FeatureProfile;
-        let profile = churn_pipeline::models::read_profile(&model).expect("profile");
+        let reference = churn_pipeline::reference::read(&model).expect("profile");
         let data = load_dir(&features, true).expect("load");
+        // The model's scores on every training row, and the measured champion's
+        // calibration on the test split.
+        let scores = reference.scores.as_ref().expect("score reference");
+        assert_eq!(scores.distribution.rows as usize, data.len());
+        assert_eq!(scores.distribution.missing, 0);
+        assert_eq!(scores.model_id, outcome.deployed().expect("model").model_id);
+        assert!((scores.tiers.values().sum::<f64>() - 1.0).abs() < 1e-9);
+        let holdout = scores.holdout.as_ref().expect("holdout");
+        assert_eq!(holdout.rows as usize, outcome.test_rows);
+        assert_eq!(
+            holdout.calibration.iter().map(|b| b.count).sum::<u64>(),
+            holdout.rows
+        );
+        let measured = outcome.champion().test.roc_auc;
+        assert!(
+            (holdout.roc_auc.expect("auc") - measured).abs() < 1e-12,
+            "{holdout:?} vs {measured}"
+        );
+        let profile = &reference.table;
         assert_eq!(profile.rows as usize, data.len());
         assert_eq!(profile.features.len(), data.spec.features.len());
         for (feature, column) in data.spec.features.iter().zip(&data.columns) {
@@ -374,7 +393,11 @@ fn train_evaluate_and_predict_end_to_end() {
             std::fs::copy(model.join(file), old.join(file)).expect("copy");
         }
         let rebuilt = churn_pipeline::monitor::reference_of(&old).expect("rebuilt");
-        assert_eq!(rebuilt, profile);
+        assert_eq!(&rebuilt.table, profile);
+        assert_eq!(
+            rebuilt.scores, None,
+            "no scores without the model's own profile"
+        );
         let mut training: serde_json::Value = serde_json::from_str(
             &std::fs::read_to_string(old.join("training.json")).expect("read"),
         )

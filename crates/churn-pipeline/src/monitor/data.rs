@@ -1,14 +1,9 @@
-//! Data drift of a feature table against a model's training profile (`profile.json`):
-//! per feature its effect sizes ([`churn_core::drift`]), missing rates, values outside
-//! the reference's range and new categories; features ranked by PSI times their share
-//! of the model's importance (from `metrics.json`, when `churn evaluate` wrote it), so a
-//! drifted column the model hardly uses does not page anyone.
-//!
-//! The first piece of the monitoring stage: prediction drift, realised and estimated
-//! accuracy and the action experiments are still to come.
+//! Data drift of a feature table against a model's training profile: per feature its
+//! effect sizes ([`churn_core::drift`]), missing rates, values outside the reference's
+//! range and new categories; features ranked by PSI times their share of the model's
+//! importance, so a drifted column the model hardly uses does not page anyone.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use churn_core::drift::{self, CategoryProfile, Level, NumericProfile, PSI_ALERT, PSI_WARN};
 use serde::{Deserialize, Serialize};
@@ -240,74 +235,6 @@ pub fn data_drift(
         extra_features,
         levels,
     })
-}
-
-/// The importance ranking `churn evaluate` wrote into a model folder's `metrics.json`,
-/// or nothing when it has not run.
-pub fn read_importance(model_dir: &Path) -> Result<Vec<(String, f64)>> {
-    let path = model_dir.join("metrics.json");
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        return Ok(Vec::new());
-    };
-    let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|source| PipelineError::Json {
-            context: format!("reading {}", path.display()),
-            source,
-        })?;
-    Ok(value
-        .get("feature_importance")
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .unwrap_or_default())
-}
-
-/// The reference of a model folder: its `profile.json`, or, for a model trained before
-/// profiles were written, the profile of the feature folder its `training.json` names
-/// when that folder is still there.
-pub fn reference_of(model_dir: &Path) -> Result<TableProfile> {
-    if !model_dir.join(crate::models::MODEL_FILE).exists() {
-        return Err(PipelineError::Missing(format!(
-            "{} is not a model folder (no {}): pass a folder written by `churn train`",
-            model_dir.display(),
-            crate::models::MODEL_FILE
-        )));
-    }
-    if model_dir.join(crate::models::PROFILE_FILE).exists() {
-        return crate::models::read_profile(model_dir);
-    }
-    let training = crate::models::read_training(model_dir).ok();
-    let features = training
-        .as_ref()
-        .map(|t| std::path::PathBuf::from(&t.features))
-        .filter(|dir| {
-            !dir.as_os_str().is_empty() && dir.join(crate::features::TABLE_FILE).exists()
-        });
-    match features {
-        Some(dir) => {
-            tracing::info!(
-                features = %dir.display(),
-                "no profile.json in the model folder (trained before profiles): profiling the features it was trained on"
-            );
-            Ok(profile(&data::load_dir(&dir, true)?))
-        }
-        None => Err(PipelineError::Missing(format!(
-            "{} has no profile.json (trained before drift monitoring) and the features it was trained on{} are gone: train again to get one",
-            model_dir.display(),
-            training
-                .map(|t| format!(" ({})", t.features))
-                .unwrap_or_default()
-        ))),
-    }
-}
-
-/// `churn monitor`: the drift of the feature folder `features` against the model folder
-/// `model_dir`'s reference ([`reference_of`]), written to `out` as JSON.
-pub fn monitor_dir(model_dir: &Path, features: &Path, out: &Path) -> Result<DriftReport> {
-    let reference = reference_of(model_dir)?;
-    let data = data::load_dir(features, false)?;
-    let importance = read_importance(model_dir)?;
-    let report = data_drift(&reference, &data, &importance)?;
-    crate::store::write_json(out, &report)?;
-    Ok(report)
 }
 
 #[cfg(test)]

@@ -1,0 +1,373 @@
+//! `churn monitor`: how a model is doing. Against the model's reference (`profile.json`,
+//! [`crate::reference`]) it measures
+//! - [`data`] drift of a feature table: per feature effect sizes, missing rates, values
+//!   outside the training range, new categories, ranked by drift × importance;
+//! - prediction drift of a day's [`scores`]: the probability distribution and tier shares;
+//! - [`accuracy`] over time: realised on every prediction day whose labels have matured,
+//!   estimated from the calibrated probabilities before that;
+//!
+//! and says what needs attention ([`Findings`]: drift at alert, accuracy below a floor).
+//! Everything goes into `monitor.json` (versioned by [`SCHEMA_VERSION`]) and a
+//! self-contained [`html`] report, under `monitoring/dt=<day>/`.
+//!
+//! Still to come (issue 14): control groups of the actions and champion/challenger.
+
+pub mod accuracy;
+pub mod data;
+pub mod html;
+pub mod scores;
+
+use std::path::{Path, PathBuf};
+
+use churn_core::drift::Level;
+use serde::{Deserialize, Serialize};
+
+pub use accuracy::DayAccuracy;
+pub use data::{DriftReport, FeatureDrift, data_drift};
+pub use scores::{DayScores, PredictionDrift, prediction_drift};
+
+use crate::error::{PipelineError, Result};
+use crate::features::data as feature_data;
+use crate::features::profile::profile;
+use crate::reference::Reference;
+use crate::store::Store;
+
+/// The version of `monitor.json`'s layout; bumped when a field changes meaning.
+pub const SCHEMA_VERSION: u32 = 1;
+/// The figures, for programs.
+pub const MONITOR_FILE: &str = "monitor.json";
+/// The report, for people.
+pub const REPORT_FILE: &str = "report.html";
+/// Without a configured floor, accuracy is degraded this far below the ROC-AUC the test
+/// split measured at training.
+pub const DEFAULT_AUC_DROP: f64 = 0.05;
+
+/// What to monitor.
+#[derive(Debug, Clone, Default)]
+pub struct MonitorRequest {
+    /// The model folder (its `profile.json` is the reference).
+    pub model_dir: PathBuf,
+    /// A feature table to compare with the training table.
+    pub features: Option<PathBuf>,
+    /// Prediction folders (`predictions/dt=<day>/`): the latest is compared with the
+    /// reference's scores; each is measured on matured labels or estimated.
+    pub predictions: Vec<PathBuf>,
+    /// The data directory whose curated churn labels measure matured predictions.
+    pub data: Option<PathBuf>,
+    /// ROC-AUC below which accuracy is degraded (default: the test split's minus
+    /// [`DEFAULT_AUC_DROP`]).
+    pub auc_floor: Option<f64>,
+}
+
+/// What needs attention.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Findings {
+    /// The worst drift: of the features (a missing feature or one whose kind changed
+    /// is an alert) and of the scores.
+    pub drift: Level,
+    /// Features at alert, most urgent first, then those missing or changed in kind.
+    pub drifted_features: Vec<String>,
+    /// ROC-AUC below the floor: the latest matured day's realised figure, the latest
+    /// day's estimate.
+    pub degraded: Vec<Degradation>,
+}
+
+/// A ROC-AUC below the floor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Degradation {
+    /// The prediction day.
+    pub date: String,
+    /// `realised` or `estimated`.
+    pub figure: String,
+    pub roc_auc: f64,
+    pub floor: f64,
+}
+
+/// `monitor.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MonitorReport {
+    pub schema_version: u32,
+    pub generated_by: String,
+    /// The model monitored.
+    pub model_id: String,
+    /// The day monitored: the latest prediction day, else the features' `as_of`.
+    pub date: Option<String>,
+    /// The last day the curated data covers (what matures predictions).
+    pub data_end: Option<String>,
+    /// The test split's ROC-AUC at training, and the floor applied.
+    pub reference_roc_auc: Option<f64>,
+    pub auc_floor: Option<f64>,
+    pub findings: Findings,
+    pub data_drift: Option<DriftReport>,
+    pub prediction_drift: Option<PredictionDrift>,
+    /// Per prediction day, oldest first.
+    pub accuracy: Vec<DayAccuracy>,
+    /// What could not be measured, and why.
+    pub warnings: Vec<String>,
+}
+
+/// Monitors the model of `request` (see the module's documentation).
+pub fn monitor(request: &MonitorRequest) -> Result<MonitorReport> {
+    if request.features.is_none() && request.predictions.is_empty() {
+        return Err(PipelineError::InvalidInput(
+            "nothing to monitor: pass a feature folder (data drift), prediction folders (prediction drift and accuracy), or both".into(),
+        ));
+    }
+    let reference = reference_of(&request.model_dir)?;
+    let artifact = crate::models::read_artifact(&request.model_dir)?;
+    let mut warnings = Vec::new();
+
+    let data_drift = match &request.features {
+        Some(features) => {
+            let data = feature_data::load_dir(features, false)?;
+            let importance = read_importance(&request.model_dir)?;
+            Some(data_drift(&reference.table, &data, &importance)?)
+        }
+        None => None,
+    };
+
+    let mut days = request
+        .predictions
+        .iter()
+        .map(|dir| DayScores::read(dir))
+        .collect::<Result<Vec<_>>>()?;
+    days.sort_by(|a, b| a.date.cmp(&b.date));
+    if let Some(pair) = days.windows(2).find(|w| w[0].date == w[1].date) {
+        return Err(PipelineError::InvalidInput(format!(
+            "two prediction folders are of {}: pass each day once",
+            pair[0].date
+        )));
+    }
+
+    let prediction_drift = match (days.last(), &reference.scores) {
+        (None, _) => None,
+        (Some(_), None) => {
+            warnings.push(format!(
+                "{}'s profile.json has no score reference (trained before prediction drift): no prediction drift; train again to get one",
+                request.model_dir.display()
+            ));
+            None
+        }
+        (Some(day), Some(scores)) if day.summary.model_id != scores.model_id => {
+            warnings.push(format!(
+                "the predictions of {} are by model {}, the reference is of {}: no prediction drift (monitor them with their own model)",
+                day.date, day.summary.model_id, scores.model_id
+            ));
+            None
+        }
+        (Some(day), Some(scores)) => Some(prediction_drift(scores, day)),
+    };
+
+    let (sources, data_end) = match &request.data {
+        Some(dir) if !days.is_empty() => {
+            let store = Store::new(dir);
+            match crate::features::load_sources(&store) {
+                Ok(sources) => {
+                    let end = crate::features::data_end(&sources)?;
+                    (Some(sources), end)
+                }
+                Err(error) => {
+                    warnings.push(format!(
+                        "no curated data to read the churn labels from ({error}): accuracy is estimated only"
+                    ));
+                    (None, None)
+                }
+            }
+        }
+        _ => (None, None),
+    };
+    let mut accuracy = Vec::new();
+    for day in &days {
+        let horizon = match day.summary.horizon_days.or(artifact.lineage.horizon_days) {
+            Some(horizon) => horizon,
+            None => {
+                warnings.push(format!(
+                    "the predictions of {} do not record their horizon, nor does the model: taken as {} days",
+                    day.date,
+                    crate::features::DEFAULT_HORIZON_DAYS
+                ));
+                crate::features::DEFAULT_HORIZON_DAYS
+            }
+        };
+        accuracy.push(accuracy::day_accuracy(
+            day,
+            horizon,
+            sources.as_ref(),
+            data_end,
+        )?);
+    }
+    if sources.is_some()
+        && let Some(first) = accuracy.first()
+        && accuracy.iter().all(|day| day.realised.is_none())
+    {
+        warnings.push(format!(
+            "no prediction day has matured yet (the earliest, {}, matures when the data reaches {}): accuracy is estimated only",
+            first.date, first.matures_on
+        ));
+    }
+
+    let reference_roc_auc = reference
+        .scores
+        .as_ref()
+        .and_then(|s| s.holdout.as_ref())
+        .and_then(|h| h.roc_auc);
+    let auc_floor = request
+        .auc_floor
+        .or(reference_roc_auc.map(|auc| auc - DEFAULT_AUC_DROP));
+    let findings = findings(
+        data_drift.as_ref(),
+        prediction_drift.as_ref(),
+        &accuracy,
+        auc_floor,
+    );
+    let date = days.last().map(|d| d.date.clone()).or_else(|| {
+        request
+            .features
+            .as_ref()
+            .and_then(|f| crate::layout::parse_as_of(&f.display().to_string()).map(str::to_owned))
+    });
+    Ok(MonitorReport {
+        schema_version: SCHEMA_VERSION,
+        generated_by: format!("churn-pipeline {}", env!("CARGO_PKG_VERSION")),
+        model_id: artifact.model_id.clone(),
+        date,
+        data_end: data_end.map(|end| crate::dates::from_days(end).to_string()),
+        reference_roc_auc,
+        auc_floor,
+        findings,
+        data_drift,
+        prediction_drift,
+        accuracy,
+        warnings,
+    })
+}
+
+fn findings(
+    data: Option<&DriftReport>,
+    scores: Option<&PredictionDrift>,
+    accuracy: &[DayAccuracy],
+    floor: Option<f64>,
+) -> Findings {
+    let mut drifted_features = Vec::new();
+    let mut drift = scores.map_or(Level::Stable, |s| s.level);
+    if let Some(data) = data {
+        drifted_features.extend(
+            data.features
+                .iter()
+                .filter(|f| f.level == Level::Alert)
+                .map(|f| f.name.clone()),
+        );
+        drifted_features.extend(data.missing_features.iter().cloned());
+        drifted_features.extend(data.changed_kind.iter().cloned());
+        let worst = if drifted_features.is_empty() {
+            data.features
+                .iter()
+                .map(|f| f.level)
+                .max()
+                .unwrap_or(Level::Stable)
+        } else {
+            Level::Alert
+        };
+        drift = drift.max(worst);
+    }
+    let mut degraded = Vec::new();
+    if let Some(floor) = floor {
+        let latest_realised = accuracy
+            .iter()
+            .rev()
+            .find_map(|day| Some((day, day.realised.as_ref()?.roc_auc?)));
+        if let Some((day, auc)) = latest_realised
+            && auc < floor
+        {
+            degraded.push(Degradation {
+                date: day.date.clone(),
+                figure: "realised".into(),
+                roc_auc: auc,
+                floor,
+            });
+        }
+        if let Some(day) = accuracy.last()
+            && let Some(auc) = day.estimated.roc_auc
+            && auc < floor
+        {
+            degraded.push(Degradation {
+                date: day.date.clone(),
+                figure: "estimated".into(),
+                roc_auc: auc,
+                floor,
+            });
+        }
+    }
+    Findings {
+        drift,
+        drifted_features,
+        degraded,
+    }
+}
+
+/// Writes `monitor.json` and `report.html` into `out`; the report last.
+pub fn write(out: &Path, report: &MonitorReport) -> Result<()> {
+    crate::store::write_json(out.join(MONITOR_FILE), report)?;
+    crate::store::write_atomic(out.join(REPORT_FILE), html::render(report).as_bytes())?;
+    Ok(())
+}
+
+/// The importance ranking `churn evaluate` wrote into a model folder's `metrics.json`,
+/// or nothing when it has not run.
+pub fn read_importance(model_dir: &Path) -> Result<Vec<(String, f64)>> {
+    let path = model_dir.join("metrics.json");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(Vec::new());
+    };
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|source| PipelineError::Json {
+            context: format!("reading {}", path.display()),
+            source,
+        })?;
+    Ok(value
+        .get("feature_importance")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default())
+}
+
+/// The reference of a model folder: its `profile.json`, or, for a model trained before
+/// profiles were written, the profile of the feature folder its `training.json` names
+/// when that folder is still there.
+pub fn reference_of(model_dir: &Path) -> Result<Reference> {
+    if !model_dir.join(crate::models::MODEL_FILE).exists() {
+        return Err(PipelineError::Missing(format!(
+            "{} is not a model folder (no {}): pass a folder written by `churn train`",
+            model_dir.display(),
+            crate::models::MODEL_FILE
+        )));
+    }
+    if model_dir.join(crate::models::PROFILE_FILE).exists() {
+        return crate::reference::read(model_dir);
+    }
+    let training = crate::models::read_training(model_dir).ok();
+    let features = training
+        .as_ref()
+        .map(|t| std::path::PathBuf::from(&t.features))
+        .filter(|dir| {
+            !dir.as_os_str().is_empty() && dir.join(crate::features::TABLE_FILE).exists()
+        });
+    match features {
+        Some(dir) => {
+            tracing::info!(
+                features = %dir.display(),
+                "no profile.json in the model folder (trained before profiles): profiling the features it was trained on"
+            );
+            Ok(Reference {
+                table: profile(&feature_data::load_dir(&dir, true)?),
+                scores: None,
+            })
+        }
+        None => Err(PipelineError::Missing(format!(
+            "{} has no profile.json (trained before drift monitoring) and the features it was trained on{} are gone: train again to get one",
+            model_dir.display(),
+            training
+                .map(|t| format!(" ({})", t.features))
+                .unwrap_or_default()
+        ))),
+    }
+}

@@ -1,0 +1,228 @@
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use churn_core::drift::Level;
+use churn_pipeline::features::build_as_of;
+use churn_pipeline::features::data::load_dir;
+use churn_pipeline::models::train_dir;
+use churn_pipeline::monitor::{self, MonitorReport, MonitorRequest};
+use churn_pipeline::predict::{PredictOptions, predict};
+use churn_pipeline::progress::NoProgress;
+use churn_pipeline::store::Store;
+
+use crate::models::{feature_dir, quick_options, valid};
+
+fn day(text: &str) -> NaiveDate {
+    text.parse().expect("date")
+}
+
+/// Features as of `as_of` scored into `predictions/dt=<as_of>`.
+fn predicted(dir: &Path, model: &Path, as_of: &str) -> (PathBuf, PathBuf) {
+    let summary = build_as_of(&Store::new(dir), day(as_of), 90, None).expect("features");
+    let features = PathBuf::from(summary.dir);
+    let out = dir.join(format!("predictions/dt={as_of}"));
+    let options = PredictOptions {
+        reasons: 0,
+        ..PredictOptions::default()
+    }
+    .validate()
+    .expect("options");
+    predict(model, &features, &out, &options, &NoProgress).expect("predict");
+    (features, out)
+}
+
+#[test]
+fn realised_accuracy_is_the_direct_join_estimates_cover_unmatured_days_and_drift_is_reported() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Trained as of 2026-06-01 on data that ends 2026-10-31.
+    let training = feature_dir(dir.path(), 1500);
+    let model = dir.path().join("models/m");
+    train_dir(
+        &training,
+        &valid(quick_options()),
+        Some(&model),
+        dir.path(),
+        &NoProgress,
+    )
+    .expect("train");
+    // 2026-07-01 + 90 days is covered; 2026-10-01 + 90 days is not.
+    let (_, matured) = predicted(dir.path(), &model, "2026-07-01");
+    let (latest_features, latest) = predicted(dir.path(), &model, "2026-10-01");
+
+    let request = MonitorRequest {
+        model_dir: model.clone(),
+        features: Some(latest_features.clone()),
+        predictions: vec![latest.clone(), matured.clone()],
+        data: Some(dir.path().to_path_buf()),
+        auc_floor: None,
+    };
+    let report = monitor::monitor(&request).expect("monitor");
+    assert_eq!(report.date.as_deref(), Some("2026-10-01"));
+    assert_eq!(report.accuracy.len(), 2, "oldest first");
+    let (old, new) = (&report.accuracy[0], &report.accuracy[1]);
+    assert_eq!(
+        (old.date.as_str(), new.date.as_str()),
+        ("2026-07-01", "2026-10-01")
+    );
+    assert_eq!(old.matures_on, "2026-09-28");
+    assert!(new.realised.is_none(), "{new:?}");
+    assert!(new.estimated.roc_auc.is_some());
+
+    // The realised ROC-AUC is the one computed directly on the labelled features of
+    // that day (the training label, built by another path) joined to the scores.
+    let realised = old.realised.as_ref().expect("matured");
+    let labelled = load_dir(&dir.path().join("features/as_of=2026-07-01"), true).expect("labels");
+    let scores = monitor::DayScores::read(&matured).expect("scores");
+    let by_id: std::collections::HashMap<&str, f64> = scores
+        .ids
+        .iter()
+        .map(String::as_str)
+        .zip(scores.probabilities.iter().copied())
+        .collect();
+    let probabilities: Vec<f64> = labelled.ids.iter().map(|id| by_id[id.as_str()]).collect();
+    let direct = churn_core::metrics::roc_auc(&labelled.labels, &probabilities).expect("auc");
+    let auc = realised.roc_auc.expect("auc");
+    assert!((auc - direct).abs() < 1e-12, "{auc} vs {direct}");
+    assert_eq!(
+        realised.positives as usize,
+        labelled.labels.iter().filter(|l| **l).count()
+    );
+    let error = old.estimate_error.expect("error");
+    assert!((error - (old.estimated.roc_auc.expect("estimate") - auc)).abs() < 1e-15);
+    assert!(realised.top_decile_lift.expect("lift") > 1.0);
+
+    // Prediction and data drift of the latest day against the training table.
+    let scores = report.prediction_drift.as_ref().expect("prediction drift");
+    assert_eq!(scores.date, "2026-10-01");
+    assert!(scores.psi.is_some());
+    for shares in &scores.histogram {
+        assert!(
+            (shares.iter().sum::<f64>() - 1.0).abs() < 1e-6,
+            "{shares:?}"
+        );
+    }
+    let tiers: f64 = scores.tiers.values().map(|[_, now]| now).sum();
+    assert!((tiers - 1.0).abs() < 1e-9);
+    let drift = report.data_drift.as_ref().expect("data drift");
+    assert_eq!(drift.rows[1] as usize, scores.rows[1] as usize);
+    assert!(report.reference_roc_auc.is_some());
+    assert_eq!(
+        report.auc_floor,
+        report
+            .reference_roc_auc
+            .map(|a| a - monitor::DEFAULT_AUC_DROP)
+    );
+
+    // Written and read back; the report is one offline page.
+    let out = dir.path().join("monitoring/dt=2026-10-01");
+    monitor::write(&out, &report).expect("write");
+    let back: MonitorReport = serde_json::from_str(
+        &std::fs::read_to_string(out.join(monitor::MONITOR_FILE)).expect("json"),
+    )
+    .expect("read back");
+    assert_eq!(back, report);
+    let html = std::fs::read_to_string(out.join(monitor::REPORT_FILE)).expect("html");
+    for part in [
+        "Data drift",
+        "Prediction drift",
+        "Accuracy over time",
+        "<svg",
+    ] {
+        assert!(html.contains(part), "{part}");
+    }
+    assert!(
+        !html.contains("<script") && !html.contains("src=\"http"),
+        "offline"
+    );
+
+    // A floor above every figure: degraded, realised (the matured day) and estimated.
+    let strict = monitor::monitor(&MonitorRequest {
+        auc_floor: Some(0.999),
+        ..request.clone()
+    })
+    .expect("monitor");
+    let figures: Vec<&str> = strict
+        .findings
+        .degraded
+        .iter()
+        .map(|d| d.figure.as_str())
+        .collect();
+    assert_eq!(figures, ["realised", "estimated"]);
+
+    // Without the curated data: estimated only, and said so.
+    let blind = monitor::monitor(&MonitorRequest {
+        data: Some(dir.path().join("nowhere")),
+        features: None,
+        ..request.clone()
+    })
+    .expect("monitor");
+    assert!(blind.accuracy.iter().all(|d| d.realised.is_none()));
+    assert!(
+        blind.warnings.iter().any(|w| w.contains("estimated only")),
+        "{:?}",
+        blind.warnings
+    );
+    assert!(blind.data_drift.is_none());
+    assert_eq!(
+        blind.findings.drift,
+        scores.level.max(Level::Stable),
+        "scores only"
+    );
+}
+
+#[test]
+fn bad_monitor_input_gets_a_clear_message() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let training = feature_dir(dir.path(), 600);
+    let model = dir.path().join("models/m");
+    train_dir(
+        &training,
+        &valid(quick_options()),
+        Some(&model),
+        dir.path(),
+        &NoProgress,
+    )
+    .expect("train");
+    let (_, day) = predicted(dir.path(), &model, "2026-10-01");
+    let request = |predictions: Vec<PathBuf>| MonitorRequest {
+        model_dir: model.clone(),
+        predictions,
+        data: Some(dir.path().to_path_buf()),
+        ..MonitorRequest::default()
+    };
+    let message =
+        |request: MonitorRequest| monitor::monitor(&request).expect_err("refused").to_string();
+    assert!(message(request(Vec::new())).contains("nothing to monitor"));
+    assert!(message(request(vec![day.clone(), day.clone()])).contains("pass each day once"));
+    // A folder not named after its day.
+    let unnamed = dir.path().join("scored");
+    std::fs::create_dir_all(&unnamed).expect("mkdir");
+    assert!(message(request(vec![unnamed])).contains("dt=<date>"));
+    // An unfinished folder: no summary.
+    let unfinished = dir.path().join("predictions/dt=2026-10-02");
+    std::fs::create_dir_all(&unfinished).expect("mkdir");
+    std::fs::copy(
+        day.join("predictions.parquet"),
+        unfinished.join("predictions.parquet"),
+    )
+    .expect("copy");
+    assert!(message(request(vec![unfinished.clone()])).contains("unfinished"));
+    // Predictions by another model than the reference's: no prediction drift, and why.
+    let summary = std::fs::read_to_string(day.join("summary.json")).expect("summary");
+    let mut summary: serde_json::Value = serde_json::from_str(&summary).expect("json");
+    summary["model_id"] = "another-model".into();
+    std::fs::write(unfinished.join("summary.json"), summary.to_string()).expect("write");
+    let report = monitor::monitor(&request(vec![unfinished])).expect("monitor");
+    assert!(report.prediction_drift.is_none());
+    assert!(
+        report.warnings.iter().any(|w| w.contains("another-model")),
+        "{:?}",
+        report.warnings
+    );
+    // A model folder that is not one.
+    let error = message(MonitorRequest {
+        model_dir: dir.path().join("models"),
+        ..request(vec![day])
+    });
+    assert!(error.contains("not a model folder"), "{error}");
+}
