@@ -155,6 +155,35 @@ pub fn demo(args: DemoArgs, bars: &Bars) -> Result<()> {
         println!("    {line}");
     }
 
+    // Today's features and scores against the model's training reference (their labels
+    // have not matured: accuracy is estimated).
+    let monitored = crate::commands::monitor(crate::commands::MonitorArgs {
+        model: model_dir.clone(),
+        features: Some(PathBuf::from(&scoring_table.dir)),
+        predictions: vec![predictions.clone()],
+        dir: args.dir.clone(),
+        auc_floor: None,
+        out: None,
+    })?;
+    println!(
+        "  monitoring    {}/  drift {}{}; estimated ROC-AUC {} (test split at training {})",
+        store.at(&layout::monitoring(&today)).display(),
+        format!("{:?}", monitored.findings.drift).to_lowercase(),
+        if monitored.findings.drifted_features.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", monitored.findings.drifted_features.join(", "))
+        },
+        monitored
+            .accuracy
+            .last()
+            .and_then(|day| day.estimated.roc_auc)
+            .map_or_else(|| "-".to_owned(), |auc| format!("{auc:.3}")),
+        monitored
+            .reference_roc_auc
+            .map_or_else(|| "-".to_owned(), |auc| format!("{auc:.3}")),
+    );
+
     // The retention plan of the day, with the example playbook (a dry run: nothing is
     // sent without connections).
     let playbook = store.path("playbook.toml");

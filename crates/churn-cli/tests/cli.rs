@@ -112,6 +112,8 @@ async fn demo_runs_every_stage_and_the_plan_is_sent_once() {
         "<- champion",
         "high_risk.csv",
         "rank,customer_id,churn_probability,reasons",
+        "monitoring/dt=2026-11-01/  drift ",
+        "estimated ROC-AUC 0.",
         "churn actions: plan of 2026-11-01 (playbook 2026-12-01), dry run: nothing sent",
         "expected      cost",
         "not acted on",
@@ -121,6 +123,17 @@ async fn demo_runs_every_stage_and_the_plan_is_sent_once() {
             "demo output mentions {expected}: {stdout}"
         );
     }
+    let monitored: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("monitoring/dt=2026-11-01/monitor.json"))
+            .expect("monitor.json"),
+    )
+    .expect("json");
+    assert_eq!(monitored["schema_version"], 1);
+    assert_eq!(monitored["accuracy"][0]["date"], "2026-11-01");
+    assert!(
+        monitored["prediction_drift"]["psi"].is_number(),
+        "{monitored}"
+    );
     // The demo's data set is published as one version: its pointer names the report.
     let pointer: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("curated/_current.json")).expect("pointer"),
