@@ -765,6 +765,115 @@ async fn the_budget_holds_and_cool_downs_carry_over_to_the_next_day() {
     );
 }
 
+#[tokio::test]
+async fn controls_get_nothing_and_are_held_back_from_the_group_on_the_next_days() {
+    let server = providers().await;
+    let sinks = all_sinks(&server).await;
+    let mut playbook = playbook();
+    playbook.control_share = 0.3;
+    let dir = tempfile::tempdir().expect("dir");
+    let store = LocalStore::new(dir.path());
+    let ledger = LocalActionLedger::new(dir.path().join("actions/ledger"), 300);
+    let clock = || at("2026-12-01", 12);
+    let dispatcher = Dispatcher {
+        ledger: &ledger,
+        sinks: &sinks,
+        quiet_hours: None,
+        clock: &clock,
+        options: options(),
+    };
+    let first = run_day(
+        &store,
+        &ledger,
+        &playbook,
+        day("2026-12-01"),
+        &candidates(),
+        Some(&dispatcher),
+    )
+    .await
+    .expect("day 1");
+    let controls: Vec<_> = first
+        .plan
+        .skipped
+        .iter()
+        .filter_map(|s| Some((s.customer_id.clone(), s.held_back.clone()?)))
+        .collect();
+    assert!(controls.len() > 10, "{:?}", first.summary.plan);
+    assert_eq!(
+        first.summary.plan.controls.values().sum::<u64>(),
+        controls.len() as u64
+    );
+    // Nothing went to a control: no outcome names one, and the written skipped list
+    // holds them with the action held back.
+    let held: std::collections::BTreeSet<&str> = controls.iter().map(|(c, _)| c.as_str()).collect();
+    assert!(
+        first
+            .outcomes
+            .iter()
+            .all(|o| !held.contains(o.customer_id.as_str())
+                || o.action == churn_core::playbook::CRM_SYNC)
+    );
+    let written = std::fs::read_to_string(dir.path().join("actions/dt=2026-12-01/skipped.jsonl"))
+        .expect("skipped");
+    assert_eq!(
+        written.matches("\"reason\":\"control\"").count(),
+        controls.len()
+    );
+    // The ledger holds them back from the action's group as if they had got it.
+    let pairs: Vec<(String, String)> = controls
+        .iter()
+        .map(|(customer, held)| (customer.clone(), held.cooldown_group.clone()))
+        .collect();
+    let history = ledger.history(&pairs).await.expect("history");
+    for (customer, group) in &pairs {
+        assert_eq!(
+            history.last(customer, group),
+            Some(day("2026-12-01")),
+            "{customer}"
+        );
+    }
+    // The next day, a control held back from a text is not texted (60-day cool-down).
+    let next = run_day(
+        &store,
+        &ledger,
+        &playbook,
+        day("2026-12-02"),
+        &candidates(),
+        None,
+    )
+    .await
+    .expect("day 2 dry run");
+    for (customer, held) in &controls {
+        if held.action == "discount-sms" {
+            assert!(
+                next.plan
+                    .actions
+                    .iter()
+                    .all(|a| &a.customer_id != customer || a.action != "discount-sms"),
+                "{customer} texted after being held back"
+            );
+        }
+    }
+    // A dry run records nobody: its controls are not in the ledger.
+    let dry_controls: Vec<(String, String)> = next
+        .plan
+        .skipped
+        .iter()
+        .filter_map(|s| {
+            Some((
+                s.customer_id.clone(),
+                s.held_back.as_ref()?.cooldown_group.clone(),
+            ))
+        })
+        .collect();
+    let dry_history = ledger.history(&dry_controls).await.expect("history");
+    assert!(
+        dry_controls
+            .iter()
+            .all(|(c, g)| dry_history.last(c, g) != Some(day("2026-12-02")))
+    );
+}
+
 /// A writer the test can read back.
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);

@@ -153,7 +153,7 @@ pub fn run(args: ActionsArgs) -> Result<DayReport> {
             "{} action(s) were not settled (busy, or failed for now): run the same command again later; see {}",
             report.summary.outcomes.get("busy").unwrap_or(&0)
                 + report.summary.outcomes.get("retry_later").unwrap_or(&0),
-            data.at(&report.folder.join(churn_app::push::day::OUTCOMES_FILE))
+            data.at(&report.folder.join(layout::OUTCOMES_FILE))
                 .display()
         );
     }
@@ -203,16 +203,22 @@ fn print(args: &ActionsArgs, report: &DayReport, scored: u64, candidates: usize)
         "  expected      cost {:.2} {currency}, revenue saved {:.2} {currency}, net {:.2} {currency} (daily budget {:.2}, {:.2} left)",
         plan.expected_cost, plan.expected_saved, plan.expected_net, plan.budget, plan.budget_left
     );
+    if !plan.controls.is_empty() {
+        println!(
+            "  controls      {} (held back at random so `churn monitor --actions` can measure the actions)",
+            counts(&plan.controls)
+        );
+    }
     println!("  not acted on  {}", counts(&plan.skipped));
     println!(
         "  plan          {}  (plan.jsonl: actions with the reason each was chosen; skipped.jsonl: why the others were not)",
-        folder.join(churn_app::push::day::PLAN_FILE).display()
+        folder.join(layout::PLAN_FILE).display()
     );
     if summary.sent {
         println!("  outcomes      {}", counts(&summary.outcomes));
         println!(
             "  outcomes file {}",
-            folder.join(churn_app::push::day::OUTCOMES_FILE).display()
+            folder.join(layout::OUTCOMES_FILE).display()
         );
     } else {
         println!("  to send       add --send --connections FILE");

@@ -206,7 +206,7 @@ pub struct EvaluateArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("input").required(true).multiple(true).args(["features", "predictions"])))]
+#[command(group(clap::ArgGroup::new("input").required(true).multiple(true).args(["features", "predictions", "actions"])))]
 pub struct MonitorArgs {
     /// Model folder written by `churn train` (its profile.json is the reference).
     #[arg(long)]
@@ -219,7 +219,12 @@ pub struct MonitorArgs {
     /// labels have matured and estimated before.
     #[arg(long)]
     pub predictions: Vec<PathBuf>,
-    /// Data directory whose curated churn labels measure matured predictions.
+    /// A day of sent actions (`actions/dt=<date>`), repeatable: once its outcomes have
+    /// matured, the retention of the customers acted on is compared with the control
+    /// group's (the playbook's control_share), per action and tier.
+    #[arg(long)]
+    pub actions: Vec<PathBuf>,
+    /// Data directory whose curated churn labels measure matured predictions and actions.
     #[arg(long, default_value = "churn-data")]
     pub dir: PathBuf,
     /// ROC-AUC below which accuracy counts as degraded [default: the test split's at
@@ -227,7 +232,8 @@ pub struct MonitorArgs {
     #[arg(long, value_parser = unit_interval)]
     pub auc_floor: Option<f64>,
     /// Where to write monitor.json and report.html [default:
-    /// DIR/monitoring/dt=<the latest prediction day, or the features' as_of>].
+    /// DIR/monitoring/dt=<the latest prediction day, or the features' as_of, or the
+    /// latest day of actions>].
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
@@ -536,6 +542,7 @@ pub(crate) fn monitor(args: MonitorArgs) -> Result<churn_pipeline::monitor::Moni
         model_dir: args.model.clone(),
         features: args.features.clone(),
         predictions: args.predictions.clone(),
+        actions: args.actions.clone(),
         data: Some(args.dir.clone()),
         auc_floor: args.auc_floor,
     })
@@ -599,8 +606,32 @@ pub(crate) fn monitor(args: MonitorArgs) -> Result<churn_pipeline::monitor::Moni
             "accuracy"
         );
     }
+    for effect in report
+        .actions
+        .iter()
+        .flat_map(|a| &a.effects)
+        .filter(|e| e.tier.is_none())
+    {
+        let uplift = effect.uplift.as_ref();
+        info!(
+            action = effect.action.as_str(),
+            treated = effect.treated.customers,
+            control = effect.control.customers,
+            uplift =
+                uplift.map(|u| format!("{:+.3} [{:+.3}, {:+.3}]", u.difference, u.low, u.high)),
+            save_rate = uplift.and_then(|u| u.save_rate).map(|r| format!("{r:.3}")),
+            assumed = effect.assumed_save_rate.map(|r| format!("{r:.3}")),
+            "action effect"
+        );
+    }
     for warning in &report.warnings {
         warn!("{warning}");
+    }
+    if !report.findings.overrated_actions.is_empty() {
+        warn!(
+            actions = report.findings.overrated_actions.join(", "),
+            "actions doing less than the playbook assumes (realised save rate below the assumed one, 95 % confidence): lower their save_rate"
+        );
     }
     for degraded in &report.findings.degraded {
         warn!(

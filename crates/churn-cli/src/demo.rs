@@ -161,6 +161,7 @@ pub fn demo(args: DemoArgs, bars: &Bars) -> Result<()> {
         model: model_dir.clone(),
         features: Some(PathBuf::from(&scoring_table.dir)),
         predictions: vec![predictions.clone()],
+        actions: Vec::new(),
         dir: args.dir.clone(),
         auc_floor: None,
         out: None,

@@ -55,6 +55,7 @@ async fn providers() -> wiremock::MockServer {
 const SEND_PLAYBOOK: &str = r#"
 format = 1
 revision = "cli-test"
+control_share = 0.2
 [value]
 expected_months = 12
 [budget]
@@ -114,7 +115,7 @@ async fn demo_runs_every_stage_and_the_plan_is_sent_once() {
         "rank,customer_id,churn_probability,reasons",
         "monitoring/dt=2026-11-01/  drift ",
         "estimated ROC-AUC 0.",
-        "churn actions: plan of 2026-11-01 (playbook 2026-12-01), dry run: nothing sent",
+        "churn actions: plan of 2026-11-01 (playbook 2026-12-02), dry run: nothing sent",
         "expected      cost",
         "not acted on",
     ] {
@@ -191,6 +192,7 @@ async fn demo_runs_every_stage_and_the_plan_is_sent_once() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("(playbook cli-test), sent"), "{stdout}");
+    assert!(stdout.contains("  controls      "), "{stdout}");
     let requests = server.received_requests().await.expect("recorded");
     let texts = requests
         .iter()
@@ -225,6 +227,45 @@ async fn demo_runs_every_stage_and_the_plan_is_sent_once() {
             .as_f64()
             .is_some_and(|c| c <= 500.0)
     );
+
+    // The monitor reads the sent day: its controls are counted, its outcomes not matured.
+    let model = models[0].as_ref().expect("model folder").path();
+    let mut command = churn();
+    command
+        .arg("monitor")
+        .arg("--model")
+        .arg(&model)
+        .arg("--actions")
+        .arg(&plan)
+        .arg("--dir")
+        .arg(dir.path())
+        .arg("--out")
+        .arg(dir.path().join("monitoring/actions"));
+    let output = run(command).await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let monitored: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("monitoring/actions/monitor.json"))
+            .expect("monitor.json"),
+    )
+    .expect("json");
+    let day = &monitored["actions"]["days"][0];
+    assert_eq!(day["date"], "2026-11-01");
+    assert_eq!(
+        (day["sent"].as_bool(), day["measured"].as_bool()),
+        (Some(true), Some(false))
+    );
+    assert_eq!(
+        day["controls"].as_u64(),
+        summary["plan"]["controls"]
+            .as_object()
+            .map(|c| c.values().filter_map(|v| v.as_u64()).sum::<u64>()),
+        "{monitored}"
+    );
+    assert!(day["controls"].as_u64() > Some(0), "{monitored}");
 
     // Running the same command again sends nothing.
     let output = run(send()).await;

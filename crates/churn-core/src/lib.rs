@@ -40,6 +40,7 @@ pub mod playbook;
 pub mod preprocess;
 mod score;
 pub mod shap;
+pub mod uplift;
 mod value;
 
 pub use artifact::{ARTIFACT_SCHEMA_VERSION, Component, Lineage, ModelArtifact};

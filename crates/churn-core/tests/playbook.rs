@@ -1,10 +1,12 @@
 //! The playbook's decisions: expected-value cut-off, budget, caps, cool-downs, opt-outs,
-//! rule order, determinism, templates and validation.
+//! rule order, determinism, templates, control groups and validation.
 
 use std::collections::BTreeMap;
 
 use churn_core::Tier;
-use churn_core::playbook::{Candidate, Channel, ContactHistory, Day, Playbook, SkipReason, plan};
+use churn_core::playbook::{
+    Candidate, Channel, ContactHistory, Day, Playbook, SkipReason, action_key, control_draw, plan,
+};
 
 fn playbook(json: serde_json::Value) -> Playbook {
     let playbook: Playbook = serde_json::from_value(json).expect("playbook parses");
@@ -376,6 +378,7 @@ fn validation_names_every_mistake() {
         "revision": "",
         "value": { "expected_months": 0 },
         "budget": { "daily": -1 },
+        "control_share": 0.6,
         "actions": [
             { "id": "Bad Id", "kind": "discount", "channel": "call", "save_rate": 1.5 },
             { "id": "msg", "kind": "message", "channel": "email", "save_rate": 0.1,
@@ -392,6 +395,7 @@ fn validation_names_every_mistake() {
         "revision",
         "value.expected_months",
         "budget.daily",
+        "control_share",
         "actions[0].id",
         "actions[0] (Bad Id).save_rate",
         "actions[0] (Bad Id).channel",
@@ -423,4 +427,113 @@ fn validation_names_every_mistake() {
     }))
     .expect_err("unknown field");
     assert!(typo.to_string().contains("budgets"), "{typo}");
+}
+
+#[test]
+fn control_draws_are_deterministic_and_unbiased() {
+    // 200,000 keys of realistic shape: the share drawn below 0.1 lies within four
+    // standard deviations of the binomial's mean, and so does every tenth of [0, 1).
+    let n = 200_000;
+    let mut deciles = [0u64; 10];
+    for i in 0..n {
+        let key = action_key(day("2026-12-01"), &format!("C{i:07}"), "discount-20-email");
+        let draw = control_draw(&key);
+        assert!((0.0..1.0).contains(&draw));
+        assert_eq!(draw, control_draw(&key), "deterministic");
+        deciles[(draw * 10.0) as usize] += 1;
+    }
+    let sd = (n as f64 * 0.1 * 0.9).sqrt();
+    for (decile, count) in deciles.iter().enumerate() {
+        assert!(
+            (*count as f64 - n as f64 * 0.1).abs() < 4.0 * sd,
+            "decile {decile}: {count} of {n}"
+        );
+    }
+    // Another day or action draws again.
+    let key = |date: &str, action: &str| control_draw(&action_key(day(date), "C1", action));
+    assert_ne!(key("2026-12-01", "a"), key("2026-12-02", "a"));
+    assert_ne!(key("2026-12-01", "a"), key("2026-12-01", "b"));
+}
+
+#[test]
+fn controls_are_held_back_from_the_same_eligible_customers_and_spend_nothing() {
+    let mut playbook = textbook();
+    playbook.control_share = 0.2;
+    playbook.budget.daily = 100.0 * 400.0;
+    let candidates: Vec<Candidate> = (0..1000)
+        .map(|i| {
+            candidate(
+                &format!("C{i:04}"),
+                0.3 + 0.6 * (i as f64 / 1000.0),
+                Tier::Low,
+            )
+        })
+        .collect();
+    let date = day("2026-12-01");
+    let plan = plan(&playbook, date, &candidates, &ContactHistory::default());
+    let treated: Vec<_> = plan
+        .actions
+        .iter()
+        .filter(|a| a.action == "offer")
+        .collect();
+    let controls: Vec<_> = plan
+        .skipped
+        .iter()
+        .filter(|s| s.reason == SkipReason::Control)
+        .collect();
+    // The whole budget is spent on treated customers; controls cost nothing.
+    assert_eq!(treated.len(), 400);
+    assert!((plan.summary.expected_cost - 40_000.0).abs() < 1e-6);
+    // Exactly the customers whose draw falls below the share, among those ranked before
+    // the budget ran out, are controls.
+    let held = controls.len();
+    assert_eq!(plan.summary.controls.get("offer"), Some(&(held as u64)));
+    assert_eq!(plan.summary.skipped.get("control"), Some(&(held as u64)));
+    for control in &controls {
+        let held_back = control.held_back.as_ref().expect("held back");
+        assert_eq!(held_back.action, "offer");
+        assert_eq!(
+            held_back.key,
+            action_key(date, &control.customer_id, "offer")
+        );
+        assert!(control_draw(&held_back.key) < 0.2);
+        assert!((held_back.expected_saved - control.probability * 500.0).abs() < 1e-9);
+        assert!(control.detail.contains("held back as control from offer"));
+    }
+    for action in &treated {
+        assert!(control_draw(&action.key) >= 0.2);
+    }
+    let share = held as f64 / (held + treated.len()) as f64;
+    assert!((0.14..0.26).contains(&share), "{share}");
+    // Drawn from the same stretch of the ranking: the lowest treated and the lowest
+    // control probability are near each other, and no control ranks below every treated.
+    let lowest = |p: &mut dyn Iterator<Item = f64>| p.fold(f64::INFINITY, f64::min);
+    let lowest_treated = lowest(&mut treated.iter().map(|a| a.probability));
+    let lowest_control = lowest(&mut controls.iter().map(|s| s.probability));
+    assert!(
+        lowest_control >= lowest_treated - 0.01,
+        "{lowest_control} {lowest_treated}"
+    );
+    // The low tier is not synced: the CRM hears of the treated only, not of the controls.
+    let synced: std::collections::BTreeSet<&str> = plan
+        .actions
+        .iter()
+        .filter(|a| a.action == churn_core::playbook::CRM_SYNC)
+        .map(|a| a.customer_id.as_str())
+        .collect();
+    let treated_ids: std::collections::BTreeSet<&str> =
+        treated.iter().map(|a| a.customer_id.as_str()).collect();
+    assert_eq!(synced, treated_ids);
+
+    // Without a control share nobody is held back, and the plan is today's.
+    playbook.control_share = 0.0;
+    let plain =
+        churn_core::playbook::plan(&playbook, date, &candidates, &ContactHistory::default());
+    assert!(
+        plain
+            .skipped
+            .iter()
+            .all(|s| s.reason != SkipReason::Control)
+    );
+    assert!(plain.summary.controls.is_empty());
 }

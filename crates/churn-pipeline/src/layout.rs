@@ -237,6 +237,18 @@ pub fn actions(day: &impl DayKey) -> Key {
     root(ACTIONS).join(&format!("{DAY_PREFIX}{day}"))
 }
 
+/// In `actions/dt=<day>/`: the plan's header ([`churn_core::playbook::PlanHeader`]),
+/// written last of the plan.
+pub const PLAN_FILE: &str = "plan.json";
+/// In `actions/dt=<day>/`: the planned actions, one per line.
+pub const ACTIONS_FILE: &str = "plan.jsonl";
+/// In `actions/dt=<day>/`: the customers not acted on, with why (the controls among them).
+pub const SKIPPED_FILE: &str = "skipped.jsonl";
+/// In `actions/dt=<day>/`: what became of every action of a run that sent.
+pub const OUTCOMES_FILE: &str = "outcomes.jsonl";
+/// In `actions/dt=<day>/`: a sending run's totals, written last.
+pub const SUMMARY_FILE: &str = "summary.json";
+
 /// `monitoring/dt=<day>`: the monitor's figures and report of the predictions of a day.
 pub fn monitoring(day: &impl DayKey) -> Key {
     root(MONITORING).join(&format!("{DAY_PREFIX}{day}"))

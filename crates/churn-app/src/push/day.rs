@@ -9,11 +9,15 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use churn_core::playbook::{Candidate, Day, Plan, PlanSummary, PlannedAction, Playbook, Skip};
+use churn_core::playbook::{
+    Candidate, Day, Plan, PlanHeader, PlanSummary, PlannedAction, Playbook, Skip,
+};
 use churn_io::IoError;
 use churn_io::action_ledger::ActionLedger;
 use churn_io::store::{ObjectGet, ObjectPut};
-use churn_pipeline::layout;
+use churn_pipeline::layout::{
+    self, ACTIONS_FILE, OUTCOMES_FILE, PLAN_FILE, SKIPPED_FILE, SUMMARY_FILE,
+};
 use serde::{Deserialize, Serialize};
 
 use super::dispatch::{Dispatcher, Outcome};
@@ -57,29 +61,6 @@ pub struct DayReport {
     pub outcomes: Vec<Outcome>,
     /// Where the files are (`actions/dt=<date>`).
     pub folder: layout::Key,
-}
-
-/// The plan's header, written last of the plan.
-pub const PLAN_FILE: &str = "plan.json";
-/// The planned actions, one per line.
-pub const ACTIONS_FILE: &str = "plan.jsonl";
-/// The customers not acted on, with why.
-pub const SKIPPED_FILE: &str = "skipped.jsonl";
-/// What became of every action of a run that sent.
-pub const OUTCOMES_FILE: &str = "outcomes.jsonl";
-/// A sending run's totals, written last.
-pub const SUMMARY_FILE: &str = "summary.json";
-
-/// The header of a written plan (`plan.json`); the actions are in `plan.jsonl`, the
-/// customers with none in `skipped.jsonl`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct PlanHeader {
-    date: Day,
-    revision: String,
-    currency: String,
-    /// Sending started: the plan must not change.
-    frozen: bool,
-    summary: PlanSummary,
 }
 
 /// One JSON object per line. An item that cannot be written fails the whole file: a
@@ -246,6 +227,16 @@ where
     };
     let mut outcomes = Vec::new();
     if let Some(dispatcher) = dispatcher {
+        // The controls are held back from their action's cool-down group as if they had
+        // got it, so a later day does not treat them while their outcome is measured.
+        // Recorded on every sending run of the day (a later day wins, so it is idempotent).
+        for skip in &plan.skipped {
+            if let Some(held) = &skip.held_back {
+                ledger
+                    .record_sent(&skip.customer_id, &held.cooldown_group, plan.date)
+                    .await?;
+            }
+        }
         outcomes = dispatcher.run(&plan).await?;
         for outcome in &outcomes {
             *summary

@@ -195,7 +195,7 @@ pub async fn run(
         expected_saved = summary.plan.expected_saved,
         "actions pushed"
     );
-    let outcomes = report.folder.join(day::OUTCOMES_FILE);
+    let outcomes = report.folder.join(churn_pipeline::layout::OUTCOMES_FILE);
     if !summary.settled() {
         return Err(AppError::retryable(format!(
             "{date}: {} action(s) throttled, unreachable or busy; a retry sends them",

@@ -25,13 +25,16 @@ use crate::Tier;
 
 pub use calendar::{Day, QuietHours, TimeOfDay, format_timestamp};
 pub use plan::{
-    CRM_SYNC, Candidate, ContactHistory, Message, Plan, PlanSummary, PlannedAction, Skip,
-    SkipReason, Task, action_key, plan,
+    CRM_SYNC, Candidate, ContactHistory, HeldBack, Message, Plan, PlanHeader, PlanSummary,
+    PlannedAction, Skip, SkipReason, Task, action_key, control_draw, plan,
 };
 pub use template::PLACEHOLDERS;
 
 /// The playbook format this build reads.
 pub const PLAYBOOK_FORMAT: u32 = 1;
+
+/// The largest control share: holding back more than half would measure more than it acts.
+pub const MAX_CONTROL_SHARE: f64 = 0.5;
 
 /// Where an action reaches the customer (or the team); caps are per channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -342,6 +345,12 @@ pub struct Playbook {
     pub quiet_hours: Option<QuietHours>,
     #[serde(default)]
     pub crm_sync: CrmSync,
+    /// Share of the customers an action is chosen for who are held back as control and
+    /// get nothing, so the monitor can measure whether the action works (treated against
+    /// control retention). Who is held back is a deterministic draw per (day, customer,
+    /// action); see [`plan()`](plan::plan). 0 (the default) holds nobody back.
+    #[serde(default)]
+    pub control_share: f64,
     pub actions: Vec<ActionDef>,
     pub rules: Vec<Rule>,
 }
@@ -406,6 +415,14 @@ impl Playbook {
         }
         if !non_negative(self.budget.daily) {
             problem("budget.daily".into(), "must be 0 or more".into());
+        }
+        if !(self.control_share.is_finite()
+            && (0.0..=MAX_CONTROL_SHARE).contains(&self.control_share))
+        {
+            problem(
+                "control_share".into(),
+                format!("must be a share in [0, {MAX_CONTROL_SHARE}] (0.1 holds one in ten back)"),
+            );
         }
         if let Some(quiet) = &self.quiet_hours
             && !(-720..=840).contains(&quiet.utc_offset_minutes)

@@ -8,6 +8,12 @@
 //! works (its fixed cost plus any discount). An action is only planned when its gain is
 //! positive, so with a $500 customer and a $100 offer that saves every churner it
 //! reaches, the cut-off is a churn probability of 0.2, not 0.5.
+//!
+//! With a [`Playbook::control_share`], a customer the greedy pass chooses for an action
+//! (within the budget and caps) is held back as control when the draw of
+//! [`control_draw`] for `(day, customer, action)` falls below the share: they get nothing,
+//! spend nothing, and are listed among the skipped with the action they were held back
+//! from ([`HeldBack`]), so treated and control come from the same eligible customers.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -162,6 +168,8 @@ pub enum SkipReason {
     Budget,
     /// The channel's daily cap is reached.
     Cap,
+    /// Chosen for an action and held back as control (see [`HeldBack`]).
+    Control,
 }
 
 impl SkipReason {
@@ -178,6 +186,7 @@ impl SkipReason {
             SkipReason::NotWorthIt => "not_worth_it",
             SkipReason::Budget => "budget",
             SkipReason::Cap => "cap",
+            SkipReason::Control => "control",
         }
     }
 }
@@ -194,6 +203,25 @@ pub struct Skip {
     pub reason: SkipReason,
     /// Every action considered and why it was not taken.
     pub detail: String,
+    /// For a control customer: the action held back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_back: Option<HeldBack>,
+}
+
+/// The action a control customer would have got, with what it was expected to do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeldBack {
+    /// The idempotency key the action would have had.
+    pub key: String,
+    pub action: String,
+    pub kind: ActionKind,
+    /// Its cool-down group: a control customer is held back from the group for its
+    /// cool-down, as if they had got the action, so later days do not treat them.
+    pub cooldown_group: String,
+    pub customer_value: f64,
+    pub cost: f64,
+    /// `p × save_rate × value`, had the action been taken.
+    pub expected_saved: f64,
 }
 
 /// Totals of a plan.
@@ -207,8 +235,11 @@ pub struct PlanSummary {
     pub by_channel: BTreeMap<String, u64>,
     /// CRM contacts whose risk properties are synced.
     pub crm_syncs: u64,
-    /// Customers with no retention action, by deciding reason.
+    /// Customers with no retention action, by deciding reason (`control` among them).
     pub skipped: BTreeMap<String, u64>,
+    /// Customers held back as control, by the action held back.
+    #[serde(default)]
+    pub controls: BTreeMap<String, u64>,
     /// Sum of the planned actions' costs.
     pub expected_cost: f64,
     /// Sum of their expected revenue saved.
@@ -233,8 +264,36 @@ pub struct Plan {
     pub summary: PlanSummary,
 }
 
+/// The header of a written plan (`plan.json` of `actions/dt=<day>/`); its actions and
+/// skipped customers are in files of their own beside it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanHeader {
+    pub date: Day,
+    pub revision: String,
+    pub currency: String,
+    /// Sending started: the plan must not change (and its actions were sent).
+    pub frozen: bool,
+    pub summary: PlanSummary,
+}
+
 /// The id of the CRM risk-property sync in plans and the ledger.
 pub const CRM_SYNC: &str = "crm-sync";
+
+/// The uniform draw in `[0, 1)` that decides whether the action of `key` (its
+/// [`action_key`]) is held back as control: below the control share, it is. FNV-1a of the
+/// key, salted so it is independent of the offer code drawn from the same key, and
+/// finished by SplitMix64's mixer so that keys one character apart spread over the
+/// whole range. Part of stored plans' meaning: never change it.
+pub fn control_draw(key: &str) -> f64 {
+    let mut hash = Fnv64::default();
+    hash.write_str("control");
+    hash.write_str(key);
+    let mut z = hash.finish();
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
 
 fn matches(rule: &Rule, candidate: &Candidate, value: f64) -> bool {
     (rule.tiers.is_empty() || rule.tiers.contains(&candidate.tier))
@@ -399,6 +458,8 @@ pub fn plan(
             .then_with(|| a.position.cmp(&b.position))
     });
     let mut chosen: Vec<Option<usize>> = vec![None; candidates.len()];
+    // Chosen, within the budget and caps, and held back as control.
+    let mut control = vec![false; candidates.len()];
     // Per customer: the budget or caps that stopped its allowed actions, in the order met.
     let mut limits: Vec<Vec<(SkipReason, String)>> = vec![Vec::new(); candidates.len()];
     let mut per_channel: BTreeMap<Channel, u32> = BTreeMap::new();
@@ -436,9 +497,20 @@ pub fn plan(
             ));
             continue;
         }
+        chosen[option.candidate] = Some(n);
+        let key = action_key(
+            date,
+            &candidates[option.candidate].customer_id,
+            &option.action.id,
+        );
+        if playbook.control_share > 0.0 && control_draw(&key) < playbook.control_share {
+            // Held back: nothing spent, so the budget goes on to the next customers and
+            // the treated and the controls are drawn from the same stretch of the ranking.
+            control[option.candidate] = true;
+            continue;
+        }
         spent += option.cost;
         *per_channel.entry(channel).or_default() += 1;
-        chosen[option.candidate] = Some(n);
     }
 
     let mut summary = PlanSummary {
@@ -449,7 +521,7 @@ pub fn plan(
     let mut actions = Vec::new();
     for (n, option) in options.iter().enumerate() {
         let index = option.candidate;
-        if chosen[index] != Some(n) {
+        if chosen[index] != Some(n) || control[index] {
             continue;
         }
         let candidate = &candidates[index];
@@ -486,7 +558,10 @@ pub fn plan(
 
     // The CRM sync: every customer of a synced tier, and everyone acted on.
     let mut synced: Vec<usize> = (0..candidates.len())
-        .filter(|&i| chosen[i].is_some() || playbook.crm_sync.tiers.contains(&candidates[i].tier))
+        .filter(|&i| {
+            (chosen[i].is_some() && !control[i])
+                || playbook.crm_sync.tiers.contains(&candidates[i].tier)
+        })
         .collect();
     synced.sort_by(|&a, &b| {
         candidates[b]
@@ -535,22 +610,44 @@ pub fn plan(
 
     let mut skipped = Vec::new();
     for (index, candidate) in candidates.iter().enumerate() {
-        if chosen[index].is_some() {
-            continue;
-        }
-        let (reason, detail) = match rules[index] {
-            None => (
+        let mut held_back = None;
+        let (reason, detail) = match (chosen[index], rules[index]) {
+            (Some(n), _) if control[index] => {
+                let option = &options[n];
+                let action = option.action;
+                *summary.controls.entry(action.id.clone()).or_default() += 1;
+                held_back = Some(HeldBack {
+                    key: action_key(date, &candidate.customer_id, &action.id),
+                    action: action.id.clone(),
+                    kind: action.kind,
+                    cooldown_group: action.group().to_owned(),
+                    customer_value: values[index],
+                    cost: option.cost,
+                    expected_saved: option.saved,
+                });
+                (
+                    SkipReason::Control,
+                    format!(
+                        "held back as control from {} (rule '{}', expected gain {}): measures whether it works",
+                        action.id,
+                        option.rule.name,
+                        money(option.gain)
+                    ),
+                )
+            }
+            (Some(_), _) => continue,
+            (None, None) => (
                 SkipReason::NoRule,
                 format!(
                     "no rule matches a {} tier customer",
                     candidate.tier.as_str()
                 ),
             ),
-            Some(rule) if rule.actions.is_empty() => (
+            (None, Some(rule)) if rule.actions.is_empty() => (
                 SkipReason::RuleDoesNothing,
                 format!("rule '{}' does nothing", rule.name),
             ),
-            Some(_) => {
+            (None, Some(_)) => {
                 let all: Vec<String> = limits[index]
                     .iter()
                     .chain(&refusals[index])
@@ -577,6 +674,7 @@ pub fn plan(
             rule: rules[index].map(|r| r.name.clone()),
             reason,
             detail,
+            held_back,
         });
     }
     skipped.sort_by(|a, b| a.customer_id.cmp(&b.customer_id));

@@ -106,24 +106,30 @@ pub fn day_accuracy(
     })
 }
 
+/// The customers who churned within the horizon of `cutoff`, by the features' own label
+/// rule.
+pub(super) fn churned(sources: &Sources, cutoff: Cutoff) -> Result<HashSet<String>> {
+    let churned = outcomes(sources, cutoff)
+        .select([col(ID_COLUMN).cast(DataType::String)])
+        .collect()
+        .context(|| format!("reading the churns after {}", from_days(cutoff.as_of)))?;
+    let ids = churned
+        .column(ID_COLUMN)
+        .context(|| "the churns".into())?
+        .str()
+        .context(|| "the churns' customer ids".into())?;
+    Ok((0..ids.len())
+        .filter_map(|row| ids.get(row).map(str::to_owned))
+        .collect())
+}
+
 fn realised(
     day: &DayScores,
     sources: &Sources,
     cutoff: Cutoff,
     threshold: f64,
 ) -> Result<Realised> {
-    let churned = outcomes(sources, cutoff)
-        .select([col(ID_COLUMN).cast(DataType::String)])
-        .collect()
-        .context(|| format!("reading the churns after {}", day.date))?;
-    let ids = churned
-        .column(ID_COLUMN)
-        .context(|| "the churns".into())?
-        .str()
-        .context(|| "the churns' customer ids".into())?;
-    let churned: HashSet<String> = (0..ids.len())
-        .filter_map(|row| ids.get(row).map(str::to_owned))
-        .collect();
+    let churned = churned(sources, cutoff)?;
     let (mut labels, mut probabilities) = (Vec::new(), Vec::new());
     for (id, &p) in day.ids.iter().zip(&day.probabilities) {
         if !p.is_nan() {

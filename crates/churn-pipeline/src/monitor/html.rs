@@ -53,6 +53,7 @@ pub fn render(report: &MonitorReport) -> String {
     data_drift(&mut html, report);
     prediction_drift(&mut html, report);
     accuracy(&mut html, report);
+    effects(&mut html, report);
     if !report.warnings.is_empty() {
         html.push_str("<h2>Not measured</h2><ul>");
         for warning in &report.warnings {
@@ -86,6 +87,13 @@ fn findings(html: &mut String, report: &MonitorReport) {
             d.roc_auc,
             escape(&d.date),
             d.floor
+        );
+    }
+    if !f.overrated_actions.is_empty() {
+        let _ = write!(
+            html,
+            "<li><span class=\"warn\">Actions doing less than the playbook assumes</span> (realised save rate below the assumed one, 95 % confidence): {}</li>",
+            escape(&f.overrated_actions.join(", "))
         );
     }
     html.push_str("</ul>");
@@ -288,6 +296,119 @@ fn accuracy(html: &mut String, report: &MonitorReport) {
                 || "–".to_owned(),
                 |r| format!("{:.1}%", 100.0 * r.churn_rate)
             ),
+        );
+    }
+    html.push_str("</table>");
+}
+
+fn percent(value: Option<f64>) -> String {
+    value.map_or_else(|| "–".to_owned(), |v| format!("{:.1}%", 100.0 * v))
+}
+
+fn interval(
+    value: Option<f64>,
+    low: Option<f64>,
+    high: Option<f64>,
+    show: fn(Option<f64>) -> String,
+) -> String {
+    match (value, low, high) {
+        (Some(_), Some(_), Some(_)) => format!("{} [{}, {}]", show(value), show(low), show(high)),
+        _ => show(value),
+    }
+}
+
+fn money(value: Option<f64>) -> String {
+    number(value, 0)
+}
+
+fn effects(html: &mut String, report: &MonitorReport) {
+    let Some(effects) = &report.actions else {
+        return;
+    };
+    html.push_str("<h2>Did the actions work?</h2><p>Customers an action went to (treated) against eligible customers held back from it at random (control), once the outcomes of a sent day have matured; pooled over the matured days. Intervals are 95 % (Newcombe's score method).</p>");
+    let overall: Vec<&super::ActionEffect> = effects
+        .effects
+        .iter()
+        .filter(|e| e.tier.is_none())
+        .collect();
+    let bars: Vec<(String, f64)> = overall
+        .iter()
+        .flat_map(|e| {
+            let uplift = e.uplift.as_ref();
+            [
+                (
+                    format!("{} treated", e.action),
+                    uplift.map(|u| u.retention_treated),
+                ),
+                (
+                    format!("{} control", e.action),
+                    uplift.map(|u| u.retention_control),
+                ),
+            ]
+        })
+        .filter_map(|(name, retention)| Some((name, 100.0 * retention?)))
+        .collect();
+    if !bars.is_empty() {
+        let _ = write!(
+            html,
+            "<div class=\"charts\">{}</div>",
+            chart(plots::guarded(|| plots::bars(
+                "Retained within the horizon: treated and control",
+                "% retained",
+                &bars
+            )))
+        );
+    }
+    let currency = escape(&effects.currency);
+    let _ = write!(
+        html,
+        "<table><tr><th>action</th><th>tier</th><th>treated</th><th>retained</th><th>control</th><th>retained</th><th>uplift</th><th>save rate realised</th><th>assumed</th><th>revenue saved ({currency})</th><th>expected ({currency})</th></tr>"
+    );
+    for e in &effects.effects {
+        let u = e.uplift.as_ref();
+        let _ = write!(
+            html,
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&e.action),
+            e.tier.map_or("all", |t| t.as_str()),
+            e.treated.customers,
+            percent(e.treated.retention()),
+            e.control.customers,
+            percent(e.control.retention()),
+            interval(
+                u.map(|u| u.difference),
+                u.map(|u| u.low),
+                u.map(|u| u.high),
+                percent
+            ),
+            interval(
+                u.and_then(|u| u.save_rate),
+                u.and_then(|u| u.save_rate_low),
+                u.and_then(|u| u.save_rate_high),
+                percent
+            ),
+            percent(e.assumed_save_rate),
+            interval(
+                e.realised_saved,
+                e.realised_saved_low,
+                e.realised_saved_high,
+                money
+            ),
+            money(Some(e.expected_saved)),
+        );
+    }
+    html.push_str("</table><table><tr><th>day of actions</th><th>playbook</th><th>sent</th><th>treated</th><th>controls</th><th>matures on</th><th>measured</th></tr>");
+    for d in &effects.days {
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&d.date),
+            escape(&d.revision),
+            if d.sent { "yes" } else { "dry run" },
+            d.treated,
+            d.controls,
+            escape(&d.matures_on),
+            if d.measured { "yes" } else { "not yet" },
         );
     }
     html.push_str("</table>");

@@ -5,15 +5,19 @@
 //! - prediction drift of a day's [`scores`]: the probability distribution and tier shares;
 //! - [`accuracy`] over time: realised on every prediction day whose labels have matured,
 //!   estimated from the calibrated probabilities before that;
+//! - the [`effect`] of the retention actions: treated against control retention, once
+//!   the outcomes of a sent day have matured;
 //!
-//! and says what needs attention ([`Findings`]: drift at alert, accuracy below a floor).
+//! and says what needs attention ([`Findings`]: drift at alert, accuracy below a floor,
+//! actions that do less than the playbook assumes).
 //! Everything goes into `monitor.json` (versioned by [`SCHEMA_VERSION`]) and a
 //! self-contained [`html`] report, under `monitoring/dt=<day>/`.
 //!
-//! Still to come (issue 14): control groups of the actions and champion/challenger.
+//! Still to come (issue 14): champion/challenger.
 
 pub mod accuracy;
 pub mod data;
+pub mod effect;
 pub mod html;
 pub mod scores;
 
@@ -24,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 pub use accuracy::DayAccuracy;
 pub use data::{DriftReport, FeatureDrift, data_drift};
+pub use effect::{ActionEffect, ActionEffects, action_effects};
 pub use scores::{DayScores, PredictionDrift, prediction_drift};
 
 use crate::error::{PipelineError, Result};
@@ -52,6 +57,9 @@ pub struct MonitorRequest {
     /// Prediction folders (`predictions/dt=<day>/`): the latest is compared with the
     /// reference's scores; each is measured on matured labels or estimated.
     pub predictions: Vec<PathBuf>,
+    /// Days of actions (`actions/dt=<day>/` of `churn actions --send`): treated against
+    /// control once their outcomes mature.
+    pub actions: Vec<PathBuf>,
     /// The data directory whose curated churn labels measure matured predictions.
     pub data: Option<PathBuf>,
     /// ROC-AUC below which accuracy is degraded (default: the test split's minus
@@ -70,6 +78,10 @@ pub struct Findings {
     /// ROC-AUC below the floor: the latest matured day's realised figure, the latest
     /// day's estimate.
     pub degraded: Vec<Degradation>,
+    /// Actions whose realised save rate is below the playbook's assumed one with 95 %
+    /// confidence.
+    #[serde(default)]
+    pub overrated_actions: Vec<String>,
 }
 
 /// A ROC-AUC below the floor.
@@ -90,7 +102,8 @@ pub struct MonitorReport {
     pub generated_by: String,
     /// The model monitored.
     pub model_id: String,
-    /// The day monitored: the latest prediction day, else the features' `as_of`.
+    /// The day monitored: the latest prediction day, else the features' `as_of`, else
+    /// the latest day of actions.
     pub date: Option<String>,
     /// The last day the curated data covers (what matures predictions).
     pub data_end: Option<String>,
@@ -102,15 +115,18 @@ pub struct MonitorReport {
     pub prediction_drift: Option<PredictionDrift>,
     /// Per prediction day, oldest first.
     pub accuracy: Vec<DayAccuracy>,
+    /// The actions' effects, when action days were given.
+    #[serde(default)]
+    pub actions: Option<ActionEffects>,
     /// What could not be measured, and why.
     pub warnings: Vec<String>,
 }
 
 /// Monitors the model of `request` (see the module's documentation).
 pub fn monitor(request: &MonitorRequest) -> Result<MonitorReport> {
-    if request.features.is_none() && request.predictions.is_empty() {
+    if request.features.is_none() && request.predictions.is_empty() && request.actions.is_empty() {
         return Err(PipelineError::InvalidInput(
-            "nothing to monitor: pass a feature folder (data drift), prediction folders (prediction drift and accuracy), or both".into(),
+            "nothing to monitor: pass a feature folder (data drift), prediction folders (prediction drift and accuracy), action folders (treated against control), or several".into(),
         ));
     }
     let reference = reference_of(&request.model_dir)?;
@@ -159,7 +175,7 @@ pub fn monitor(request: &MonitorRequest) -> Result<MonitorReport> {
     };
 
     let (sources, data_end) = match &request.data {
-        Some(dir) if !days.is_empty() => {
+        Some(dir) if !days.is_empty() || !request.actions.is_empty() => {
             let store = Store::new(dir);
             match crate::features::load_sources(&store) {
                 Ok(sources) => {
@@ -168,7 +184,7 @@ pub fn monitor(request: &MonitorRequest) -> Result<MonitorReport> {
                 }
                 Err(error) => {
                     warnings.push(format!(
-                        "no curated data to read the churn labels from ({error}): accuracy is estimated only"
+                        "no curated data to read the churn labels from ({error}): accuracy is estimated only, and the actions are not measured"
                     ));
                     (None, None)
                 }
@@ -176,19 +192,28 @@ pub fn monitor(request: &MonitorRequest) -> Result<MonitorReport> {
         }
         _ => (None, None),
     };
-    let mut accuracy = Vec::new();
-    for day in &days {
-        let horizon = match day.summary.horizon_days.or(artifact.lineage.horizon_days) {
-            Some(horizon) => horizon,
-            None => {
+    let mut horizon_of = |recorded: Option<u32>, what: String| {
+        recorded
+            .or(artifact.lineage.horizon_days)
+            .unwrap_or_else(|| {
                 warnings.push(format!(
-                    "the predictions of {} do not record their horizon, nor does the model: taken as {} days",
-                    day.date,
+                    "{what} do not record their horizon, nor does the model: taken as {} days",
                     crate::features::DEFAULT_HORIZON_DAYS
                 ));
                 crate::features::DEFAULT_HORIZON_DAYS
-            }
-        };
+            })
+    };
+    let mut horizons = Vec::new();
+    for day in &days {
+        horizons.push(horizon_of(
+            day.summary.horizon_days,
+            format!("the predictions of {}", day.date),
+        ));
+    }
+    let actions_horizon =
+        (!request.actions.is_empty()).then(|| horizon_of(None, "the actions".into()));
+    let mut accuracy = Vec::new();
+    for (day, &horizon) in days.iter().zip(&horizons) {
         accuracy.push(accuracy::day_accuracy(
             day,
             horizon,
@@ -206,6 +231,17 @@ pub fn monitor(request: &MonitorRequest) -> Result<MonitorReport> {
         ));
     }
 
+    let actions = match actions_horizon {
+        Some(horizon) => Some(action_effects(
+            &request.actions,
+            horizon,
+            sources.as_ref(),
+            data_end,
+            &mut warnings,
+        )?),
+        None => None,
+    };
+
     let reference_roc_auc = reference
         .scores
         .as_ref()
@@ -214,17 +250,22 @@ pub fn monitor(request: &MonitorRequest) -> Result<MonitorReport> {
     let auc_floor = request
         .auc_floor
         .or(reference_roc_auc.map(|auc| auc - DEFAULT_AUC_DROP));
-    let findings = findings(
+    let mut findings = findings(
         data_drift.as_ref(),
         prediction_drift.as_ref(),
         &accuracy,
         auc_floor,
     );
+    findings.overrated_actions = actions
+        .as_ref()
+        .map(ActionEffects::overrated)
+        .unwrap_or_default();
     let date = days.last().map(|d| d.date.clone()).or_else(|| {
         request
             .features
             .as_ref()
             .and_then(|f| crate::layout::parse_as_of(&f.display().to_string()).map(str::to_owned))
+            .or_else(|| Some(actions.as_ref()?.days.last()?.date.clone()))
     });
     Ok(MonitorReport {
         schema_version: SCHEMA_VERSION,
@@ -238,6 +279,7 @@ pub fn monitor(request: &MonitorRequest) -> Result<MonitorReport> {
         data_drift,
         prediction_drift,
         accuracy,
+        actions,
         warnings,
     })
 }
@@ -302,6 +344,7 @@ fn findings(
         drift,
         drifted_features,
         degraded,
+        overrated_actions: Vec::new(),
     }
 }
 
