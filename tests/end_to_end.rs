@@ -2,6 +2,7 @@ use churn_app::Platform;
 use churn_app::config::Env;
 use churn_io::AwsClients;
 use churn_io::ledger::Claim;
+use churn_io::registry::Registry;
 use churn_io::store::{ObjectGet, ObjectPut};
 use churn_io::sync::upload_dir;
 use churn_pipeline::generate::{GenerateConfig, generate};
@@ -164,6 +165,17 @@ async fn raw_uploads_become_a_champion_and_a_ranked_list_and_replays_change_noth
         .expect("champion")
         .expect("promoted");
     assert_eq!(champion.version, trained.version);
+    // The promotion is in the champion's history, with who and the policy's reason.
+    let promoted = champion.history.last().expect("a history");
+    assert_eq!(
+        (
+            promoted.version.as_str(),
+            promoted.by.as_str(),
+            promoted.previous.as_deref()
+        ),
+        (trained.version.as_str(), "churn-train", None)
+    );
+    assert_eq!(promoted.reason, trained.verdict);
     let entry = platform
         .registry
         .version(&trained.version)

@@ -1,5 +1,5 @@
 use churn_app::config::Env;
-use churn_io::registry::ModelVersion;
+use churn_io::registry::{ModelVersion, Move, Registry};
 use churn_io::store::{ObjectGet, ObjectPut};
 use churn_io::sync::{download_prefix, upload_dir};
 use churn_pipeline::generate::{GenerateConfig, generate};
@@ -49,7 +49,15 @@ async fn a_day_scored_in_shards_equals_the_day_scored_at_once() {
         .expect("register");
     platform
         .registry
-        .promote(&version, None, "test")
+        .promote(
+            &version,
+            None,
+            Move {
+                at: "test",
+                by: "test",
+                reason: "the fixture",
+            },
+        )
         .await
         .expect("promote");
 

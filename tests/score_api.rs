@@ -5,7 +5,7 @@ use churn_app::Settings;
 use churn_app::api::ScoreApi;
 use churn_io::AwsClients;
 use churn_io::online::{OnlineFeatures, OnlineRow};
-use churn_io::registry::{ModelRegistry, ModelVersion};
+use churn_io::registry::{ModelRegistry, ModelVersion, Move, Registry};
 use churn_io::store::{ObjectPut, S3Store};
 use churn_tests::{bucket, emulator, table};
 use serde_json::Value as Json;
@@ -83,7 +83,15 @@ async fn scores_by_customer_id_and_by_record_and_answers_bad_requests_with_4xx()
     let registry = ModelRegistry::new(clients.dynamodb.clone(), &settings.registry_table);
     registry.register(&model).await.expect("register");
     registry
-        .promote(&model, None, "2026-11-25T05:41:00Z")
+        .promote(
+            &model,
+            None,
+            Move {
+                at: "2026-11-25T05:41:00Z",
+                by: "test",
+                reason: "the fixture",
+            },
+        )
         .await
         .expect("promote");
     let first = &golden["records"][0];

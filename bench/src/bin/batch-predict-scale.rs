@@ -18,7 +18,7 @@ use churn_app::config::Env;
 use churn_app::{Platform, Settings};
 use churn_bench::{peak_mib, reset_peak};
 use churn_io::AwsClients;
-use churn_io::registry::ModelVersion;
+use churn_io::registry::{ModelVersion, Move, Registry};
 use churn_io::store::ObjectPut;
 use churn_io::sync::upload_dir;
 use churn_pipeline::features::build_as_of;
@@ -137,7 +137,12 @@ fn main() -> anyhow::Result<()> {
             seed: artifact.lineage.seed,
         };
         platform.registry.register(&version).await?;
-        platform.registry.promote(&version, None, "bench").await?;
+        let why = Move {
+            at: "bench",
+            by: "bench",
+            reason: "the benchmark's model",
+        };
+        platform.registry.promote(&version, None, why).await?;
         println!("  curated data and champion uploaded in {:.0} s", started.elapsed().as_secs_f64());
 
         let event = serde_json::json!({

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use churn_core::{ModelArtifact, Scorer};
 use churn_io::IoError;
-use churn_io::registry::{ModelRegistry, ModelVersion};
+use churn_io::registry::{ModelRegistry, ModelVersion, Registry};
 use churn_io::store::ObjectGet;
 use tokio::sync::Mutex;
 

@@ -56,6 +56,9 @@ pub enum Command {
     /// KS, Wasserstein, Jensen-Shannon), missing rates, new categories, ranked by
     /// importance.
     Monitor(crate::commands::MonitorArgs),
+    /// The model registry: list versions, show one, promote a version to champion or roll
+    /// the champion back, each move recorded with who and why.
+    Models(crate::models::ModelsArgs),
     /// Plan the day's retention actions from a prediction run with a playbook; send them
     /// to the CRM and messaging providers with --send.
     Actions(crate::actions::ActionsArgs),
@@ -88,6 +91,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Evaluate(args) => crate::commands::evaluate(args).map(|_| ()),
         Command::Predict(args) => crate::commands::predict(args, &bars).map(|_| ()),
         Command::Monitor(args) => crate::commands::monitor(args).map(|_| ()),
+        Command::Models(args) => crate::models::run(args),
         Command::Actions(args) => crate::actions::run(args).map(|_| ()),
         Command::Demo(args) => crate::demo::demo(args, &bars),
         Command::Docs { page } => {
@@ -97,5 +101,16 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap's own checks of every subcommand (clashing names, bad defaults), which it
+    /// otherwise runs only when that subcommand is used.
+    #[test]
+    fn every_subcommand_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }

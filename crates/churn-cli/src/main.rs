@@ -10,6 +10,7 @@ mod actions;
 mod cli;
 mod commands;
 mod demo;
+mod models;
 mod progress;
 mod table;
 mod values;

@@ -308,6 +308,99 @@ async fn demo_runs_every_stage_and_the_plan_is_sent_once() {
         stderr.contains("actions[0] (call-owner).save_rate: must be a share in [0, 1]"),
         "{stderr}"
     );
+
+    // The local registry: a second model of the same features, promoted after the first,
+    // then rolled back; every move is in the history with who and why.
+    let first = model
+        .file_name()
+        .expect("id")
+        .to_string_lossy()
+        .into_owned();
+    let training: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(model.join("training.json")).expect("training.json"))
+            .expect("json");
+    let mut command = churn();
+    command
+        .args([
+            "train",
+            "--seed",
+            "7",
+            "--families",
+            "lr",
+            "--trials",
+            "1",
+            "--features",
+        ])
+        .arg(training["features"].as_str().expect("features"))
+        .arg("--dir")
+        .arg(dir.path());
+    let output = run(command).await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let second = std::fs::read_dir(dir.path().join("models"))
+        .expect("models")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .find(|id| *id != first)
+        .expect("a second model");
+    let models = |arguments: &[&str]| {
+        let mut command = churn();
+        command
+            .arg("models")
+            .args(arguments)
+            .arg("--dir")
+            .arg(dir.path());
+        command.env("USER", "ana");
+        command
+    };
+    for (arguments, expected) in [
+        (
+            vec!["promote", first.as_str(), "--reason", "the first"],
+            "(was none)",
+        ),
+        (
+            vec!["promote", second.as_str(), "--reason", "seed 7"],
+            "was ",
+        ),
+        (vec!["rollback", "--reason", "lr only"], "rolled back from "),
+    ] {
+        let output = run(models(&arguments)).await;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && stdout.contains(expected),
+            "{arguments:?}: {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let output = run(models(&["list"])).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let champion_line = stdout
+        .lines()
+        .find(|l| l.contains("<- champion"))
+        .expect("a champion");
+    assert!(champion_line.starts_with(&first), "{stdout}");
+    for expected in [
+        format!("promote  {first} (from none) by ana: the first"),
+        format!("promote  {second} (from {first}) by ana: seed 7"),
+        format!("rollback {first} (from {second}) by ana: lr only"),
+    ] {
+        assert!(stdout.contains(&expected), "{expected}: {stdout}");
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("registry/history"))
+            .expect("history")
+            .count(),
+        3
+    );
+    // Nothing before the first champion; an unknown version is named.
+    let output = run(models(&["rollback", "--reason", "again"])).await;
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no earlier one"));
+    let output = run(models(&["promote", "nope", "--reason", "x"])).await;
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("nope is not registered"));
 }
 
 #[test]
@@ -444,4 +537,27 @@ fn docs_pages_print() {
         assert!(output.status.success());
         assert!(String::from_utf8_lossy(&output.stdout).starts_with('#'));
     }
+}
+
+#[test]
+fn models_with_table_read_the_dynamodb_registry() {
+    // An endpoint where nothing listens: the error names the call and the table, so the
+    // flag reached DynamoDB (the registry's semantics there are tested against the
+    // emulator in tests/registry.rs).
+    let output = churn()
+        .args(["models", "list", "--table", "churn-models-cli-test"])
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("run churn");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("churn-models-cli-test") && stderr.contains("GetItem"),
+        "{stderr}"
+    );
 }

@@ -17,6 +17,7 @@
 //! predictions/dt=<day>/[shard=<part>/]     a day's scores (predictions, prediction_shard)
 //! actions/dt=<day>/                        a day's retention plan and outcomes (actions)
 //! actions/ledger/                          the local action ledger (action_ledger)
+//! registry/                                the local model registry (model_registry)
 //! config/playbook.toml, config/connections.toml   the deployed playbook and connections
 //! ```
 //!
@@ -96,6 +97,8 @@ pub const PREDICTIONS: &str = "predictions";
 pub const ACTIONS: &str = "actions";
 /// `monitoring/`.
 pub const MONITORING: &str = "monitoring";
+/// `registry/`.
+pub const REGISTRY: &str = "registry";
 
 /// The file of a curated source inside its folder.
 pub const CURATED_FILE: &str = "data.parquet";
@@ -257,6 +260,12 @@ pub fn monitoring(day: &impl DayKey) -> Key {
 /// `actions/ledger`: the local action ledger (in AWS it is a DynamoDB table).
 pub fn action_ledger() -> Key {
     root(ACTIONS).join("ledger")
+}
+
+/// `registry`: the local model registry, versions and the champion's history (in AWS it
+/// is a DynamoDB table). Beside `models/`, not in it: every folder there is a model.
+pub fn model_registry() -> Key {
+    root(REGISTRY)
 }
 
 /// `config/playbook.toml`: where the deployed playbook is read from by default.

@@ -11,7 +11,7 @@ pub mod promotion;
 
 use chrono::NaiveDate;
 use churn_io::now_epoch;
-use churn_io::registry::ModelVersion;
+use churn_io::registry::{ModelVersion, Registry};
 use churn_io::sync::upload_dir;
 use churn_pipeline::layout;
 use churn_pipeline::progress::NoProgress;
@@ -139,6 +139,31 @@ async fn latest_as_of(
     Ok(training_as_of(end, horizon_days))
 }
 
+/// The registry entry of a training run's model `version`: its test ROC-AUC on a holdout
+/// named by the data and the test customers, so challengers are compared only on the same
+/// one. One definition for `churn-train` and `churn models promote`.
+pub fn model_version(
+    version: &str,
+    outcome: &churn_pipeline::train::TrainOutcome,
+    trained_at: &str,
+    seed: u64,
+) -> ModelVersion {
+    ModelVersion {
+        version: version.to_owned(),
+        trained_at: trained_at.to_owned(),
+        artifact_key: layout::model_binary(version).to_string(),
+        metric_name: "roc_auc".into(),
+        metric: outcome.champion().test.roc_auc,
+        holdout: format!(
+            "{}:{}",
+            outcome.data_hash,
+            churn_core::fnv64_hex(outcome.test_ids.join("\n").as_bytes())
+        ),
+        data_hash: outcome.data_hash.clone(),
+        seed,
+    }
+}
+
 async fn train_and_promote(
     platform: &Platform,
     config: &TrainConfig,
@@ -193,20 +218,7 @@ async fn train_and_promote(
     .await?;
 
     let holdout_ids = outcome.test_ids.clone();
-    let model = ModelVersion {
-        version: version.clone(),
-        trained_at,
-        artifact_key: layout::model_binary(&version).to_string(),
-        metric_name: "roc_auc".into(),
-        metric: outcome.champion().test.roc_auc,
-        holdout: format!(
-            "{}:{}",
-            outcome.data_hash,
-            churn_core::fnv64_hex(holdout_ids.join("\n").as_bytes())
-        ),
-        data_hash: outcome.data_hash.clone(),
-        seed,
-    };
+    let model = model_version(&version, &outcome, &trained_at, seed);
     platform.registry.register(&model).await?;
 
     let mut summary = TrainSummary {
@@ -235,7 +247,7 @@ async fn train_and_promote(
         Verdict::Promote(reason) => {
             let expected = current.as_ref().map(|c| c.entry.version.as_str());
             summary.promoted =
-                promotion::promote(platform, &model, expected, &summary.as_of).await?;
+                promotion::promote(platform, &model, expected, &summary.as_of, &reason).await?;
             summary.verdict = reason;
         }
         Verdict::Keep(reason) => summary.verdict = reason,

@@ -6,7 +6,7 @@
 //! data wins.
 
 use churn_io::events::{ModelPromoted, domain_event};
-use churn_io::registry::ModelVersion;
+use churn_io::registry::{ModelVersion, Move, Registry};
 use churn_io::{IoError, now_epoch};
 
 use crate::{AppError, Platform};
@@ -54,22 +54,27 @@ pub fn decide(challenger: &str, metric: f64, champion: Option<&Incumbent<'_>>) -
     }
 }
 
-/// Moves the champion pointer to `model`, provided it still is `expected`, and publishes
-/// `ModelPromoted`. `Ok(false)`: another promotion won the race (the model stays
-/// registered, unpromoted).
+/// Who moves the champion when training decides to (recorded in the registry's history).
+pub const TRAINING: &str = "churn-train";
+
+/// Moves the champion pointer to `model`, provided it still is `expected`, records why
+/// in the registry's history and publishes `ModelPromoted`. `Ok(false)`: another
+/// promotion won the race (the model stays registered, unpromoted).
 pub async fn promote(
     platform: &Platform,
     model: &ModelVersion,
     expected: Option<&str>,
     as_of: &str,
+    reason: &str,
 ) -> Result<bool, AppError> {
     let promoted_at = churn_core::playbook::format_timestamp(now_epoch());
-    match platform
-        .registry
-        .promote(model, expected, &promoted_at)
-        .await
-    {
-        Ok(()) => {}
+    let why = Move {
+        at: &promoted_at,
+        by: TRAINING,
+        reason,
+    };
+    match platform.registry.promote(model, expected, why).await {
+        Ok(_) => {}
         Err(IoError::Conflict(message)) => {
             tracing::warn!(message, "promotion lost");
             return Ok(false);
