@@ -217,10 +217,25 @@ async fn raw_uploads_become_a_champion_and_a_ranked_list_and_replays_change_noth
     let theirs = challenger
         .champion_metric
         .expect("the champion was scored on the same rows");
+    // The policy's two tests, on the figures the summary reports: a higher ROC-AUC, and a
+    // calibration error within the tolerance of the champion's on the same rows.
+    let (ours, champions) = (
+        challenger
+            .calibration_error
+            .expect("the challenger's calibration"),
+        challenger
+            .champion_calibration_error
+            .expect("the champion's calibration on the same rows"),
+    );
+    let tolerance = options.train.policy.calibration_tolerance;
     assert_eq!(
         challenger.promoted,
-        challenger.metric > theirs,
+        challenger.metric > theirs && ours <= champions + tolerance,
         "{challenger:?}"
+    );
+    assert!(
+        challenger.verdict.contains("calibration error")
+            || challenger.verdict.contains("not enough")
     );
 
     // ModelPromoted starts batch prediction, on a snapshot in parts.

@@ -37,7 +37,7 @@ fn variables(environment: &Yaml, parameters: &Yaml) -> BTreeMap<String, String> 
                 other => format!("{other:?}"),
             };
             let value = match &parameters[text.as_str()]["Default"] {
-                Yaml::String(s) => s.clone(),
+                Yaml::String(s) | Yaml::Real(s) => s.clone(),
                 Yaml::Integer(n) => n.to_string(),
                 _ => text,
             };
@@ -137,5 +137,19 @@ fn the_template_horizon_is_the_code_default() {
         default.as_i64(),
         Some(i64::from(churn_app::dates::DEFAULT_HORIZON_DAYS)),
         "{default:?}"
+    );
+    // So is the promotion policy's.
+    let number = |name: &str| {
+        let value = &template["Parameters"][name]["Default"];
+        value
+            .as_f64()
+            .or_else(|| value.as_i64().map(|v| v as f64))
+            .unwrap_or_else(|| panic!("{name}: {value:?}"))
+    };
+    let policy = churn_app::train::PromotionPolicy::default();
+    assert_eq!(number("PromotionMinAucGain"), policy.min_auc_gain);
+    assert_eq!(
+        number("PromotionCalibrationTolerance"),
+        policy.calibration_tolerance
     );
 }

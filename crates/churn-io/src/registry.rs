@@ -10,8 +10,9 @@
 //!
 //! Two implementations of [`Registry`] with the same semantics:
 //! - [`ModelRegistry`], in AWS: a DynamoDB table with partition key `pk` (string), items
-//!   `version#<id>` and `champion` (whose `history` list grows by `list_append` in the
-//!   conditional update that moves it);
+//!   `version#<id>` and `champion`, whose `history` list is written whole with the
+//!   pointer by the conditional put that moves it (an item holds 400 KB: some 2,000
+//!   moves);
 //! - [`LocalRegistry`], a folder (`models/registry/` of a data directory): `versions/<id>.json`
 //!   created exclusively, and the history as numbered files `history/<n>.json`, each linked
 //!   into place exclusively, so the file number is the compare-and-swap.
@@ -308,46 +309,48 @@ impl ModelRegistry {
         AttributeValue::M(map)
     }
 
-    /// Moves the pointer to `change.version` and appends `change` to the history, in one
-    /// conditional update.
+    /// Moves the pointer to `change.version` with `change` appended to the history of
+    /// `seen` (the champion item as read: `None`, there was none), in one conditional
+    /// write: it fails when the item is no longer what was read. (A put of the whole item,
+    /// not an update: the emulator applies conditional updates non-atomically, and a put
+    /// is what real DynamoDB and the emulator both make atomic.)
     async fn move_pointer(
         &self,
         change: &ChampionChange,
-        expected: Option<&str>,
+        seen: Option<&Champion>,
     ) -> Result<(), IoError> {
+        let mut history: Vec<AttributeValue> = seen
+            .iter()
+            .flat_map(|c| &c.history)
+            .map(Self::change_value)
+            .collect();
+        history.push(Self::change_value(change));
         let mut request = self
             .client
-            .update_item()
+            .put_item()
             .table_name(&self.table)
-            .key("pk", s(CHAMPION))
-            .update_expression(
-                "SET #version = :version, #metric = :metric, #holdout = :holdout, \
-                 #promoted_at = :at, #history = list_append(if_not_exists(#history, :empty), :change)",
-            )
-            .expression_attribute_names("#version", "version")
-            .expression_attribute_names("#metric", "metric")
-            .expression_attribute_names("#holdout", "holdout")
-            .expression_attribute_names("#promoted_at", "promoted_at")
-            .expression_attribute_names("#history", "history")
-            .expression_attribute_values(":version", s(&change.version))
-            .expression_attribute_values(":metric", n(change.metric))
-            .expression_attribute_values(":holdout", s(&change.holdout))
-            .expression_attribute_values(":at", s(&change.at))
-            .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
-            .expression_attribute_values(":change", AttributeValue::L(vec![Self::change_value(change)]));
-        request = match expected {
+            .item("pk", s(CHAMPION))
+            .item("version", s(&change.version))
+            .item("metric", n(change.metric))
+            .item("holdout", s(&change.holdout))
+            .item("promoted_at", s(&change.at))
+            .item("history", AttributeValue::L(history));
+        request = match seen {
             None => request.condition_expression("attribute_not_exists(pk)"),
-            Some(version) => request
-                .condition_expression("#version = :expected")
-                .expression_attribute_values(":expected", s(version)),
+            Some(champion) => request
+                .condition_expression("#version = :version AND #at = :at")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_names("#at", "promoted_at")
+                .expression_attribute_values(":version", s(&champion.version))
+                .expression_attribute_values(":at", s(&champion.promoted_at)),
         };
         match request.send().await {
             Ok(_) => Ok(()),
             Err(error) if crate::error::condition_failed(&error) => Err(lost(
                 &format!("{} {}", change.kind.as_str(), change.version),
-                expected,
+                seen.map(|c| c.version.as_str()),
             )),
-            Err(error) => Err(IoError::sdk("UpdateItem", self.target(CHAMPION), error)),
+            Err(error) => Err(IoError::sdk("PutItem", self.target(CHAMPION), error)),
         }
     }
 }
@@ -447,8 +450,12 @@ impl Registry for ModelRegistry {
         expected: Option<&str>,
         why: Move<'_>,
     ) -> Result<ChampionChange, IoError> {
+        let seen = self.champion().await?;
+        if seen.as_ref().map(|c| c.version.as_str()) != expected {
+            return Err(lost(&format!("promoting {}", model.version), expected));
+        }
         let change = change(ChangeKind::Promote, model, expected, why);
-        self.move_pointer(&change, expected).await?;
+        self.move_pointer(&change, seen.as_ref()).await?;
         Ok(change)
     }
 
@@ -468,7 +475,7 @@ impl Registry for ModelRegistry {
                 message: format!("the earlier champion {target} has no registry entry"),
             })?;
         let change = change(ChangeKind::Rollback, &model, Some(expected), why);
-        self.move_pointer(&change, Some(expected)).await?;
+        self.move_pointer(&change, Some(&champion)).await?;
         Ok(change)
     }
 }

@@ -121,16 +121,16 @@ pub fn train_dir(
     Ok((outcome, dir))
 }
 
-/// ROC-AUC of `artifact` on the rows of the feature folder `features` whose ids are in
-/// `ids` (a challenger's test split): how the champion is measured on the challenger's
-/// holdout before a promotion. `None` when the artifact was trained on other features
-/// (its spec hash differs: the two cannot be compared on this table) or the rows hold a
-/// single class.
-pub fn holdout_roc_auc(
+/// The figures (ROC-AUC, calibration) of `artifact` on the rows of the feature folder
+/// `features` whose ids are in `ids` (a challenger's test split): how the champion is
+/// measured on the challenger's holdout before a promotion. `None` when the artifact was
+/// trained on other features (its spec hash differs: the two cannot be compared on this
+/// table).
+pub fn holdout_figures(
     artifact: ModelArtifact,
     features: &Path,
     ids: &[String],
-) -> Result<Option<f64>> {
+) -> Result<Option<crate::reference::Holdout>> {
     let dataset = data::load_dir(features, true)?;
     if artifact.feature_spec.hash != dataset.spec.hash {
         return Ok(None);
@@ -143,5 +143,5 @@ pub fn holdout_roc_auc(
         .map_err(|e| PipelineError::InvalidInput(format!("the champion artifact: {e}")))?;
     let scores = crate::train::score_rows(&scorer, &dataset, &rows);
     let labels: Vec<bool> = rows.iter().map(|&row| dataset.labels[row]).collect();
-    Ok(churn_core::metrics::roc_auc(&labels, &scores))
+    Ok(Some(crate::reference::Holdout::measure(&labels, &scores)))
 }

@@ -62,6 +62,20 @@ pub struct Holdout {
     pub calibration_error: Option<f64>,
 }
 
+impl Holdout {
+    /// The figures of calibrated `probabilities` against `labels`.
+    pub fn measure(labels: &[bool], probabilities: &[f64]) -> Self {
+        let calibration = metrics::calibration_curve(labels, probabilities, CALIBRATION_BINS);
+        Self {
+            rows: labels.len() as u64,
+            positives: labels.iter().filter(|l| **l).count() as u64,
+            roc_auc: metrics::roc_auc(labels, probabilities),
+            calibration_error: metrics::expected_calibration_error(&calibration),
+            calibration,
+        }
+    }
+}
+
 /// The reference of a training run on `data`.
 pub fn build(data: &Dataset, outcome: &TrainOutcome) -> Result<Reference> {
     let deployed = outcome
@@ -89,14 +103,7 @@ pub fn build(data: &Dataset, outcome: &TrainOutcome) -> Result<Reference> {
                 .collect();
             let probabilities = self::scores(measured, data, &rows)?;
             let labels: Vec<bool> = rows.iter().map(|&row| data.labels[row]).collect();
-            let calibration = metrics::calibration_curve(&labels, &probabilities, CALIBRATION_BINS);
-            Some(Holdout {
-                rows: rows.len() as u64,
-                positives: labels.iter().filter(|l| **l).count() as u64,
-                roc_auc: metrics::roc_auc(&labels, &probabilities),
-                calibration_error: metrics::expected_calibration_error(&calibration),
-                calibration,
-            })
+            Some(Holdout::measure(&labels, &probabilities))
         }
         _ => None,
     };

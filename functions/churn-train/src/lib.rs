@@ -18,7 +18,9 @@ pub type TrainEvent = EventBridgeEvent<serde_json::Value>;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub settings: Settings,
-    /// `CHURN_HORIZON_DAYS` and `CHURN_SEED`; the rest are the CLI's defaults.
+    /// `CHURN_HORIZON_DAYS`, `CHURN_SEED` and the promotion policy
+    /// (`CHURN_PROMOTION_MIN_AUC_GAIN`, `CHURN_PROMOTION_CALIBRATION_TOLERANCE`); the rest
+    /// are the CLI's defaults.
     pub train: TrainConfig,
 }
 
@@ -34,6 +36,18 @@ impl Config {
             ..TrainConfig::default()
         };
         train.seed = env.parse("CHURN_SEED", train.seed, "a whole number")?;
+        train.policy.min_auc_gain = env.checked(
+            "CHURN_PROMOTION_MIN_AUC_GAIN",
+            train.policy.min_auc_gain,
+            "a ROC-AUC gain from 0 to 0.5",
+            |gain| (0.0..=0.5).contains(gain),
+        )?;
+        train.policy.calibration_tolerance = env.checked(
+            "CHURN_PROMOTION_CALIBRATION_TOLERANCE",
+            train.policy.calibration_tolerance,
+            "a calibration error from 0 to 1",
+            |tolerance| (0.0..=1.0).contains(tolerance),
+        )?;
         Ok(Self {
             settings: Settings::read(env)?,
             train,
@@ -113,6 +127,32 @@ mod tests {
         assert_eq!(error.name, "CHURN_HORIZON_DAYS");
         let error = read(&[("CHURN_SEED", "-1")]).expect_err("negative seed");
         assert_eq!(error.to_string(), "CHURN_SEED=-1: use a whole number");
+    }
+
+    #[test]
+    fn the_promotion_policy_comes_from_the_environment_or_the_code_defaults() {
+        let config = read(&[]).expect("defaults");
+        assert_eq!(
+            config.train.policy,
+            churn_app::train::PromotionPolicy::default()
+        );
+        let config = read(&[
+            ("CHURN_PROMOTION_MIN_AUC_GAIN", "0.005"),
+            ("CHURN_PROMOTION_CALIBRATION_TOLERANCE", "0.01"),
+        ])
+        .expect("set");
+        assert_eq!(
+            (
+                config.train.policy.min_auc_gain,
+                config.train.policy.calibration_tolerance
+            ),
+            (0.005, 0.01)
+        );
+        let error = read(&[("CHURN_PROMOTION_MIN_AUC_GAIN", "-0.1")]).expect_err("negative");
+        assert_eq!(error.name, "CHURN_PROMOTION_MIN_AUC_GAIN");
+        let error =
+            read(&[("CHURN_PROMOTION_CALIBRATION_TOLERANCE", "lots")]).expect_err("not a number");
+        assert_eq!(error.name, "CHURN_PROMOTION_CALIBRATION_TOLERANCE");
     }
 
     #[test]

@@ -23,6 +23,7 @@ use crate::ingest::curated_data_end;
 use crate::once::{Once, once};
 use crate::work::{WorkDir, blocking};
 use crate::{AppError, Platform, champion};
+pub use promotion::{Figures, PromotionPolicy};
 use promotion::{Incumbent, Verdict};
 
 /// How models are trained.
@@ -34,6 +35,8 @@ pub struct TrainConfig {
     pub seed: u64,
     /// The search and fitting options (the CLI's defaults).
     pub train: TrainOptions,
+    /// What a new model must do to replace the champion.
+    pub policy: PromotionPolicy,
 }
 
 impl Default for TrainConfig {
@@ -43,6 +46,7 @@ impl Default for TrainConfig {
             horizon_days: DEFAULT_HORIZON_DAYS,
             seed: train.seed,
             train,
+            policy: PromotionPolicy::default(),
         }
     }
 }
@@ -68,8 +72,12 @@ pub struct TrainSummary {
     pub version: String,
     /// The new model's ROC-AUC on its holdout.
     pub metric: f64,
+    /// Its calibration error there.
+    pub calibration_error: Option<f64>,
     /// The champion's ROC-AUC on the same rows, when it was comparable.
     pub champion_metric: Option<f64>,
+    /// The champion's calibration error on them.
+    pub champion_calibration_error: Option<f64>,
     pub promoted: bool,
     /// Why it was promoted or not.
     pub verdict: String,
@@ -173,7 +181,7 @@ async fn train_and_promote(
 ) -> Result<TrainSummary, AppError> {
     let features = layout::features_as_of(&as_of);
     let trained_at = churn_core::playbook::format_timestamp(now_epoch());
-    let (outcome, model_dir) = {
+    let (outcome, model_dir, measured) = {
         let (store, horizon, features_dir) =
             (work.store(), config.horizon_days, work.at(&features));
         let models = work.at(&layout::root(layout::MODELS));
@@ -193,7 +201,12 @@ async fn train_and_promote(
                 &NoProgress,
             )?;
             churn_pipeline::evaluate::evaluate(&dir, None)?;
-            Ok((outcome, dir))
+            // The challenger's own figures on its test split (the model as measured,
+            // before any refit on every row), as training's reference recorded them.
+            let measured = churn_pipeline::reference::read(&dir)?
+                .scores
+                .and_then(|scores| scores.holdout);
+            Ok((outcome, dir, measured))
         })
         .await?
     };
@@ -221,27 +234,37 @@ async fn train_and_promote(
     let model = model_version(&version, &outcome, &trained_at, seed);
     platform.registry.register(&model).await?;
 
+    let ours = Figures {
+        roc_auc: model.metric,
+        calibration_error: measured.as_ref().and_then(|h| h.calibration_error),
+    };
     let mut summary = TrainSummary {
         as_of: as_of.to_string(),
         version: version.clone(),
         metric: model.metric,
+        calibration_error: ours.calibration_error,
         ..TrainSummary::default()
     };
     let current = champion::current(&platform.registry, &platform.store).await?;
+    let mut theirs = None;
     if let Some(champion) = &current
         && champion.entry.version != version
     {
         let (artifact, features_dir) = (champion.artifact.clone(), work.at(&features));
-        summary.champion_metric = blocking("scoring the champion on the holdout", move || {
-            churn_pipeline::models::holdout_roc_auc(artifact, &features_dir, &holdout_ids)
+        theirs = blocking("scoring the champion on the holdout", move || {
+            churn_pipeline::models::holdout_figures(artifact, &features_dir, &holdout_ids)
         })
-        .await?;
+        .await?
+        .as_ref()
+        .and_then(Figures::of);
+        summary.champion_metric = theirs.map(|f| f.roc_auc);
+        summary.champion_calibration_error = theirs.and_then(|f| f.calibration_error);
     }
     let incumbent = current.as_ref().map(|c| Incumbent {
         version: &c.entry.version,
-        on_holdout: summary.champion_metric,
+        on_holdout: theirs,
     });
-    let verdict = promotion::decide(&version, model.metric, incumbent.as_ref());
+    let verdict = promotion::decide(&version, ours, incumbent.as_ref(), &config.policy);
     tracing::info!(version, verdict = ?verdict, "promotion decided");
     match verdict {
         Verdict::Promote(reason) => {

@@ -1,15 +1,60 @@
 //! The promotion policy, the one rule that decides whether a newly trained model replaces
-//! the champion: it must beat the champion on the challenger's own holdout, with the
-//! champion scored on the same rows (the challenger's metric alone was measured on rows
-//! the champion may have trained on). A champion that cannot be scored on those rows
-//! (trained on other features) is not comparable, and the model trained on the current
-//! data wins.
+//! the champion: on the challenger's own holdout, with the champion scored on the same
+//! rows (the challenger's metric alone was measured on rows the champion may have trained
+//! on), its ROC-AUC must beat the champion's by more than [`PromotionPolicy::min_auc_gain`],
+//! and its calibration error may exceed the champion's by at most
+//! [`PromotionPolicy::calibration_tolerance`] (the playbook spends money on the
+//! probabilities, not only on the ranking). A champion that cannot be scored on those
+//! rows (trained on other features) is not comparable, and the model trained on the
+//! current data wins. The verdict says which numbers decided.
 
 use churn_io::events::{ModelPromoted, domain_event};
 use churn_io::registry::{ModelVersion, Move, Registry};
 use churn_io::{IoError, now_epoch};
 
 use crate::{AppError, Platform};
+
+/// The policy's settings (the stack's `PromotionMinAucGain` and
+/// `PromotionCalibrationTolerance`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PromotionPolicy {
+    /// The challenger's ROC-AUC must exceed the champion's by more than this.
+    pub min_auc_gain: f64,
+    /// Its calibration error may exceed the champion's by at most this.
+    pub calibration_tolerance: f64,
+}
+
+/// Any gain in ROC-AUC promotes, by default.
+pub const DEFAULT_MIN_AUC_GAIN: f64 = 0.0;
+/// Two points of calibration error (mean gap between predicted and observed churn over
+/// ten bins), by default.
+pub const DEFAULT_CALIBRATION_TOLERANCE: f64 = 0.02;
+
+impl Default for PromotionPolicy {
+    fn default() -> Self {
+        Self {
+            min_auc_gain: DEFAULT_MIN_AUC_GAIN,
+            calibration_tolerance: DEFAULT_CALIBRATION_TOLERANCE,
+        }
+    }
+}
+
+/// A model's figures on the challenger's holdout.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Figures {
+    pub roc_auc: f64,
+    pub calibration_error: Option<f64>,
+}
+
+impl Figures {
+    /// The figures of a measured holdout (`None` without a ROC-AUC: a single class).
+    pub fn of(holdout: &churn_pipeline::reference::Holdout) -> Option<Self> {
+        Some(Self {
+            roc_auc: holdout.roc_auc?,
+            calibration_error: holdout.calibration_error,
+        })
+    }
+}
 
 /// What the policy decided, and why.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,36 +67,56 @@ pub enum Verdict {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Incumbent<'a> {
     pub version: &'a str,
-    /// Its metric on the challenger's holdout; `None`: not comparable.
-    pub on_holdout: Option<f64>,
+    /// Its figures on the challenger's holdout; `None`: not comparable.
+    pub on_holdout: Option<Figures>,
 }
 
-/// Decides on a challenger with `metric` on its holdout.
-pub fn decide(challenger: &str, metric: f64, champion: Option<&Incumbent<'_>>) -> Verdict {
-    match champion {
-        None => Verdict::Promote("the first model".into()),
+fn error(value: Option<f64>) -> String {
+    value.map_or_else(|| "unknown".to_owned(), |v| format!("{v:.4}"))
+}
+
+/// Decides on a challenger with `ours` on its holdout.
+pub fn decide(
+    challenger: &str,
+    ours: Figures,
+    champion: Option<&Incumbent<'_>>,
+    policy: &PromotionPolicy,
+) -> Verdict {
+    let champion = match champion {
+        None => return Verdict::Promote("the first model".into()),
         Some(champion) if champion.version == challenger => {
-            Verdict::Keep("it is the champion already (the same data and seed)".into())
+            return Verdict::Keep("it is the champion already (the same data and seed)".into());
         }
-        Some(Incumbent {
-            on_holdout: None, ..
-        }) => Verdict::Promote(
+        Some(champion) => champion,
+    };
+    let Some(theirs) = champion.on_holdout else {
+        return Verdict::Promote(
             "the champion was trained on other features and cannot be compared: the model of the current data wins"
                 .into(),
-        ),
-        Some(Incumbent {
-            version,
-            on_holdout: Some(theirs),
-        }) if metric > *theirs => Verdict::Promote(format!(
-            "{metric:.4} beats {version}'s {theirs:.4} on the same holdout"
-        )),
-        Some(Incumbent {
-            version,
-            on_holdout: Some(theirs),
-        }) => Verdict::Keep(format!(
-            "{metric:.4} does not beat {version}'s {theirs:.4} on the same holdout"
-        )),
+        );
+    };
+    let version = champion.version;
+    let gain = ours.roc_auc - theirs.roc_auc;
+    let auc = format!(
+        "ROC-AUC {:.4} against {version}'s {:.4} on the same holdout (gain {gain:+.4}, needed above {:.4})",
+        ours.roc_auc, theirs.roc_auc, policy.min_auc_gain
+    );
+    let calibration = format!(
+        "calibration error {} against {} (tolerance {:.4})",
+        error(ours.calibration_error),
+        error(theirs.calibration_error),
+        policy.calibration_tolerance
+    );
+    // A NaN gain (a ROC-AUC that could not be measured) is not enough either.
+    if gain.is_nan() || gain <= policy.min_auc_gain {
+        return Verdict::Keep(format!("not enough: {auc}"));
     }
+    if let (Some(mine), Some(champions)) = (ours.calibration_error, theirs.calibration_error)
+        && mine > champions + policy.calibration_tolerance
+    {
+        return Verdict::Keep(format!("calibrated worse: {calibration}, though {auc}"));
+    }
+    Verdict::Promote(format!("better: {auc}; {calibration}"))
 }
 
 /// Who moves the champion when training decides to (recorded in the registry's history).
@@ -101,7 +166,14 @@ pub async fn promote(
 mod tests {
     use super::*;
 
-    fn champion(on_holdout: Option<f64>) -> Incumbent<'static> {
+    fn figures(roc_auc: f64, calibration_error: f64) -> Figures {
+        Figures {
+            roc_auc,
+            calibration_error: Some(calibration_error),
+        }
+    }
+
+    fn champion(on_holdout: Option<Figures>) -> Incumbent<'static> {
         Incumbent {
             version: "gbdt-old",
             on_holdout,
@@ -110,22 +182,71 @@ mod tests {
 
     #[test]
     fn a_challenger_must_beat_the_champion_on_its_own_holdout() {
-        assert!(matches!(decide("new", 0.7, None), Verdict::Promote(_)));
+        let policy = PromotionPolicy::default();
+        let decide =
+            |ours, champion: Option<&Incumbent<'_>>| decide("new", ours, champion, &policy);
+        let old = champion(Some(figures(0.79, 0.03)));
         assert!(matches!(
-            decide("new", 0.80, Some(&champion(Some(0.79)))),
+            decide(figures(0.7, 0.1), None),
             Verdict::Promote(_)
         ));
         assert!(matches!(
-            decide("new", 0.79, Some(&champion(Some(0.79)))),
-            Verdict::Keep(_)
-        ));
-        assert!(matches!(
-            decide("new", 0.60, Some(&champion(None))),
+            decide(figures(0.80, 0.03), Some(&old)),
             Verdict::Promote(_)
         ));
         assert!(matches!(
-            decide("gbdt-old", 0.99, Some(&champion(Some(0.5)))),
+            decide(figures(0.79, 0.03), Some(&old)),
             Verdict::Keep(_)
+        ));
+        assert!(matches!(
+            decide(figures(0.60, 0.2), Some(&champion(None))),
+            Verdict::Promote(_)
+        ));
+        assert!(matches!(
+            super::decide("gbdt-old", figures(0.99, 0.0), Some(&old), &policy),
+            Verdict::Keep(_)
+        ));
+    }
+
+    #[test]
+    fn the_minimum_gain_and_the_calibration_tolerance_hold_and_the_verdict_shows_the_numbers() {
+        let policy = PromotionPolicy {
+            min_auc_gain: 0.005,
+            calibration_tolerance: 0.01,
+        };
+        let old = champion(Some(figures(0.800, 0.030)));
+        let decide = |ours| decide("new", ours, Some(&old), &policy);
+        // A gain of 0.004 is not enough.
+        let Verdict::Keep(why) = decide(figures(0.804, 0.030)) else {
+            panic!("promoted on a small gain");
+        };
+        assert!(why.contains("gain +0.0040, needed above 0.0050"), "{why}");
+        // Enough gain, but calibrated worse than the tolerance allows.
+        let Verdict::Keep(why) = decide(figures(0.820, 0.045)) else {
+            panic!("promoted a worse calibration");
+        };
+        assert!(
+            why.contains(
+                "calibrated worse: calibration error 0.0450 against 0.0300 (tolerance 0.0100)"
+            ),
+            "{why}"
+        );
+        // Within the tolerance: promoted, with every number.
+        let Verdict::Promote(why) = decide(figures(0.820, 0.039)) else {
+            panic!("kept a better model");
+        };
+        assert!(
+            why.contains("ROC-AUC 0.8200 against gbdt-old's 0.8000")
+                && why.contains("calibration error 0.0390 against 0.0300"),
+            "{why}"
+        );
+        // An unknown calibration error does not block.
+        assert!(matches!(
+            decide(Figures {
+                roc_auc: 0.82,
+                calibration_error: None
+            }),
+            Verdict::Promote(_)
         ));
     }
 }
