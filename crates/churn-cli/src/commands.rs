@@ -231,11 +231,37 @@ pub struct MonitorArgs {
     /// training minus 0.05].
     #[arg(long, value_parser = unit_interval)]
     pub auc_floor: Option<f64>,
+    /// PSI at which a feature (and the scores) warns.
+    #[arg(long, default_value_t = churn_core::drift::PSI_WARN)]
+    pub psi_warn: f64,
+    /// PSI at which a feature (and the scores) alerts.
+    #[arg(long, default_value_t = churn_core::drift::PSI_ALERT)]
+    pub psi_alert: f64,
+    /// Thresholds of one feature, as NAME=WARN,ALERT (repeatable): a volatile column may
+    /// warn later, a key one earlier.
+    #[arg(long, value_name = "NAME=WARN,ALERT", value_parser = feature_band)]
+    pub feature_psi: Vec<(String, churn_pipeline::monitor::Band)>,
     /// Where to write monitor.json and report.html [default:
     /// DIR/monitoring/dt=<the latest prediction day, or the features' as_of, or the
     /// latest day of actions>].
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+fn feature_band(
+    text: &str,
+) -> std::result::Result<(String, churn_pipeline::monitor::Band), String> {
+    let malformed = || format!("{text}: use NAME=WARN,ALERT (e.g. monthly_charge=0.2,0.4)");
+    let (name, band) = text.split_once('=').ok_or_else(malformed)?;
+    let (warn, alert) = band.split_once(',').ok_or_else(malformed)?;
+    let number = |x: &str| x.trim().parse::<f64>().map_err(|_| malformed());
+    Ok((
+        name.trim().to_owned(),
+        churn_pipeline::monitor::Band {
+            warn: number(warn)?,
+            alert: number(alert)?,
+        },
+    ))
 }
 
 fn unit_interval(text: &str) -> std::result::Result<f64, String> {
@@ -545,6 +571,13 @@ pub(crate) fn monitor(args: MonitorArgs) -> Result<churn_pipeline::monitor::Moni
         actions: args.actions.clone(),
         data: Some(args.dir.clone()),
         auc_floor: args.auc_floor,
+        thresholds: churn_pipeline::monitor::Thresholds {
+            default: churn_pipeline::monitor::Band {
+                warn: args.psi_warn,
+                alert: args.psi_alert,
+            },
+            features: args.feature_psi.iter().cloned().collect(),
+        },
     })
     .context("monitor failed")?;
     let out = match (&args.out, &report.date) {

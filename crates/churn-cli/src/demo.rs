@@ -164,6 +164,9 @@ pub fn demo(args: DemoArgs, bars: &Bars) -> Result<()> {
         actions: Vec::new(),
         dir: args.dir.clone(),
         auc_floor: None,
+        psi_warn: churn_core::drift::PSI_WARN,
+        psi_alert: churn_core::drift::PSI_ALERT,
+        feature_psi: Vec::new(),
         out: None,
     })?;
     println!(

@@ -267,6 +267,37 @@ async fn demo_runs_every_stage_and_the_plan_is_sent_once() {
     );
     assert!(day["controls"].as_u64() > Some(0), "{monitored}");
 
+    // Thresholds of one feature: a name the reference lacks is refused by name, and a
+    // malformed flag says how to write it.
+    let features_now = dir.path().join("features/as_of=2026-11-01");
+    for (flag, says) in [
+        (
+            "tenure_dayz=0.1,0.2",
+            "'tenure_dayz', which is not a feature",
+        ),
+        ("tenure_days=0.1", "use NAME=WARN,ALERT"),
+    ] {
+        let mut command = churn();
+        command
+            .arg("monitor")
+            .arg("--model")
+            .arg(&model)
+            .arg("--features")
+            .arg(&features_now)
+            .arg("--feature-psi")
+            .arg(flag)
+            .arg("--dir")
+            .arg(dir.path())
+            .arg("--out")
+            .arg(dir.path().join("monitoring/thresholds"));
+        let output = run(command).await;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !output.status.success() && stderr.contains(says),
+            "{flag}: {stderr}"
+        );
+    }
+
     // Running the same command again sends nothing.
     let output = run(send()).await;
     let stdout = String::from_utf8_lossy(&output.stdout);

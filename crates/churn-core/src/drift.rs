@@ -178,11 +178,22 @@ pub fn psi(reference: &NumericProfile, actual: &[f64]) -> Option<f64> {
 /// Kolmogorov–Smirnov statistic: the largest gap between the reference's distribution
 /// function and `actual`'s empirical one (NaN ignored).
 pub fn kolmogorov_smirnov(reference: &NumericProfile, actual: &[f64]) -> Option<f64> {
-    let mut sorted: Vec<f64> = actual.iter().copied().filter(|v| !v.is_nan()).collect();
+    kolmogorov_smirnov_sorted(reference, &sorted_present(actual))
+}
+
+/// The values without NaN, sorted: what the `_sorted` forms take, so a caller measuring
+/// several figures of one column sorts it once.
+pub fn sorted_present(values: &[f64]) -> Vec<f64> {
+    let mut sorted: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
+    sorted.sort_by(f64::total_cmp);
+    sorted
+}
+
+/// [`kolmogorov_smirnov`] of values already sorted, without NaN ([`sorted_present`]).
+pub fn kolmogorov_smirnov_sorted(reference: &NumericProfile, sorted: &[f64]) -> Option<f64> {
     if sorted.is_empty() || reference.quantiles.is_empty() {
         return None;
     }
-    sorted.sort_by(f64::total_cmp);
     let n = sorted.len() as f64;
     let mut largest = 0.0f64;
     let mut i = 0;
@@ -208,17 +219,20 @@ pub fn kolmogorov_smirnov(reference: &NumericProfile, actual: &[f64]) -> Option<
 /// threshold). The integral of the gap between the two quantile functions, on the
 /// profile's grid.
 pub fn wasserstein_normalised(reference: &NumericProfile, actual: &[f64]) -> Option<f64> {
-    let mut sorted: Vec<f64> = actual.iter().copied().filter(|v| !v.is_nan()).collect();
+    wasserstein_normalised_sorted(reference, &sorted_present(actual))
+}
+
+/// [`wasserstein_normalised`] of values already sorted, without NaN ([`sorted_present`]).
+pub fn wasserstein_normalised_sorted(reference: &NumericProfile, sorted: &[f64]) -> Option<f64> {
     if sorted.is_empty() || reference.quantiles.is_empty() {
         return None;
     }
-    sorted.sort_by(f64::total_cmp);
     // Midpoint rule on QUANTILES steps of u.
     let steps = QUANTILES;
     let distance = (0..steps)
         .map(|k| {
             let u = (k as f64 + 0.5) / steps as f64;
-            (reference.quantile(u).unwrap_or(0.0) - quantile_of_sorted(&sorted, u)).abs()
+            (reference.quantile(u).unwrap_or(0.0) - quantile_of_sorted(sorted, u)).abs()
         })
         .sum::<f64>()
         / steps as f64;
@@ -313,10 +327,23 @@ pub fn jensen_shannon(reference: &CategoryProfile, actual: &CategoryProfile) -> 
     Some(divergence.max(0.0).sqrt())
 }
 
-/// Cramér's V of the 2 × k table (reference, actual) × category: the chi-square statistic
-/// scaled to 0 (same shares) .. 1, so it does not grow with the sample as the statistic
-/// (and its p-value) does.
-pub fn cramers_v(reference: &CategoryProfile, actual: &CategoryProfile) -> Option<f64> {
+/// Pearson's chi-square test of the 2 × k table (reference, actual) × category.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ChiSquare {
+    pub statistic: f64,
+    /// `k - 1` for the categories present on either side.
+    pub degrees_of_freedom: u32,
+    /// The chance of a statistic this large if nothing changed. Informative on small
+    /// samples only: at a million rows every difference is "significant", which is why
+    /// the monitor decides on effect sizes (PSI) instead.
+    pub p_value: f64,
+    /// Rows of both samples.
+    pub rows: f64,
+}
+
+/// The chi-square test of the reference's and `actual`'s category counts (`None` when a
+/// side is empty or only one category occurs).
+pub fn chi_square(reference: &CategoryProfile, actual: &CategoryProfile) -> Option<ChiSquare> {
     let (aligned, _) = reference.align(actual);
     let rows: Vec<[f64; 2]> = aligned
         .iter()
@@ -336,16 +363,104 @@ pub fn cramers_v(reference: &CategoryProfile, actual: &CategoryProfile) -> Optio
     if totals[0] == 0.0 || totals[1] == 0.0 || rows.len() < 2 {
         return None;
     }
-    let mut chi2 = 0.0;
+    let mut statistic = 0.0;
     for row in &rows {
         let row_total = row[0] + row[1];
         for side in 0..2 {
             let expected = row_total * totals[side] / n;
-            chi2 += (row[side] - expected).powi(2) / expected;
+            statistic += (row[side] - expected).powi(2) / expected;
         }
     }
+    let degrees_of_freedom = rows.len() as u32 - 1;
+    Some(ChiSquare {
+        statistic,
+        degrees_of_freedom,
+        p_value: chi_square_survival(statistic, degrees_of_freedom),
+        rows: n,
+    })
+}
+
+/// Cramér's V of the 2 × k table (reference, actual) × category: the chi-square statistic
+/// scaled to 0 (same shares) .. 1, so it does not grow with the sample as the statistic
+/// (and its p-value) does.
+pub fn cramers_v(reference: &CategoryProfile, actual: &CategoryProfile) -> Option<f64> {
     // min(rows - 1, columns - 1) = 1 for two samples.
-    Some((chi2 / n).sqrt())
+    chi_square(reference, actual).map(|test| (test.statistic / test.rows).sqrt())
+}
+
+/// `P(X >= x)` for a chi-square variable with `k` degrees of freedom: the regularised
+/// upper incomplete gamma function `Q(k / 2, x / 2)`, by its series below `a + 1` and
+/// its continued fraction above (Numerical Recipes, §6.2), to about 1e-14.
+pub fn chi_square_survival(x: f64, k: u32) -> f64 {
+    let (a, x) = (f64::from(k) / 2.0, x / 2.0);
+    if x.is_nan() || x <= 0.0 || k == 0 {
+        return 1.0;
+    }
+    let front = (-x + a * x.ln() - ln_gamma(a)).exp();
+    if x < a + 1.0 {
+        let (mut term, mut sum, mut ap) = (1.0 / a, 1.0 / a, a);
+        for _ in 0..10_000 {
+            ap += 1.0;
+            term *= x / ap;
+            sum += term;
+            if term.abs() < sum.abs() * 1e-16 {
+                break;
+            }
+        }
+        (1.0 - sum * front).clamp(0.0, 1.0)
+    } else {
+        const TINY: f64 = 1e-300;
+        let mut b = x + 1.0 - a;
+        let mut c = 1.0 / TINY;
+        let mut d = 1.0 / b;
+        let mut h = d;
+        for i in 1..10_000 {
+            let an = -f64::from(i) * (f64::from(i) - a);
+            b += 2.0;
+            d = an * d + b;
+            if d.abs() < TINY {
+                d = TINY;
+            }
+            c = b + an / c;
+            if c.abs() < TINY {
+                c = TINY;
+            }
+            d = 1.0 / d;
+            let step = d * c;
+            h *= step;
+            if (step - 1.0).abs() < 1e-16 {
+                break;
+            }
+        }
+        (front * h).clamp(0.0, 1.0)
+    }
+}
+
+/// `ln Γ(x)` for `x > 0` (Lanczos, g = 7, nine terms: about 15 digits).
+fn ln_gamma(x: f64) -> f64 {
+    const G: f64 = 7.0;
+    const COEFFICIENTS: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    if x < 0.5 {
+        // Reflection: Γ(x) Γ(1 - x) = π / sin(πx).
+        return (std::f64::consts::PI / (std::f64::consts::PI * x).sin()).ln() - ln_gamma(1.0 - x);
+    }
+    let x = x - 1.0;
+    let mut sum = COEFFICIENTS[0];
+    for (i, c) in COEFFICIENTS.iter().enumerate().skip(1) {
+        sum += c / (x + i as f64);
+    }
+    let t = x + G + 0.5;
+    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + sum.ln()
 }
 
 /// How a drift figure reads against its thresholds.
@@ -375,6 +490,43 @@ impl Level {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn chi_square_p_values_match_the_tables() {
+        // The 5 % critical values of 1, 2 and 10 degrees of freedom, and 1 % of 4.
+        for (x, k, p) in [
+            (3.841_459, 1, 0.05),
+            (5.991_465, 2, 0.05),
+            (18.307_04, 10, 0.05),
+            (13.276_70, 4, 0.01),
+        ] {
+            let got = chi_square_survival(x, k);
+            assert!((got - p).abs() < 1e-6, "{x} with {k}: {got}");
+        }
+        assert_eq!(chi_square_survival(0.0, 3), 1.0);
+        assert!(chi_square_survival(500.0, 3) < 1e-100);
+        // ln Γ at known points: Γ(5) = 24, Γ(1/2) = √π.
+        assert!((ln_gamma(5.0) - 24f64.ln()).abs() < 1e-13);
+        assert!((ln_gamma(0.5) - std::f64::consts::PI.sqrt().ln()).abs() < 1e-13);
+    }
+
+    #[test]
+    fn chi_square_of_counts_and_cramers_v_agree() {
+        let reference =
+            CategoryProfile::of((0..300).map(|i| Some(if i < 200 { "a" } else { "b" })), 50);
+        let same = CategoryProfile::of((0..300).map(|i| Some(if i < 200 { "a" } else { "b" })), 50);
+        let test = chi_square(&reference, &same).expect("test");
+        assert_eq!((test.statistic, test.degrees_of_freedom), (0.0, 1));
+        assert_eq!(test.p_value, 1.0);
+        // 200/100 against 150/150: a 2 x 2 table with chi-square 17.14 (by hand).
+        let shifted =
+            CategoryProfile::of((0..300).map(|i| Some(if i < 150 { "a" } else { "b" })), 50);
+        let test = chi_square(&reference, &shifted).expect("test");
+        assert!((test.statistic - 17.142_857).abs() < 1e-5, "{test:?}");
+        assert!(test.p_value < 1e-4);
+        let v = cramers_v(&reference, &shifted).expect("v");
+        assert!((v - (test.statistic / 600.0).sqrt()).abs() < 1e-15);
+    }
+
     use super::*;
 
     fn normal_sample(count: usize, mean: f64, std: f64, seed: u64) -> Vec<f64> {

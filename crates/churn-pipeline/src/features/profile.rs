@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use churn_core::drift::{CategoryProfile, NumericProfile};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::data::{Dataset, FeatureColumn};
@@ -31,12 +32,12 @@ pub struct TableProfile {
     pub features: BTreeMap<String, FeatureProfile>,
 }
 
-/// The profile of every row of `data`.
+/// The profile of every row of `data` (the features on every core).
 pub fn profile(data: &Dataset) -> TableProfile {
     let features = data
         .spec
         .features
-        .iter()
+        .par_iter()
         .zip(&data.columns)
         .map(|(feature, column)| {
             let profile = match column {
@@ -61,6 +62,8 @@ pub fn profile(data: &Dataset) -> TableProfile {
             };
             (feature.name.clone(), profile)
         })
+        .collect::<Vec<_>>()
+        .into_iter()
         .collect();
     TableProfile {
         rows: data.len() as u64,

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use churn_core::drift::{self, CategoryProfile, Level, NumericProfile, PSI_ALERT, PSI_WARN};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{PipelineError, Result};
@@ -34,6 +35,12 @@ pub struct FeatureDrift {
     pub jensen_shannon: Option<f64>,
     /// Categories: Cramér's V.
     pub cramers_v: Option<f64>,
+    /// Categories: Pearson's chi-square statistic of the counts then and now, and its
+    /// p-value (informative on small samples; the level follows PSI, an effect size).
+    #[serde(default)]
+    pub chi_square: Option<f64>,
+    #[serde(default)]
+    pub chi_square_p: Option<f64>,
     /// Missing share in the reference and now.
     pub missing: [f64; 2],
     /// Numbers: share of the values now below the reference's minimum or above its maximum.
@@ -84,17 +91,96 @@ fn category_psi(reference: &CategoryProfile, aligned: &BTreeMap<String, u64>) ->
     )
 }
 
+/// The PSI at which a feature warns and alerts.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Band {
+    pub warn: f64,
+    pub alert: f64,
+}
+
+impl Band {
+    /// The level of `psi`.
+    pub fn level(&self, psi: f64) -> Level {
+        Level::of(psi, self.warn, self.alert)
+    }
+}
+
+impl Default for Band {
+    fn default() -> Self {
+        Self {
+            warn: PSI_WARN,
+            alert: PSI_ALERT,
+        }
+    }
+}
+
+/// The PSI thresholds: one band for every feature (and the scores), and bands of their
+/// own for the features named (a volatile column may warn later, a key one earlier).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Thresholds {
+    pub default: Band,
+    #[serde(default)]
+    pub features: BTreeMap<String, Band>,
+}
+
+impl Thresholds {
+    /// The band of `feature`.
+    pub fn of(&self, feature: &str) -> Band {
+        self.features.get(feature).copied().unwrap_or(self.default)
+    }
+
+    /// Every band positive with `warn <= alert`, and every feature named one of the
+    /// reference's.
+    pub fn check(&self, reference: &TableProfile) -> Result<()> {
+        let bad = |band: &Band| {
+            !(band.warn.is_finite()
+                && band.alert.is_finite()
+                && band.warn > 0.0
+                && band.warn <= band.alert)
+        };
+        if bad(&self.default) {
+            return Err(PipelineError::InvalidInput(format!(
+                "PSI thresholds warn {} and alert {}: use 0 < warn <= alert",
+                self.default.warn, self.default.alert
+            )));
+        }
+        for (name, band) in &self.features {
+            if !reference.features.contains_key(name) {
+                let known: Vec<&str> = reference.features.keys().map(String::as_str).collect();
+                return Err(PipelineError::InvalidInput(format!(
+                    "a PSI threshold names '{name}', which is not a feature of the model's reference ({})",
+                    known.join(", ")
+                )));
+            }
+            if bad(band) {
+                return Err(PipelineError::InvalidInput(format!(
+                    "{name}: PSI thresholds warn {} and alert {}: use 0 < warn <= alert",
+                    band.warn, band.alert
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The level of a PSI; a feature with values in the reference and none now is an alert.
-fn level_of(psi: Option<f64>, reference_has_values: bool) -> Level {
+fn level_of(psi: Option<f64>, reference_has_values: bool, band: Band) -> Level {
     match psi {
-        Some(psi) => Level::of(psi, PSI_WARN, PSI_ALERT),
+        Some(psi) => band.level(psi),
         None if reference_has_values => Level::Alert,
         None => Level::Stable,
     }
 }
 
-fn numeric_drift(name: &str, reference: &NumericProfile, values: &[f64]) -> FeatureDrift {
-    let present: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
+/// The drift of one numeric column (`now` its profile): sorted once for every figure.
+fn numeric_drift(
+    name: &str,
+    reference: &NumericProfile,
+    now: &NumericProfile,
+    values: &[f64],
+    band: Band,
+) -> FeatureDrift {
+    let present = drift::sorted_present(values);
     let range = (reference.quantiles.first(), reference.quantiles.last());
     let out_of_range = match range {
         (Some(&low), Some(&high)) if !present.is_empty() => Some(
@@ -102,17 +188,19 @@ fn numeric_drift(name: &str, reference: &NumericProfile, values: &[f64]) -> Feat
         ),
         _ => None,
     };
-    let now = NumericProfile::of(values);
-    let psi = drift::psi(reference, values);
+    let psi = drift::psi(reference, &present);
     FeatureDrift {
         name: name.to_owned(),
         kind: "numeric".into(),
         psi,
-        level: level_of(psi, !reference.quantiles.is_empty()),
-        ks: drift::kolmogorov_smirnov(reference, values),
-        wasserstein: drift::wasserstein_normalised(reference, values).filter(|w| w.is_finite()),
+        level: level_of(psi, !reference.quantiles.is_empty(), band),
+        ks: drift::kolmogorov_smirnov_sorted(reference, &present),
+        wasserstein: drift::wasserstein_normalised_sorted(reference, &present)
+            .filter(|w| w.is_finite()),
         jensen_shannon: None,
         cramers_v: None,
+        chi_square: None,
+        chi_square_p: None,
         missing: [reference.missing_rate(), now.missing_rate()],
         out_of_range,
         new_categories: BTreeMap::new(),
@@ -125,19 +213,23 @@ fn categorical_drift(
     name: &str,
     reference: &CategoryProfile,
     now: &CategoryProfile,
+    band: Band,
 ) -> FeatureDrift {
     let (aligned, new) = reference.align(now);
     let psi = category_psi(reference, &aligned);
+    let test = drift::chi_square(reference, now);
     let rate = |p: &CategoryProfile| p.missing as f64 / p.rows.max(1) as f64;
     FeatureDrift {
         name: name.to_owned(),
         kind: "categorical".into(),
         psi,
-        level: level_of(psi, reference.counts.values().any(|&c| c > 0)),
+        level: level_of(psi, reference.counts.values().any(|&c| c > 0), band),
         ks: None,
         wasserstein: None,
         jensen_shannon: drift::jensen_shannon(reference, now),
-        cramers_v: drift::cramers_v(reference, now),
+        cramers_v: test.map(|t| (t.statistic / t.rows).sqrt()),
+        chi_square: test.map(|t| t.statistic),
+        chi_square_p: test.map(|t| t.p_value),
         missing: [rate(reference), rate(now)],
         out_of_range: None,
         new_categories: new
@@ -164,13 +256,16 @@ fn numbers(column: &data::FeatureColumn) -> Vec<f64> {
     }
 }
 
-/// The drift of `data` against `reference`; `importance` (feature, mean |contribution|)
-/// ranks it when given. A table without rows is refused: it would read as stable.
+/// The drift of `data` against `reference`, levels by `thresholds`; `importance`
+/// (feature, mean |contribution|) ranks it when given. A table without rows is refused:
+/// it would read as stable.
 pub fn data_drift(
     reference: &TableProfile,
     data: &Dataset,
     importance: &[(String, f64)],
+    thresholds: &Thresholds,
 ) -> Result<DriftReport> {
+    thresholds.check(reference)?;
     if data.is_empty() {
         return Err(PipelineError::InvalidInput(
             "the feature table has no rows: nothing to compare with the model's reference".into(),
@@ -185,26 +280,45 @@ pub fn data_drift(
         .collect();
     let (mut features, mut missing_features, mut changed_kind) =
         (Vec::new(), Vec::new(), Vec::new());
-    for (name, kept) in &reference.features {
-        let Some(position) = data.spec.features.iter().position(|f| &f.name == name) else {
-            missing_features.push(name.clone());
-            continue;
-        };
-        let mut drift = match (kept, &now.features[name]) {
-            (FeatureProfile::Numeric(reference), FeatureProfile::Numeric(_)) => {
-                numeric_drift(name, reference, &numbers(&data.columns[position]))
-            }
-            (FeatureProfile::Categorical(reference), FeatureProfile::Categorical(now)) => {
-                categorical_drift(name, reference, now)
-            }
-            _ => {
-                changed_kind.push(name.clone());
-                continue;
-            }
-        };
-        drift.importance = share.get(name.as_str()).copied();
-        drift.rank_score = drift.psi.unwrap_or(0.0) * drift.importance.unwrap_or(1.0);
-        features.push(drift);
+    // The features are independent: measured on every core.
+    enum Outcome {
+        Measured(Box<FeatureDrift>),
+        Missing,
+        ChangedKind,
+    }
+    let outcomes: Vec<(String, Outcome)> = reference
+        .features
+        .par_iter()
+        .map(|(name, kept)| {
+            let Some(position) = data.spec.features.iter().position(|f| &f.name == name) else {
+                return (name.clone(), Outcome::Missing);
+            };
+            let mut drift = match (kept, &now.features[name]) {
+                (FeatureProfile::Numeric(reference), FeatureProfile::Numeric(now)) => {
+                    numeric_drift(
+                        name,
+                        reference,
+                        now,
+                        &numbers(&data.columns[position]),
+                        thresholds.of(name),
+                    )
+                }
+                (FeatureProfile::Categorical(reference), FeatureProfile::Categorical(now)) => {
+                    categorical_drift(name, reference, now, thresholds.of(name))
+                }
+                _ => return (name.clone(), Outcome::ChangedKind),
+            };
+            drift.importance = share.get(name.as_str()).copied();
+            drift.rank_score = drift.psi.unwrap_or(0.0) * drift.importance.unwrap_or(1.0);
+            (name.clone(), Outcome::Measured(Box::new(drift)))
+        })
+        .collect();
+    for (name, outcome) in outcomes {
+        match outcome {
+            Outcome::Measured(drift) => features.push(*drift),
+            Outcome::Missing => missing_features.push(name),
+            Outcome::ChangedKind => changed_kind.push(name),
+        }
     }
     features.sort_by(|a, b| {
         b.level
@@ -319,7 +433,8 @@ mod tests {
             ("noise".to_owned(), 0.01),
             ("plan".to_owned(), 0.4),
         ];
-        let report = data_drift(&reference, &now, &importance).expect("drift");
+        let report =
+            data_drift(&reference, &now, &importance, &Thresholds::default()).expect("drift");
         let names: Vec<&str> = report.features.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names[0], "tenure", "{names:?}");
         assert_eq!(report.missing_features, vec!["dropped".to_owned()]);
@@ -342,6 +457,15 @@ mod tests {
             .find(|f| f.name == "plan")
             .expect("plan");
         assert_eq!(plan.new_categories.get("weekly"), Some(&200));
+        // 200 of 1,000 rows moved to a new category: chi-square clear, and its V the same
+        // test scaled.
+        let (chi2, p) = (
+            plan.chi_square.expect("chi2"),
+            plan.chi_square_p.expect("p"),
+        );
+        assert!(chi2 > 100.0 && p < 1e-20, "{chi2} {p}");
+        let v = plan.cramers_v.expect("v");
+        assert!((v - (chi2 / 2000.0).sqrt()).abs() < 1e-12);
         assert_eq!(plan.level, Level::Alert);
         assert_eq!(report.levels.get("alert"), Some(&3));
         // Unchanged data: stable everywhere.
@@ -354,7 +478,8 @@ mod tests {
             ),
             ("dropped", tenure_again()),
         ]);
-        let stable = data_drift(&reference, &same, &importance).expect("drift");
+        let stable =
+            data_drift(&reference, &same, &importance, &Thresholds::default()).expect("drift");
         assert!(
             stable.features.iter().all(|f| f.level == Level::Stable),
             "{stable:?}"
@@ -384,7 +509,7 @@ mod tests {
                 },
             ),
         ]);
-        let report = data_drift(&reference, &now, &[]).expect("drift");
+        let report = data_drift(&reference, &now, &[], &Thresholds::default()).expect("drift");
         assert_eq!(report.changed_kind, vec!["retyped".to_owned()]);
         let gone = report
             .features
@@ -406,8 +531,66 @@ mod tests {
         let back: DriftReport = serde_json::from_str(&json).expect("read back");
         assert_eq!(back, report);
         let empty = table(vec![("gone", FeatureColumn::Numeric(Vec::new()))]);
-        let error = data_drift(&reference, &empty, &[]).expect_err("refused");
+        let error =
+            data_drift(&reference, &empty, &[], &Thresholds::default()).expect_err("refused");
         assert!(error.to_string().contains("no rows"), "{error}");
+    }
+
+    #[test]
+    fn a_feature_with_its_own_thresholds_reads_by_them_and_bad_ones_are_named() {
+        let shifted = |shift: f64| {
+            FeatureColumn::Numeric((0..1000).map(|i| f64::from(i % 100) + shift).collect())
+        };
+        let reference = profile(&table(vec![
+            ("tenure", shifted(0.0)),
+            ("usage", shifted(0.0)),
+        ]));
+        let now = table(vec![("tenure", shifted(40.0)), ("usage", shifted(40.0))]);
+        let mut thresholds = Thresholds::default();
+        // A volatile column alerts only far out.
+        thresholds.features.insert(
+            "usage".into(),
+            Band {
+                warn: 50.0,
+                alert: 100.0,
+            },
+        );
+        let report = data_drift(&reference, &now, &[], &thresholds).expect("drift");
+        let level = |name: &str| {
+            report
+                .features
+                .iter()
+                .find(|f| f.name == name)
+                .expect("feature")
+                .level
+        };
+        assert_eq!(
+            (level("tenure"), level("usage")),
+            (Level::Alert, Level::Stable)
+        );
+        thresholds.features.insert(
+            "tenur".into(),
+            Band {
+                warn: 0.1,
+                alert: 0.2,
+            },
+        );
+        let error = data_drift(&reference, &now, &[], &thresholds).expect_err("unknown");
+        assert!(
+            error
+                .to_string()
+                .contains("'tenur', which is not a feature"),
+            "{error}"
+        );
+        let inverted = Thresholds {
+            default: Band {
+                warn: 0.3,
+                alert: 0.2,
+            },
+            ..Thresholds::default()
+        };
+        let error = data_drift(&reference, &now, &[], &inverted).expect_err("inverted");
+        assert!(error.to_string().contains("0 < warn <= alert"), "{error}");
     }
 
     fn tenure_again() -> FeatureColumn {

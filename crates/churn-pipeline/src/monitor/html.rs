@@ -132,7 +132,7 @@ fn data_drift(html: &mut String, report: &MonitorReport) {
             &charted
         )))
     );
-    html.push_str("<table><tr><th>feature</th><th>level</th><th>PSI</th><th>KS</th><th>Wasserstein / std</th><th>Jensen–Shannon</th><th>Cramér's V</th><th>missing then</th><th>missing now</th><th>outside the range</th><th>new categories</th><th>importance</th></tr>");
+    html.push_str("<table><tr><th>feature</th><th>level</th><th>PSI</th><th>KS</th><th>Wasserstein / std</th><th>Jensen–Shannon</th><th>Cramér's V</th><th>χ² p-value</th><th>missing then</th><th>missing now</th><th>outside the range</th><th>new categories</th><th>importance</th></tr>");
     for f in &drift.features {
         let new: Vec<String> = f
             .new_categories
@@ -141,7 +141,7 @@ fn data_drift(html: &mut String, report: &MonitorReport) {
             .collect();
         let _ = write!(
             html,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}%</td><td>{:.1}%</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}%</td><td>{:.1}%</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(&f.name),
             level(f.level),
             number(f.psi, 3),
@@ -149,6 +149,8 @@ fn data_drift(html: &mut String, report: &MonitorReport) {
             number(f.wasserstein, 3),
             number(f.jensen_shannon, 3),
             number(f.cramers_v, 3),
+            f.chi_square_p
+                .map_or_else(|| "–".to_owned(), |p| format!("{p:.2e}")),
             100.0 * f.missing[0],
             100.0 * f.missing[1],
             f.out_of_range

@@ -27,7 +27,7 @@ use churn_core::drift::Level;
 use serde::{Deserialize, Serialize};
 
 pub use accuracy::DayAccuracy;
-pub use data::{DriftReport, FeatureDrift, data_drift};
+pub use data::{Band, DriftReport, FeatureDrift, Thresholds, data_drift};
 pub use effect::{ActionEffect, ActionEffects, action_effects};
 pub use scores::{DayScores, PredictionDrift, prediction_drift};
 
@@ -65,6 +65,8 @@ pub struct MonitorRequest {
     /// ROC-AUC below which accuracy is degraded (default: the test split's minus
     /// [`DEFAULT_AUC_DROP`]).
     pub auc_floor: Option<f64>,
+    /// The PSI at which features (and the scores, by the default band) warn and alert.
+    pub thresholds: Thresholds,
 }
 
 /// What needs attention.
@@ -137,7 +139,12 @@ pub fn monitor(request: &MonitorRequest) -> Result<MonitorReport> {
         Some(features) => {
             let data = feature_data::load_dir(features, false)?;
             let importance = read_importance(&request.model_dir)?;
-            Some(data_drift(&reference.table, &data, &importance)?)
+            Some(data_drift(
+                &reference.table,
+                &data,
+                &importance,
+                &request.thresholds,
+            )?)
         }
         None => None,
     };
@@ -171,7 +178,9 @@ pub fn monitor(request: &MonitorRequest) -> Result<MonitorReport> {
             ));
             None
         }
-        (Some(day), Some(scores)) => Some(prediction_drift(scores, day)),
+        (Some(day), Some(scores)) => {
+            Some(prediction_drift(scores, day, request.thresholds.default))
+        }
     };
 
     let (sources, data_end) = match &request.data {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use churn_core::drift::{self, Level, NumericProfile, PSI_ALERT, PSI_WARN};
+use churn_core::drift::{self, Level, NumericProfile};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -139,7 +139,11 @@ pub struct PredictionDrift {
 }
 
 /// The drift of a day's scores against the model's score reference.
-pub fn prediction_drift(reference: &ScoreReference, day: &DayScores) -> PredictionDrift {
+pub fn prediction_drift(
+    reference: &ScoreReference,
+    day: &DayScores,
+    band: super::data::Band,
+) -> PredictionDrift {
     let now = NumericProfile::of(&day.probabilities);
     let psi = drift::psi(&reference.distribution, &day.probabilities);
     let scored = day.summary.tiers.values().sum::<u64>().max(1) as f64;
@@ -179,7 +183,7 @@ pub fn prediction_drift(reference: &ScoreReference, day: &DayScores) -> Predicti
         rows: [reference.distribution.rows, day.probabilities.len() as u64],
         psi,
         ks: drift::kolmogorov_smirnov(&reference.distribution, &day.probabilities),
-        level: psi.map_or(Level::Stable, |psi| Level::of(psi, PSI_WARN, PSI_ALERT)),
+        level: psi.map_or(Level::Stable, |psi| band.level(psi)),
         mean: [reference.distribution.mean, now.mean],
         tiers,
         histogram: [reference_bins, now_bins],

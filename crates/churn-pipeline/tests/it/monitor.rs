@@ -54,9 +54,8 @@ fn realised_accuracy_is_the_direct_join_estimates_cover_unmatured_days_and_drift
         model_dir: model.clone(),
         features: Some(latest_features.clone()),
         predictions: vec![latest.clone(), matured.clone()],
-        actions: Vec::new(),
         data: Some(dir.path().to_path_buf()),
-        auc_floor: None,
+        ..MonitorRequest::default()
     };
     let report = monitor::monitor(&request).expect("monitor");
     assert_eq!(report.date.as_deref(), Some("2026-10-01"));
