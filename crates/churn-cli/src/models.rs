@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use churn_io::registry::{Champion, LocalRegistry, ModelRegistry, ModelVersion, Move, Registry};
+use churn_io::registry::{
+    Champion, ChampionChange, LocalRegistry, ModelRegistry, ModelVersion, Move, Registry,
+};
 use churn_pipeline::layout;
 use churn_pipeline::store::Store;
 use clap::{Args, Subcommand};
@@ -127,15 +129,7 @@ async fn command<R: Registry + Sync>(
                 println!("  never champion");
             }
             for change in moves {
-                println!(
-                    "  {} {:<8} {} (from {}) by {}: {}",
-                    change.at,
-                    change.kind.as_str(),
-                    change.version,
-                    change.previous.as_deref().unwrap_or("none"),
-                    change.by,
-                    change.reason
-                );
+                print_change(change);
             }
             Ok(())
         }
@@ -207,6 +201,18 @@ async fn command<R: Registry + Sync>(
     }
 }
 
+fn print_change(change: &ChampionChange) {
+    println!(
+        "  {} {:<8} {} (from {}) by {}: {}",
+        change.at,
+        change.kind.as_str(),
+        change.version,
+        change.previous.as_deref().unwrap_or("none"),
+        change.by,
+        change.reason
+    );
+}
+
 fn print_entry(entry: &ModelVersion, champion: Option<&Champion>) {
     let marker = if champion.is_some_and(|c| c.version == entry.version) {
         "  <- champion"
@@ -238,15 +244,7 @@ async fn list<R: Registry + Sync>(registry: &R, champion: Option<&Champion>) -> 
     if let Some(champion) = champion {
         println!("history of the champion:");
         for change in &champion.history {
-            println!(
-                "  {} {:<8} {} (from {}) by {}: {}",
-                change.at,
-                change.kind.as_str(),
-                change.version,
-                change.previous.as_deref().unwrap_or("none"),
-                change.by,
-                change.reason
-            );
+            print_change(change);
         }
     }
     Ok(())

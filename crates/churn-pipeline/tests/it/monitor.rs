@@ -17,6 +17,22 @@ fn day(text: &str) -> NaiveDate {
     text.parse().expect("date")
 }
 
+/// `customers` generated into `dir`, features as of 2026-06-01 (data to 2026-10-31), and
+/// a quick model trained on them in `dir/models/m`.
+fn trained(dir: &Path, customers: u64) -> PathBuf {
+    let training = feature_dir(dir, customers);
+    let model = dir.join("models/m");
+    train_dir(
+        &training,
+        &valid(quick_options()),
+        Some(&model),
+        dir,
+        &NoProgress,
+    )
+    .expect("train");
+    model
+}
+
 /// Features as of `as_of` scored into `predictions/dt=<as_of>`.
 fn predicted(dir: &Path, model: &Path, as_of: &str) -> (PathBuf, PathBuf) {
     let summary = build_as_of(&Store::new(dir), day(as_of), 90, None).expect("features");
@@ -36,16 +52,7 @@ fn predicted(dir: &Path, model: &Path, as_of: &str) -> (PathBuf, PathBuf) {
 fn realised_accuracy_is_the_direct_join_estimates_cover_unmatured_days_and_drift_is_reported() {
     let dir = tempfile::tempdir().expect("tempdir");
     // Trained as of 2026-06-01 on data that ends 2026-10-31.
-    let training = feature_dir(dir.path(), 1500);
-    let model = dir.path().join("models/m");
-    train_dir(
-        &training,
-        &valid(quick_options()),
-        Some(&model),
-        dir.path(),
-        &NoProgress,
-    )
-    .expect("train");
+    let model = trained(dir.path(), 1500);
     // 2026-07-01 + 90 days is covered; 2026-10-01 + 90 days is not.
     let (_, matured) = predicted(dir.path(), &model, "2026-07-01");
     let (latest_features, latest) = predicted(dir.path(), &model, "2026-10-01");
@@ -174,16 +181,7 @@ fn realised_accuracy_is_the_direct_join_estimates_cover_unmatured_days_and_drift
 #[test]
 fn bad_monitor_input_gets_a_clear_message() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let training = feature_dir(dir.path(), 600);
-    let model = dir.path().join("models/m");
-    train_dir(
-        &training,
-        &valid(quick_options()),
-        Some(&model),
-        dir.path(),
-        &NoProgress,
-    )
-    .expect("train");
+    let model = trained(dir.path(), 600);
     let (_, day) = predicted(dir.path(), &model, "2026-10-01");
     let request = |predictions: Vec<PathBuf>| MonitorRequest {
         model_dir: model.clone(),
@@ -299,16 +297,7 @@ fn acted(dir: &Path, predictions: &Path, features: &Path, date: &str, sent: bool
 #[test]
 fn the_effect_of_actions_is_treated_against_control_on_the_direct_join() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let training = feature_dir(dir.path(), 1200);
-    let model = dir.path().join("models/m");
-    train_dir(
-        &training,
-        &valid(quick_options()),
-        Some(&model),
-        dir.path(),
-        &NoProgress,
-    )
-    .expect("train");
+    let model = trained(dir.path(), 1200);
     // Sent on 2026-07-01 (matured), a dry run on 2026-08-01, sent on 2026-10-01 (not
     // matured).
     let (features, predictions) = predicted(dir.path(), &model, "2026-07-01");
