@@ -41,6 +41,8 @@ pub mod predict;
 #[cfg(feature = "pipeline")]
 pub mod push;
 #[cfg(feature = "pipeline")]
+pub mod registry;
+#[cfg(feature = "pipeline")]
 pub mod train;
 #[cfg(feature = "pipeline")]
 pub mod work;

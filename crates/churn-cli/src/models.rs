@@ -4,8 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use churn_app::registry::Signed;
 use churn_io::registry::{
-    Champion, ChampionChange, LocalRegistry, ModelRegistry, ModelVersion, Move, Registry,
+    Champion, ChampionChange, LocalRegistry, ModelRegistry, ModelVersion, Registry,
 };
 use churn_pipeline::layout;
 use churn_pipeline::store::Store;
@@ -90,32 +91,15 @@ fn who(by: &Option<String>) -> String {
         .unwrap_or_else(|| "churn-cli".into())
 }
 
-fn now() -> String {
-    churn_core::playbook::format_timestamp(churn_io::now_epoch())
-}
-
-/// The registry entry of a model folder of `churn train` (`models/<version>/`).
-fn from_folder(dir: &Path, version: &str) -> Result<ModelVersion> {
-    let artifact = churn_pipeline::models::read_artifact(dir)?;
-    let outcome = churn_pipeline::models::read_training(dir)
-        .with_context(|| format!("{}: not a model folder of `churn train`", dir.display()))?;
-    Ok(churn_app::train::model_version(
-        version,
-        &outcome,
-        &artifact.lineage.trained_at,
-        outcome.seed,
-    ))
-}
-
 async fn command<R: Registry + Sync>(
     registry: &R,
     args: &ModelsArgs,
     local_models: Option<&Path>,
 ) -> Result<()> {
-    let champion = registry.champion().await?;
     match &args.command {
-        ModelsCommand::List => list(registry, champion.as_ref()).await,
+        ModelsCommand::List => list(registry).await,
         ModelsCommand::Show { model: version } => {
+            let champion = registry.champion().await?;
             let Some(entry) = registry.version(version).await? else {
                 bail!("{version} is not registered (`churn models list` shows what is)");
             };
@@ -138,36 +122,14 @@ async fn command<R: Registry + Sync>(
             reason,
             by,
         } => {
-            let entry = match (registry.version(version).await?, local_models) {
-                (Some(entry), _) => entry,
-                (None, Some(models)) if models.join(version).is_dir() => {
-                    let entry = from_folder(&models.join(version), version)?;
-                    registry.register(&entry).await?;
-                    entry
-                }
-                (None, _) => bail!(
-                    "{version} is not registered{}",
-                    local_models
-                        .map(|m| format!(" and {} has no such model folder", m.display()))
-                        .unwrap_or_default()
-                ),
-            };
-            let expected = champion.as_ref().map(|c| c.version.as_str());
-            if expected == Some(version.as_str()) {
-                bail!("{version} is the champion already");
-            }
-            let (at, by) = (now(), who(by));
-            let change = registry
-                .promote(
-                    &entry,
-                    expected,
-                    Move {
-                        at: &at,
-                        by: &by,
-                        reason,
-                    },
-                )
-                .await?;
+            let by = who(by);
+            let (entry, change) = churn_app::registry::promote(
+                registry,
+                local_models,
+                version,
+                Signed { by: &by, reason },
+            )
+            .await?;
             println!(
                 "churn models: {} is the champion (was {}), {} {:.4}",
                 change.version,
@@ -178,23 +140,14 @@ async fn command<R: Registry + Sync>(
             Ok(())
         }
         ModelsCommand::Rollback { reason, by } => {
-            let Some(current) = &champion else {
-                bail!("no model has been promoted: nothing to roll back");
-            };
-            let (at, by) = (now(), who(by));
-            let change = registry
-                .rollback(
-                    &current.version,
-                    Move {
-                        at: &at,
-                        by: &by,
-                        reason,
-                    },
-                )
-                .await?;
+            let by = who(by);
+            let change =
+                churn_app::registry::rollback(registry, Signed { by: &by, reason }).await?;
             println!(
                 "churn models: rolled back from {} to {} ({:.4})",
-                current.version, change.version, change.metric
+                change.previous.as_deref().unwrap_or("none"),
+                change.version,
+                change.metric
             );
             Ok(())
         }
@@ -231,7 +184,9 @@ fn print_entry(entry: &ModelVersion, champion: Option<&Champion>) {
     );
 }
 
-async fn list<R: Registry + Sync>(registry: &R, champion: Option<&Champion>) -> Result<()> {
+async fn list<R: Registry + Sync>(registry: &R) -> Result<()> {
+    let champion = registry.champion().await?;
+    let champion = champion.as_ref();
     let versions = registry.versions().await?;
     if versions.is_empty() {
         println!(
