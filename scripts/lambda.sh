@@ -18,12 +18,12 @@ if ! command -v cargo-lambda >/dev/null; then
   export PATH="$PWD/.venv-tools/bin:$PATH"
 fi
 
-functions=(churn-ingest churn-train churn-batch-predict churn-crm-push churn-score-api)
+functions=(churn-ingest churn-train churn-batch-predict churn-crm-push churn-monitor churn-score-api)
 zips="$CARGO_TARGET_DIR/lambda-zips"
 # Two cargo invocations: built together, feature unification would give the scoring API
 # churn-app's `pipeline` feature, and polars with it.
 build() {
-  cargo lambda build --profile lambda-release "$@" -p churn-ingest -p churn-train -p churn-batch-predict -p churn-crm-push
+  cargo lambda build --profile lambda-release "$@" -p churn-ingest -p churn-train -p churn-batch-predict -p churn-crm-push -p churn-monitor
   cargo lambda build --profile lambda-release "$@" -p churn-score-api
 }
 

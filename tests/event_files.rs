@@ -60,6 +60,21 @@ fn every_event_file_parses_as_its_event_type() {
                 serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(matches!(push, churn_crm_push::Event::Direct(_)), "{name}");
             churn_train::trigger(&event).unwrap_or_else(|e| panic!("{name}: {e}"));
+            churn_monitor::day(&event).unwrap_or_else(|e| panic!("{name}: {e}"));
+            // The monitor's findings parse as what it publishes.
+            match event.detail_type.as_str() {
+                "DriftDetected" => drop(
+                    serde_json::from_value::<churn_io::events::DriftDetected>(event.detail.clone())
+                        .unwrap_or_else(|e| panic!("{name}: {e}")),
+                ),
+                "PerformanceDegraded" => drop(
+                    serde_json::from_value::<churn_io::events::PerformanceDegraded>(
+                        event.detail.clone(),
+                    )
+                    .unwrap_or_else(|e| panic!("{name}: {e}")),
+                ),
+                _ => {}
+            }
         } else if value.get("requestContext").is_some() {
             let request =
                 lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));

@@ -10,6 +10,7 @@ mod events; // EventBridge: batches of 10, delivered through a rule to an SQS qu
 mod fan_out; // a day scored by the Distributed Map's children and merged equals a day scored at once
 mod faults; // an emulator gone mid-run: retryable errors, nothing half-written
 mod ledger; // the idempotency ledger: an event processed once, leases, release
+mod monitor; // predict → monitor → DriftDetected through the template's rule → train, once per cool-down window
 mod online; // the online feature table: round trip, more than one batch of 25
 mod registry; // model versions and the champion; two promotions at once, one wins
 mod score_api; // churn-score-api driven by the function-URL events in events/

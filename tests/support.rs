@@ -282,3 +282,96 @@ impl Cuttable {
         AwsClients::from_config(&shared)
     }
 }
+
+/// An SQS queue that an EventBridge rule on a bus forwards matching events to: what a
+/// rule's target receives, for a test to read back.
+#[derive(Debug)]
+pub struct RoutedQueue {
+    sqs: aws_sdk_sqs::Client,
+    url: String,
+}
+
+impl RoutedQueue {
+    /// A new queue, and a rule on `bus` that sends it the events matching `pattern`
+    /// (EventBridge's JSON event pattern).
+    pub async fn new(clients: &AwsClients, bus: &str, pattern: &Json) -> Self {
+        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .load()
+            .await;
+        let sqs = aws_sdk_sqs::Client::new(&shared);
+        let url = sqs
+            .create_queue()
+            .queue_name(fresh("churn-events"))
+            .send()
+            .await
+            .expect("queue")
+            .queue_url
+            .expect("url");
+        let arn = sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .expect("attributes")
+            .attributes
+            .and_then(|mut a| a.remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+            .expect("arn");
+        let rule = fresh("churn-rule");
+        clients
+            .eventbridge
+            .put_rule()
+            .name(&rule)
+            .event_bus_name(bus)
+            .event_pattern(pattern.to_string())
+            .send()
+            .await
+            .expect("rule");
+        clients
+            .eventbridge
+            .put_targets()
+            .rule(&rule)
+            .event_bus_name(bus)
+            .targets(
+                aws_sdk_eventbridge::types::Target::builder()
+                    .id("queue")
+                    .arn(&arn)
+                    .build()
+                    .expect("target"),
+            )
+            .send()
+            .await
+            .expect("targets");
+        Self { sqs, url }
+    }
+
+    /// The events that arrived (each deleted from the queue), waiting for up to `n`.
+    pub async fn receive(&self, n: usize) -> Vec<Json> {
+        let mut events = Vec::new();
+        for _ in 0..20 {
+            let received = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .expect("receive");
+            for message in received.messages() {
+                events
+                    .push(serde_json::from_str(message.body().unwrap_or_default()).expect("json"));
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.url)
+                    .receipt_handle(message.receipt_handle().unwrap_or_default())
+                    .send()
+                    .await
+                    .expect("delete");
+            }
+            if events.len() >= n {
+                break;
+            }
+        }
+        events
+    }
+}

@@ -52,6 +52,7 @@ fn read_by(binary: &str, set: &BTreeMap<String, String>) -> Result<Vec<Variable>
     match binary {
         "churn-ingest" => churn_ingest::Config::read(&env).map(drop),
         "churn-train" => churn_train::Config::read(&env).map(drop),
+        "churn-monitor" => churn_monitor::Config::read(&env).map(drop),
         "churn-batch-predict" => churn_batch_predict::Config::read(&env).map(drop),
         "churn-crm-push" => churn_crm_push::Config::read(&env).map(drop),
         "churn-score-api" => churn_score_api::Config::read(&env).map(drop),
@@ -151,5 +152,10 @@ fn the_template_horizon_is_the_code_default() {
     assert_eq!(
         number("PromotionCalibrationTolerance"),
         policy.calibration_tolerance
+    );
+    // And the retraining cool-down.
+    assert_eq!(
+        number("RetrainCooldownDays"),
+        f64::from(churn_app::dates::DEFAULT_RETRAIN_COOLDOWN_DAYS)
     );
 }

@@ -3,8 +3,10 @@
 //!
 //! - [`ingest`], [`train`] (with the [`train::promotion`] policy), [`predict`] (with the
 //!   Distributed Map's shards and their [`predict::merge`]), [`push`] (a day's retention
-//!   actions, planned and sent once) and [`api`] (real-time scoring): each a use case
-//!   on the [`Platform`]'s adapters, running the pipeline's code in a [`work`] folder.
+//!   actions, planned and sent once), [`monitor`] (drift, accuracy and the actions'
+//!   effect, with the events that start a retraining) and [`api`] (real-time scoring):
+//!   each a use case on the [`Platform`]'s adapters, running the pipeline's code in a
+//!   [`work`] folder.
 //! - [`dates`]: which day a training or a scoring run works on.
 //! - [`once`]: claim → run → settle → log in the idempotency ledger, written once.
 //! - [`champion`]: the registry's champion with its artifact, loaded in one place.
@@ -36,6 +38,8 @@ pub mod platform;
 pub mod dates;
 #[cfg(feature = "pipeline")]
 pub mod ingest;
+#[cfg(feature = "pipeline")]
+pub mod monitor;
 #[cfg(feature = "pipeline")]
 pub mod predict;
 #[cfg(feature = "pipeline")]

@@ -70,6 +70,12 @@ pub struct GenerateArgs {
     /// Replace raw data already in the directory.
     #[arg(long)]
     pub force: bool,
+    /// A change of the population from a day on, as KIND@DATE=VALUE (repeatable):
+    /// price-rise@2026-08-01=1.2, usage-decline@2026-08-01=0.6,
+    /// new-plan@2026-08-01=family, null-column@2026-08-01=sessions.data_used_mb. Rows
+    /// before the day are the undrifted data of the same seed.
+    #[arg(long, value_name = "KIND@DATE=VALUE")]
+    pub drift: Vec<generate::Drift>,
 }
 
 #[derive(Debug, Args)]
@@ -239,29 +245,13 @@ pub struct MonitorArgs {
     pub psi_alert: f64,
     /// Thresholds of one feature, as NAME=WARN,ALERT (repeatable): a volatile column may
     /// warn later, a key one earlier.
-    #[arg(long, value_name = "NAME=WARN,ALERT", value_parser = feature_band)]
+    #[arg(long, value_name = "NAME=WARN,ALERT", value_parser = churn_pipeline::monitor::Band::parse_named)]
     pub feature_psi: Vec<(String, churn_pipeline::monitor::Band)>,
     /// Where to write monitor.json and report.html [default:
     /// DIR/monitoring/dt=<the latest prediction day, or the features' as_of, or the
     /// latest day of actions>].
     #[arg(long)]
     pub out: Option<PathBuf>,
-}
-
-fn feature_band(
-    text: &str,
-) -> std::result::Result<(String, churn_pipeline::monitor::Band), String> {
-    let malformed = || format!("{text}: use NAME=WARN,ALERT (e.g. monthly_charge=0.2,0.4)");
-    let (name, band) = text.split_once('=').ok_or_else(malformed)?;
-    let (warn, alert) = band.split_once(',').ok_or_else(malformed)?;
-    let number = |x: &str| x.trim().parse::<f64>().map_err(|_| malformed());
-    Ok((
-        name.trim().to_owned(),
-        churn_pipeline::monitor::Band {
-            warn: number(warn)?,
-            alert: number(alert)?,
-        },
-    ))
 }
 
 fn unit_interval(text: &str) -> std::result::Result<f64, String> {
@@ -315,6 +305,7 @@ pub(crate) fn generate(args: GenerateArgs, bars: &Bars) -> Result<()> {
         dirt_rate: args.dirt,
         customers_per_file: args.customers_per_file,
         overwrite: args.force,
+        drift: args.drift,
     };
     let store = Store::new(&args.out);
     let started = std::time::Instant::now();
@@ -578,6 +569,7 @@ pub(crate) fn monitor(args: MonitorArgs) -> Result<churn_pipeline::monitor::Moni
             },
             features: args.feature_psi.iter().cloned().collect(),
         },
+        earlier: Vec::new(),
     })
     .context("monitor failed")?;
     let out = match (&args.out, &report.date) {

@@ -9,6 +9,18 @@
 
 use serde::{Deserialize, Serialize};
 
+/// A ROC-AUC below the floor the monitor holds a model to (what `PerformanceDegraded`
+/// carries).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Degradation {
+    /// The prediction day.
+    pub date: String,
+    /// `realised` or `estimated`.
+    pub figure: String,
+    pub roc_auc: f64,
+    pub floor: f64,
+}
+
 /// Expected accuracy of a day's probabilities.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Estimate {

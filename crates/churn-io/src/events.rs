@@ -1,5 +1,6 @@
 //! The EventBridge publisher of the platform's domain events (`DatasetIngested`,
-//! `ModelPromoted`, `SnapshotReady`, `PredictionsReady`, ...): batches of at most 10 entries per
+//! `ModelPromoted`, `SnapshotReady`, `PredictionsReady`, `DriftDetected`,
+//! `PerformanceDegraded`): batches of at most 10 entries per
 //! PutEvents call, as the API requires, and entries EventBridge rejects retried.
 
 use std::time::Duration;
@@ -162,6 +163,36 @@ pub struct SnapshotReady {
     pub date: String,
     pub model: String,
     pub parts: usize,
+}
+
+/// `DriftDetected`: the monitor found features (or the scores) drifted to the alert
+/// level. The monitoring report is under `report_prefix`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DriftDetected {
+    pub bucket: String,
+    /// The prediction day monitored.
+    pub date: String,
+    /// The model whose reference the data was held against.
+    pub model: String,
+    /// `alert` (warnings publish nothing).
+    pub level: churn_core::drift::Level,
+    /// The features at alert, most urgent (drift × importance) first, then those missing
+    /// or changed in kind.
+    pub features: Vec<String>,
+    /// `monitoring/dt=<date>/`.
+    pub report_prefix: String,
+}
+
+/// `PerformanceDegraded`: realised or estimated ROC-AUC fell below the floor.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PerformanceDegraded {
+    pub bucket: String,
+    pub date: String,
+    pub model: String,
+    /// Each figure below the floor: its prediction day, `realised` or `estimated`, the
+    /// ROC-AUC and the floor.
+    pub degraded: Vec<churn_core::estimate::Degradation>,
+    pub report_prefix: String,
 }
 
 /// A typed domain event as an EventBridge entry. Fails only for a detail that is not

@@ -308,7 +308,7 @@ pub const UNKNOWN: &str = "unknown";
 
 /// Contract types, from most to least flexible.
 pub const CONTRACT_TYPES: &[&str] = &["month-to-month", "one-year", "two-year"];
-/// Plans, from cheapest to dearest.
+/// Plans, from cheapest to dearest (open: other values are kept).
 pub const PLANS: &[&str] = &["basic", "standard", "premium", "unlimited"];
 /// Payment methods.
 pub const PAYMENT_METHODS: &[&str] = &[
@@ -441,7 +441,9 @@ static ACCOUNTS: SourceContract = SourceContract {
             Quarantine,
             "Customer holding the contract",
         ),
-        col("plan", closed(PLANS), Quarantine, "Product plan"),
+        // Open: a business launches plans, and the customers on a new one are data, not
+        // errors (the monitor reports the new category against the model's reference).
+        col("plan", open(PLANS), Quarantine, "Product plan"),
         col(
             "contract_type",
             closed(CONTRACT_TYPES),

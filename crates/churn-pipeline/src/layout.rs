@@ -273,13 +273,19 @@ pub const PLAYBOOK: &str = "config/playbook.toml";
 /// `config/connections.toml`: where the deployed connections are read from by default.
 pub const CONNECTIONS: &str = "config/connections.toml";
 
-/// The day of a `predictions/dt=<day>/...` key, and what follows it.
-pub fn parse_predictions(key: &str) -> Option<(&str, &str)> {
+/// The day of a `<folder>/dt=<day>/...` key (`predictions`, `actions`, `monitoring`),
+/// and what follows it.
+pub fn parse_day<'k>(folder: &str, key: &'k str) -> Option<(&'k str, &'k str)> {
     let rest = key
-        .strip_prefix(PREDICTIONS)?
+        .strip_prefix(folder)?
         .strip_prefix('/')?
         .strip_prefix(DAY_PREFIX)?;
     Some(rest.split_once('/').unwrap_or((rest, "")))
+}
+
+/// The day of a `predictions/dt=<day>/...` key, and what follows it.
+pub fn parse_predictions(key: &str) -> Option<(&str, &str)> {
+    parse_day(PREDICTIONS, key)
 }
 
 /// The day of a `features/as_of=<day>/...` key (or of a folder named `as_of=<day>`).

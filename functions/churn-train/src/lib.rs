@@ -1,5 +1,6 @@
-//! `churn-train`: `DatasetIngested`, the monthly schedule or a manual `TrainRequested`
-//! event → the training use case (`churn_app::train`: features as of a day, train and
+//! `churn-train`: `DatasetIngested`, the monthly schedule, a manual `TrainRequested`
+//! event, or the monitor's `DriftDetected` and `PerformanceDegraded` (once per cool-down
+//! window) → the training use case (`churn_app::train`: features as of a day, train and
 //! tune as `churn train` does, evaluate, register, promote only a better model) →
 //! `ModelPromoted`.
 
@@ -18,9 +19,9 @@ pub type TrainEvent = EventBridgeEvent<serde_json::Value>;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub settings: Settings,
-    /// `CHURN_HORIZON_DAYS`, `CHURN_SEED` and the promotion policy
-    /// (`CHURN_PROMOTION_MIN_AUC_GAIN`, `CHURN_PROMOTION_CALIBRATION_TOLERANCE`); the rest
-    /// are the CLI's defaults.
+    /// `CHURN_HORIZON_DAYS`, `CHURN_SEED`, the promotion policy
+    /// (`CHURN_PROMOTION_MIN_AUC_GAIN`, `CHURN_PROMOTION_CALIBRATION_TOLERANCE`) and
+    /// `CHURN_RETRAIN_COOLDOWN_DAYS`; the rest are the CLI's defaults.
     pub train: TrainConfig,
 }
 
@@ -47,6 +48,12 @@ impl Config {
             train.policy.calibration_tolerance,
             "a calibration error from 0 to 1",
             |tolerance| (0.0..=1.0).contains(tolerance),
+        )?;
+        train.cooldown_days = env.checked(
+            "CHURN_RETRAIN_COOLDOWN_DAYS",
+            train.cooldown_days,
+            "a number of days from 1 to 365",
+            |days| (1..=365).contains(days),
         )?;
         Ok(Self {
             settings: Settings::read(env)?,
@@ -83,6 +90,19 @@ pub fn trigger(event: &TrainEvent) -> Result<Trigger, AppError> {
             Trigger::Requested {
                 as_of: requested.as_of.as_deref().map(date).transpose()?,
                 seed: requested.seed,
+            }
+        }
+        what @ ("DriftDetected" | "PerformanceDegraded") => {
+            // Both name the prediction day their evidence is about.
+            #[derive(Deserialize)]
+            struct Evidence {
+                date: String,
+            }
+            let evidence: Evidence =
+                serde_json::from_value(event.detail.clone()).map_err(detail("monitor"))?;
+            Trigger::Evidence {
+                what: what.to_owned(),
+                date: date(&evidence.date)?,
             }
         }
         // The monthly schedule (or any other rule that targets the function).
@@ -156,6 +176,21 @@ mod tests {
     }
 
     #[test]
+    fn the_retraining_cool_down_comes_from_the_environment_or_the_shared_default() {
+        let config = read(&[]).expect("defaults");
+        assert_eq!(
+            config.train.cooldown_days,
+            churn_app::dates::DEFAULT_RETRAIN_COOLDOWN_DAYS
+        );
+        let config = read(&[("CHURN_RETRAIN_COOLDOWN_DAYS", "14")]).expect("set");
+        assert_eq!(config.train.cooldown_days, 14);
+        for bad in ["0", "400", "a week"] {
+            let error = read(&[("CHURN_RETRAIN_COOLDOWN_DAYS", bad)]).expect_err(bad);
+            assert_eq!(error.name, "CHURN_RETRAIN_COOLDOWN_DAYS");
+        }
+    }
+
+    #[test]
     fn events_become_triggers() {
         let event = |detail_type: &str, detail: serde_json::Value| -> TrainEvent {
             serde_json::from_value(serde_json::json!({
@@ -184,6 +219,21 @@ mod tests {
             trigger(&event("Scheduled Event", serde_json::json!({}))).expect("schedule"),
             Trigger::Scheduled
         );
+        let drift = serde_json::json!({"bucket": "b", "date": "2026-11-01", "model": "m",
+            "level": "alert", "features": ["monthly_charge"],
+            "report_prefix": "monitoring/dt=2026-11-01/"});
+        assert_eq!(
+            trigger(&event("DriftDetected", drift)).expect("drift"),
+            Trigger::Evidence {
+                what: "DriftDetected".into(),
+                date: chrono::NaiveDate::from_ymd_opt(2026, 11, 1).expect("date"),
+            }
+        );
+        let degraded = trigger(&event(
+            "PerformanceDegraded",
+            serde_json::json!({"date": "yesterday"}),
+        ));
+        assert!(!degraded.expect_err("a bad date").is_retryable());
         let bad = trigger(&event(
             "TrainRequested",
             serde_json::json!({"as_of": "31/10/2026"}),

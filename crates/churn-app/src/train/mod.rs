@@ -1,4 +1,5 @@
-//! Training on a cloud store: a trigger (new data, a request, the monthly schedule) →
+//! Training on a cloud store: a trigger (new data, a request, the monthly schedule, the
+//! monitor's evidence once per cool-down window) →
 //! features as of a day → train and tune (the pipeline's, as `churn train`) → evaluate →
 //! `models/<version>/` and `features/as_of=<day>/` → a registry entry → promotion only
 //! when the [`promotion`] policy says so → `ModelPromoted`.
@@ -18,7 +19,9 @@ use churn_pipeline::progress::NoProgress;
 use churn_pipeline::train::TrainOptions;
 use serde::Serialize;
 
-use crate::dates::{DEFAULT_HORIZON_DAYS, training_as_of};
+use crate::dates::{
+    DEFAULT_HORIZON_DAYS, DEFAULT_RETRAIN_COOLDOWN_DAYS, cooldown_window, training_as_of,
+};
 use crate::ingest::curated_data_end;
 use crate::once::{Once, once};
 use crate::work::{WorkDir, blocking};
@@ -37,6 +40,9 @@ pub struct TrainConfig {
     pub train: TrainOptions,
     /// What a new model must do to replace the champion.
     pub policy: PromotionPolicy,
+    /// Evidence (drift, degraded accuracy) retrains at most once per window of this many
+    /// days ([`cooldown_window`]).
+    pub cooldown_days: u32,
 }
 
 impl Default for TrainConfig {
@@ -47,6 +53,7 @@ impl Default for TrainConfig {
             seed: train.seed,
             train,
             policy: PromotionPolicy::default(),
+            cooldown_days: DEFAULT_RETRAIN_COOLDOWN_DAYS,
         }
     }
 }
@@ -63,6 +70,10 @@ pub enum Trigger {
     },
     /// The monthly schedule: the latest as-of day the data covers.
     Scheduled,
+    /// The monitor's evidence (`what`: `DriftDetected`, `PerformanceDegraded`) about the
+    /// predictions of `date`: the latest as-of day the data covers, once per cool-down
+    /// window.
+    Evidence { what: String, date: NaiveDate },
 }
 
 /// What one training did.
@@ -83,6 +94,8 @@ pub struct TrainSummary {
     pub verdict: String,
     /// Already trained by an earlier delivery.
     pub duplicate: bool,
+    /// Evidence within a cool-down window that already retrained: nothing was done.
+    pub cooled_down: bool,
 }
 
 /// Trains on the curated data of the platform's bucket.
@@ -106,28 +119,68 @@ pub async fn run(
             latest_as_of(&work, *data_end, config.horizon_days).await?,
             config.seed,
         ),
-        Trigger::Scheduled => (
+        Trigger::Scheduled | Trigger::Evidence { .. } => (
             latest_as_of(&work, None, config.horizon_days).await?,
             config.seed,
         ),
     };
     // The dataset version is a hash of the curated data: corrected data trains again.
     let key = format!("train:{as_of}:data={}:seed={seed}", dataset.version);
+    let train = || async {
+        let done = once(
+            platform,
+            "train",
+            key,
+            || train_and_promote(platform, config, seed, as_of, &work),
+            |s: &TrainSummary| format!("trained {}; promoted: {}", s.version, s.promoted),
+        )
+        .await?;
+        Ok(match done {
+            Once::Done(summary) => summary,
+            Once::Earlier(_) => TrainSummary {
+                as_of: as_of.to_string(),
+                duplicate: true,
+                ..TrainSummary::default()
+            },
+        })
+    };
+    let Trigger::Evidence { what, date } = trigger else {
+        return train().await;
+    };
+    // One retraining per window, whichever evidence comes first; a failure that can be
+    // retried gives the window back.
+    let window = cooldown_window(*date, config.cooldown_days);
     let done = once(
         platform,
-        "train",
-        key,
-        || train_and_promote(platform, config, seed, as_of, &work),
-        |s: &TrainSummary| format!("trained {}; promoted: {}", s.version, s.promoted),
+        "retrain",
+        format!("retrain:{window}:every={}d", config.cooldown_days),
+        train,
+        |s: &TrainSummary| {
+            format!(
+                "{what} of {date}: {}",
+                if s.duplicate {
+                    "the data was trained on already".to_owned()
+                } else {
+                    format!("trained {}; promoted: {}", s.version, s.promoted)
+                }
+            )
+        },
     )
     .await?;
     Ok(match done {
         Once::Done(summary) => summary,
-        Once::Earlier(_) => TrainSummary {
-            as_of: as_of.to_string(),
-            duplicate: true,
-            ..TrainSummary::default()
-        },
+        Once::Earlier(outcome) => {
+            tracing::info!(%what, %date, %window, outcome, "cooling down: evidence of this window retrained already");
+            TrainSummary {
+                as_of: as_of.to_string(),
+                cooled_down: true,
+                verdict: format!(
+                    "{what} of {date}: evidence in the {}-day window from {window} retrained already ({outcome})",
+                    config.cooldown_days
+                ),
+                ..TrainSummary::default()
+            }
+        }
     })
 }
 

@@ -5,9 +5,11 @@
 //! Customers are simulated in chunks on all cores and written in order, so memory stays
 //! bounded (a few chunks) whatever N is, and the output does not depend on the number of
 //! threads. A manifest (`raw/_generator.json`) records the parameters, the rows written
-//! and the dirt injected, with what ingest must therefore quarantine and drop.
+//! and the dirt injected, with what ingest must therefore quarantine and drop. [`Drift`]
+//! scenarios change the population from a day on, for the monitor to find.
 
 mod dirt;
+mod drift;
 mod simulate;
 mod value;
 mod write;
@@ -20,6 +22,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 pub use dirt::{DirtCounts, DirtKind, Fate, FileStyle};
+pub use drift::Drift;
 pub use simulate::customer_id;
 
 use crate::contract::Source;
@@ -51,6 +54,8 @@ pub struct GenerateConfig {
     pub customers_per_file: u64,
     /// Replace raw data already in the store.
     pub overwrite: bool,
+    /// Changes of the population from a day on ([`Drift`]), applied in order.
+    pub drift: Vec<Drift>,
 }
 
 impl Default for GenerateConfig {
@@ -64,6 +69,7 @@ impl Default for GenerateConfig {
             dirt_rate: 0.0,
             customers_per_file: 250_000,
             overwrite: false,
+            drift: Vec::new(),
         }
     }
 }
@@ -87,6 +93,9 @@ pub struct GenerateManifest {
     pub dirt_rate: f64,
     /// Per source: files, rows written and dirt.
     pub sources: BTreeMap<&'static str, SourceManifest>,
+    /// The drift scenarios simulated, as `--drift` takes them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<String>,
 }
 
 /// What was written for one source.
@@ -154,6 +163,7 @@ pub fn generate(
             .iter()
             .map(|source| (source.name(), SourceManifest::default()))
             .collect(),
+        drift: config.drift.iter().map(ToString::to_string).collect(),
     };
 
     progress.begin("generate", Some(config.customers), "customers");
@@ -187,7 +197,7 @@ pub fn generate(
         for group in chunks.chunks(batch) {
             let outputs: Vec<ChunkOutput> = group
                 .par_iter()
-                .map(|&(start, end)| simulate_chunk(config.seed, window, &injector, start, end))
+                .map(|&(start, end)| simulate_chunk(config, window, &injector, start, end))
                 .collect();
             for output in outputs {
                 for (index, source) in Source::ALL.iter().enumerate() {
@@ -255,6 +265,9 @@ fn validate(config: &GenerateConfig) -> Result<()> {
     if config.customers_per_file == 0 {
         return fail("--customers-per-file must be at least 1".into());
     }
+    for drift in &config.drift {
+        drift.check()?;
+    }
     Ok(())
 }
 
@@ -277,7 +290,7 @@ fn prepare_raw_dirs(store: &Store, overwrite: bool) -> Result<()> {
 }
 
 fn simulate_chunk(
-    seed: u64,
+    config: &GenerateConfig,
     window: Window,
     injector: &Injector,
     start: u64,
@@ -288,8 +301,10 @@ fn simulate_chunk(
         dirt: Default::default(),
         orphaned: [0; 6],
     };
+    let seed = config.seed;
     for index in start..end {
-        let history = simulate(seed, index, window);
+        let mut history = simulate(seed, index, window);
+        drift::apply(&config.drift, seed, index, &mut history);
         let mut rng = Rng::for_stream(seed ^ DIRT_STREAM_SALT, index);
         let sets = [
             history.customers,

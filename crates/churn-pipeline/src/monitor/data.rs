@@ -103,6 +103,26 @@ impl Band {
     pub fn level(&self, psi: f64) -> Level {
         Level::of(psi, self.warn, self.alert)
     }
+
+    /// A feature's band as `NAME=WARN,ALERT` (the CLI's `--feature-psi`, the function's
+    /// `CHURN_MONITOR_FEATURE_PSI`); the message says how to write it.
+    pub fn parse_named(text: &str) -> std::result::Result<(String, Band), String> {
+        let malformed = || format!("{text}: use NAME=WARN,ALERT (e.g. monthly_charge=0.2,0.4)");
+        let (name, band) = text.split_once('=').ok_or_else(malformed)?;
+        let (warn, alert) = band.split_once(',').ok_or_else(malformed)?;
+        let number = |x: &str| x.trim().parse::<f64>().map_err(|_| malformed());
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(malformed());
+        }
+        Ok((
+            name.to_owned(),
+            Band {
+                warn: number(warn)?,
+                alert: number(alert)?,
+            },
+        ))
+    }
 }
 
 impl Default for Band {

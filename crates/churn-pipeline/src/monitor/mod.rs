@@ -27,6 +27,7 @@ use churn_core::drift::Level;
 use serde::{Deserialize, Serialize};
 
 pub use accuracy::DayAccuracy;
+pub use churn_core::estimate::Degradation;
 pub use data::{Band, DriftReport, FeatureDrift, Thresholds, data_drift};
 pub use effect::{ActionEffect, ActionEffects, action_effects};
 pub use scores::{DayScores, PredictionDrift, prediction_drift};
@@ -67,6 +68,10 @@ pub struct MonitorRequest {
     pub auc_floor: Option<f64>,
     /// The PSI at which features (and the scores, by the default band) warn and alert.
     pub thresholds: Thresholds,
+    /// Figures of earlier prediction days carried over from a previous report, so that a
+    /// daily run reads only the days that changed (today's, and those matured since): a
+    /// day also given in `predictions` is measured again instead.
+    pub earlier: Vec<DayAccuracy>,
 }
 
 /// What needs attention.
@@ -84,17 +89,6 @@ pub struct Findings {
     /// confidence.
     #[serde(default)]
     pub overrated_actions: Vec<String>,
-}
-
-/// A ROC-AUC below the floor.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Degradation {
-    /// The prediction day.
-    pub date: String,
-    /// `realised` or `estimated`.
-    pub figure: String,
-    pub roc_auc: f64,
-    pub floor: f64,
 }
 
 /// `monitor.json`.
@@ -230,6 +224,14 @@ pub fn monitor(request: &MonitorRequest) -> Result<MonitorReport> {
             data_end,
         )?);
     }
+    accuracy.extend(
+        request
+            .earlier
+            .iter()
+            .filter(|earlier| !days.iter().any(|day| day.date == earlier.date))
+            .cloned(),
+    );
+    accuracy.sort_by(|a, b| a.date.cmp(&b.date));
     if sources.is_some()
         && let Some(first) = accuracy.first()
         && accuracy.iter().all(|day| day.realised.is_none())
