@@ -252,6 +252,12 @@ async fn raw_uploads_become_a_champion_and_a_ranked_list_and_replays_change_noth
         "{predicted:?}"
     );
     assert_eq!(predicted.online_rows as u64, predicted.rows);
+    // A challenger the policy kept out is newer than the champion: scored in shadow.
+    assert_eq!(
+        predicted.challenger,
+        (!challenger.promoted).then(|| challenger.version.clone()),
+        "{predicted:?}"
+    );
     let prefix = format!("predictions/dt={}/", predicted.date);
     let written = keys(&platform, &prefix).await;
     for file in [

@@ -92,6 +92,16 @@ async fn predictions_are_monitored_drift_is_published_and_retrains_once_per_wind
         .await
         .expect("train");
     assert!(first.promoted, "{first:?}");
+    // A challenger that the policy keeps out (its gain would have to exceed 0.5): newer
+    // than the champion, so batch prediction scores it in shadow.
+    let mut strict = train.clone();
+    strict.train.policy.min_auc_gain = 0.5;
+    let mut requested = event_file("train-requested.json");
+    requested["detail"] = json!({ "as_of": "2026-06-01", "seed": 8 });
+    let challenger = churn_train::handle(&platform, &strict, delivered(requested))
+        .await
+        .expect("challenger");
+    assert!(!challenger.promoted, "{challenger:?}");
 
     // Today's scores: PredictionsReady, which the template sends to the monitor.
     let predict =
@@ -104,6 +114,16 @@ async fn predictions_are_monitored_drift_is_published_and_retrains_once_per_wind
     .await
     .expect("predict");
     assert_eq!(predicted.date, "2026-11-01");
+    assert_eq!(predicted.challenger.as_ref(), Some(&challenger.version));
+    let shadowed = keys(
+        &platform,
+        &format!(
+            "predictions/dt=2026-11-01/challenger={}/",
+            challenger.version
+        ),
+    )
+    .await;
+    assert_eq!(shadowed.len(), 2, "scores and summary only: {shadowed:?}");
     let monitor =
         churn_monitor::Config::read(&Env::new(function_env(&platform, &[]))).expect("config");
     let mut ready = event_file("predictions-ready.json");
@@ -142,6 +162,11 @@ async fn predictions_are_monitored_drift_is_published_and_retrains_once_per_wind
     )
     .expect("json");
     assert_eq!(report.model_id, first.version);
+    // The challenger beside the champion, on the same customers (not matured yet).
+    assert_eq!(report.shadow.len(), 1);
+    assert_eq!(report.shadow[0].challenger.model_id, challenger.version);
+    assert_eq!(report.shadow[0].champion, first.version);
+    assert_eq!(report.shadow[0].challenger.rows, report.accuracy[0].rows);
     assert_eq!(report.findings.drifted_features, monitored.drifted_features);
     // A second delivery does nothing.
     let again = churn_monitor::handle(&platform, &monitor, delivered(ready))

@@ -63,6 +63,37 @@ pub async fn required(
         .ok_or_else(|| AppError::permanent("no model has been promoted yet: train one first"))
 }
 
+/// The challenger of `champion` among the registered `versions`: the newest trained after
+/// it (a model the promotion policy kept out, or the one a rollback moved away from).
+/// Batch prediction scores it in shadow; the monitor compares the two on matured labels.
+pub fn challenger_of<'v>(
+    versions: &'v [ModelVersion],
+    champion: &ModelVersion,
+) -> Option<&'v ModelVersion> {
+    versions
+        .iter()
+        .filter(|v| v.version != champion.version && v.trained_at > champion.trained_at)
+        .max_by(|a, b| {
+            a.trained_at
+                .cmp(&b.trained_at)
+                .then_with(|| a.version.cmp(&b.version))
+        })
+}
+
+/// The challenger's entry and artifact (as stored), if there is one.
+pub async fn challenger(
+    registry: &ModelRegistry,
+    store: &(impl ObjectGet + Sync),
+    champion: &Champion,
+) -> Result<Option<(ModelVersion, Vec<u8>)>, AppError> {
+    let versions = registry.versions().await?;
+    let Some(entry) = challenger_of(&versions, &champion.entry) else {
+        return Ok(None);
+    };
+    let binary = store.get(&entry.artifact_key).await?;
+    Ok(Some((entry.clone(), binary)))
+}
+
 /// A loaded champion, ready to score.
 #[derive(Debug)]
 pub struct Loaded {
@@ -122,5 +153,45 @@ impl ChampionCache {
         let loaded = Arc::new(Loaded { version, scorer });
         *cached = Some((loaded.clone(), Instant::now()));
         Ok(Some(loaded))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(id: &str, trained_at: &str) -> ModelVersion {
+        ModelVersion {
+            version: id.into(),
+            trained_at: trained_at.into(),
+            artifact_key: format!("models/{id}/model.bin"),
+            metric_name: "roc_auc".into(),
+            metric: 0.8,
+            holdout: "h".into(),
+            data_hash: "d".into(),
+            seed: 42,
+        }
+    }
+
+    #[test]
+    fn the_challenger_is_the_newest_model_trained_after_the_champion() {
+        let versions = [
+            version("a", "2026-10-01T00:00:00Z"),
+            version("b", "2026-11-01T00:00:00Z"),
+            version("c", "2026-11-02T00:00:00Z"),
+            version("d", "2026-10-15T00:00:00Z"),
+        ];
+        let pick = |champion: &str| {
+            let champion = versions
+                .iter()
+                .find(|v| v.version == champion)
+                .expect("one");
+            challenger_of(&versions, champion).map(|v| v.version.as_str())
+        };
+        assert_eq!(pick("b"), Some("c"));
+        assert_eq!(pick("a"), Some("c"));
+        // The newest is the champion: nothing to shadow.
+        assert_eq!(pick("c"), None);
+        assert_eq!(challenger_of(&versions[..1], &versions[0]), None);
     }
 }

@@ -19,7 +19,9 @@ use churn_io::events::{DriftDetected, PerformanceDegraded, domain_event};
 use churn_io::store::{ObjectGet, ObjectList};
 use churn_io::sync::upload_dir;
 use churn_pipeline::layout;
-use churn_pipeline::monitor::{self, DayAccuracy, MonitorReport, MonitorRequest, Thresholds};
+use churn_pipeline::monitor::{
+    self, DayAccuracy, MonitorReport, MonitorRequest, ShadowDay, Thresholds,
+};
 use churn_pipeline::predict::{PREDICTIONS_FILE, PredictSummary, SUMMARY_FILE};
 use serde::Serialize;
 
@@ -197,10 +199,11 @@ async fn monitor_day(
     let in_window = |d: &str| d >= since.as_str() && d <= date.as_str();
 
     // What the last report measured, and which of its days cannot have changed.
-    let previous = previous_report(&platform.store, &date).await?;
+    let (previous, previous_shadow) = previous_report(&platform.store, &date)
+        .await?
+        .map(|report| (report.accuracy, report.shadow))
+        .unwrap_or_default();
     let earlier: Vec<DayAccuracy> = previous
-        .map(|report| report.accuracy)
-        .unwrap_or_default()
         .into_iter()
         .filter(|day| in_window(&day.date) && day.date != date)
         .filter(|day| {
@@ -212,6 +215,10 @@ async fn monitor_day(
         })
         .collect();
     let carried: BTreeSet<&str> = earlier.iter().map(|d| d.date.as_str()).collect();
+    let earlier_shadow: Vec<ShadowDay> = previous_shadow
+        .into_iter()
+        .filter(|day| carried.contains(day.date.as_str()))
+        .collect();
     let mut predictions = Vec::new();
     for (d, keys) in days.iter().filter(|(d, _)| in_window(d)) {
         if carried.contains(d.as_str()) {
@@ -245,6 +252,7 @@ async fn monitor_day(
         auc_floor: config.auc_floor,
         thresholds: config.thresholds.clone(),
         earlier,
+        earlier_shadow,
     };
     let report = {
         let out = work.at(&out);

@@ -293,6 +293,11 @@ pub struct PredictArgs {
     /// Rows scored per slice (bounds memory).
     #[arg(long, default_value_t = predict_defaults().batch_rows)]
     pub batch_rows: usize,
+    /// A challenger's model folder, scored in shadow into OUT/challenger=MODEL_ID/
+    /// (scores only; the high-risk list is --model's); `churn monitor` compares the two
+    /// once the labels mature. Repeatable.
+    #[arg(long, value_name = "MODEL")]
+    pub shadow: Vec<PathBuf>,
 }
 
 pub(crate) fn generate(args: GenerateArgs, bars: &Bars) -> Result<()> {
@@ -570,6 +575,7 @@ pub(crate) fn monitor(args: MonitorArgs) -> Result<churn_pipeline::monitor::Moni
             features: args.feature_psi.iter().cloned().collect(),
         },
         earlier: Vec::new(),
+        earlier_shadow: Vec::new(),
     })
     .context("monitor failed")?;
     let out = match (&args.out, &report.date) {
@@ -705,7 +711,20 @@ pub(crate) fn predict(args: PredictArgs, bars: &Bars) -> Result<PredictSummary> 
             built.out
         }
     };
-    predict_with(&args.model, &features, &args.out, &options, bars)
+    let summary = predict_with(&args.model, &features, &args.out, &options, bars)?;
+    for challenger in &args.shadow {
+        let (folder, shadow) = churn_pipeline::predict::shadow(
+            challenger, &features, &args.out, bars,
+        )
+        .with_context(|| format!("scoring the challenger {} failed", challenger.display()))?;
+        info!(
+            model = shadow.model_id.as_str(),
+            rows = shadow.rows,
+            out = %folder.display(),
+            "challenger scored in shadow"
+        );
+    }
+    Ok(summary)
 }
 
 pub(crate) fn predict_with(

@@ -298,6 +298,71 @@ async fn demo_runs_every_stage_and_the_plan_is_sent_once() {
         );
     }
 
+    // A challenger scored in shadow beside the day (here the same model, for the
+    // wiring): its own folder, and the monitor's comparison.
+    let shadowed = dir.path().join("shadow/predictions/dt=2026-11-01");
+    let mut command = churn();
+    command
+        .arg("predict")
+        .arg("--model")
+        .arg(&model)
+        .arg("--features")
+        .arg(&features_now)
+        .arg("--reasons")
+        .arg("0")
+        .arg("--shadow")
+        .arg(&model)
+        .arg("--out")
+        .arg(&shadowed);
+    let output = run(command).await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let model_id = model
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    assert!(
+        shadowed
+            .join(format!("challenger={model_id}/predictions.parquet"))
+            .exists()
+    );
+    let mut command = churn();
+    command
+        .arg("monitor")
+        .arg("--model")
+        .arg(&model)
+        .arg("--predictions")
+        .arg(&shadowed)
+        .arg("--dir")
+        .arg(dir.path())
+        .arg("--out")
+        .arg(dir.path().join("monitoring/shadow"));
+    let output = run(command).await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let monitored: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("monitoring/shadow/monitor.json"))
+            .expect("monitor.json"),
+    )
+    .expect("json");
+    let shadow = &monitored["shadow"][0];
+    assert_eq!(
+        shadow["challenger"]["model_id"],
+        model_id.as_str(),
+        "{monitored}"
+    );
+    assert_eq!(
+        shadow["challenger"]["estimated"], monitored["accuracy"][0]["estimated"],
+        "the same model on the same customers"
+    );
+
     // Running the same command again sends nothing.
     let output = run(send()).await;
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -116,6 +116,8 @@ const TABLE_PREFIX: &str = "table=";
 const VERSION_PREFIX: &str = "v=";
 /// A shard's folder inside a day's prediction folder.
 pub const SHARD_PREFIX: &str = "shard=";
+/// A challenger's folder inside a day's prediction folder: its scores in shadow.
+pub const CHALLENGER_PREFIX: &str = "challenger=";
 
 /// A top-level folder.
 pub fn root(folder: &str) -> Key {
@@ -233,6 +235,11 @@ pub fn predictions(day: &impl DayKey) -> Key {
 /// `predictions/dt=<day>/shard=<part>`: one part of a day scored by the Distributed Map.
 pub fn prediction_shard(day: &impl DayKey, part: &str) -> Key {
     predictions(day).join(&format!("{SHARD_PREFIX}{part}"))
+}
+
+/// `predictions/dt=<day>/challenger=<model>`: the day scored in shadow by a challenger.
+pub fn prediction_challenger(day: &impl DayKey, model: &str) -> Key {
+    predictions(day).join(&format!("{CHALLENGER_PREFIX}{model}"))
 }
 
 /// `actions/dt=<day>`.

@@ -11,6 +11,11 @@
 //! online rows; then [`merge::day`] sums the shards up into the day's ranked high-risk
 //! list and summary and publishes the day's `PredictionsReady`.
 //!
+//! The challenger ([`champion::challenger_of`]: the newest model trained after the
+//! champion) is scored in shadow beside a whole day into
+//! `predictions/dt=<day>/challenger=<id>/`, scores only; the monitor compares the two
+//! once the labels mature. The Distributed Map's shards are not shadowed yet.
+//!
 //! Once per (day, model, shard): a replay writes nothing twice.
 
 pub mod merge;
@@ -70,6 +75,8 @@ pub struct Summary {
     pub skipped: bool,
     /// Only the snapshot was written: the Distributed Map scores it.
     pub fanned_out: bool,
+    /// The challenger scored in shadow beside the champion (`challenger=<id>/`).
+    pub challenger: Option<String>,
 }
 
 /// The daily run: the snapshot as of the day after the data ends, scored at once or
@@ -177,8 +184,16 @@ async fn score(
         "predict",
         key,
         || async {
-            let (predicted, online_rows) =
-                score_and_upload(platform, work, champion, features, date, out).await?;
+            let (predicted, online_rows, challenger) = score_and_upload(
+                platform,
+                work,
+                champion,
+                features,
+                date,
+                out,
+                shard.is_none(),
+            )
+            .await?;
             publish_ready(platform, date, &version, out, &predicted).await?;
             Ok(Summary {
                 date: date.to_owned(),
@@ -187,6 +202,7 @@ async fn score(
                 rows: predicted.rows,
                 high_risk: predicted.high_risk,
                 online_rows,
+                challenger,
                 ..Summary::default()
             })
         },
@@ -205,6 +221,9 @@ async fn score(
     })
 }
 
+/// Scores with the champion (and, for a whole day, the challenger in shadow), uploads
+/// the day and refreshes the online rows; returns the summary, the online rows written
+/// and the challenger scored.
 async fn score_and_upload(
     platform: &Platform,
     work: &WorkDir,
@@ -212,7 +231,8 @@ async fn score_and_upload(
     features: &Key,
     date: &str,
     out: &Key,
-) -> Result<(PredictSummary, usize), AppError> {
+    whole_day: bool,
+) -> Result<(PredictSummary, usize, Option<String>), AppError> {
     let model = work.at(&layout::model_binary(&champion.entry.version));
     write(&model, &champion.binary)?;
     let features_dir = work.at(features);
@@ -228,6 +248,11 @@ async fn score_and_upload(
             churn_pipeline::predict::predict(&model, &features_dir, &out, &options, &NoProgress)
         })
         .await?
+    };
+    let challenger = if whole_day {
+        shadow(platform, work, champion, &features_dir, &work.at(out)).await?
+    } else {
+        None
     };
     upload_dir(
         &platform.store,
@@ -265,7 +290,47 @@ async fn score_and_upload(
             .collect();
         online_rows += platform.online.put(&rows).await?;
     }
-    Ok((predicted, online_rows))
+    Ok((predicted, online_rows, challenger))
+}
+
+/// Scores the challenger in shadow into the day's folder (`challenger=<id>/`), if there
+/// is one. Reaching the registry or the store is retried with the day; a challenger that
+/// cannot score (a damaged artifact, features it does not know) is logged and left out,
+/// since only the champion's scores drive the day.
+async fn shadow(
+    platform: &Platform,
+    work: &WorkDir,
+    champion: &Champion,
+    features_dir: &Path,
+    day_dir: &Path,
+) -> Result<Option<String>, AppError> {
+    let Some((entry, binary)) =
+        champion::challenger(&platform.registry, &platform.store, champion).await?
+    else {
+        return Ok(None);
+    };
+    let model = work.at(&layout::model_binary(&entry.version));
+    write(&model, &binary)?;
+    let (features_dir, day_dir) = (features_dir.to_path_buf(), day_dir.to_path_buf());
+    let scored = blocking("scoring the challenger in shadow", move || {
+        churn_pipeline::predict::shadow(&model, &features_dir, &day_dir, &NoProgress)
+    })
+    .await;
+    match scored {
+        Ok((_, summary)) => {
+            tracing::info!(
+                challenger = summary.model_id,
+                rows = summary.rows,
+                "challenger scored in shadow"
+            );
+            Ok(Some(summary.model_id))
+        }
+        Err(error) if error.is_retryable() => Err(error),
+        Err(error) => {
+            tracing::error!(challenger = entry.version, error = %error, "the challenger cannot score: left out of the day");
+            Ok(None)
+        }
+    }
 }
 
 /// Uploads the snapshot and publishes `SnapshotReady` for the Distributed Map, once.

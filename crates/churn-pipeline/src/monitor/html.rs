@@ -53,6 +53,7 @@ pub fn render(report: &MonitorReport) -> String {
     data_drift(&mut html, report);
     prediction_drift(&mut html, report);
     accuracy(&mut html, report);
+    shadow(&mut html, report);
     effects(&mut html, report);
     if !report.warnings.is_empty() {
         html.push_str("<h2>Not measured</h2><ul>");
@@ -87,6 +88,13 @@ fn findings(html: &mut String, report: &MonitorReport) {
             d.roc_auc,
             escape(&d.date),
             d.floor
+        );
+    }
+    if !f.challengers_ahead.is_empty() {
+        let _ = write!(
+            html,
+            "<li><span class=\"warn\">Challengers ahead of the champion</span> on the latest matured day scored in shadow: {}</li>",
+            escape(&f.challengers_ahead.join(", "))
         );
     }
     if !f.overrated_actions.is_empty() {
@@ -298,6 +306,29 @@ fn accuracy(html: &mut String, report: &MonitorReport) {
                 || "–".to_owned(),
                 |r| format!("{:.1}%", 100.0 * r.churn_rate)
             ),
+        );
+    }
+    html.push_str("</table>");
+}
+
+fn shadow(html: &mut String, report: &MonitorReport) {
+    if report.shadow.is_empty() {
+        return;
+    }
+    html.push_str("<h2>Champion and challengers</h2><p>Challengers scored in shadow on the same customers as the champion (only the champion drives actions); once a day matures, their realised figures side by side. A positive ROC-AUC gain and a negative Brier change favour the challenger.</p>");
+    html.push_str("<table><tr><th>day</th><th>champion</th><th>challenger</th><th>estimated ROC-AUC</th><th>realised ROC-AUC</th><th>ROC-AUC gain</th><th>Brier change</th></tr>");
+    for day in &report.shadow {
+        let c = &day.challenger;
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&day.date),
+            escape(&day.champion),
+            escape(&c.model_id),
+            number(c.estimated.roc_auc, 4),
+            number(c.realised.as_ref().and_then(|r| r.roc_auc), 4),
+            number(day.roc_auc_gain, 4),
+            number(day.brier_change, 4),
         );
     }
     html.push_str("</table>");

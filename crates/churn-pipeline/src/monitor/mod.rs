@@ -7,13 +7,13 @@
 //!   estimated from the calibrated probabilities before that;
 //! - the [`effect`] of the retention actions: treated against control retention, once
 //!   the outcomes of a sent day have matured;
+//! - challengers scored in shadow beside a day ([`ShadowDay`]): their accuracy on the
+//!   same customers as the champion's;
 //!
 //! and says what needs attention ([`Findings`]: drift at alert, accuracy below a floor,
-//! actions that do less than the playbook assumes).
+//! actions that do less than the playbook assumes, challengers ahead of the champion).
 //! Everything goes into `monitor.json` (versioned by [`SCHEMA_VERSION`]) and a
 //! self-contained [`html`] report, under `monitoring/dt=<day>/`.
-//!
-//! Still to come (issue 14): champion/challenger.
 
 pub mod accuracy;
 pub mod data;
@@ -72,6 +72,24 @@ pub struct MonitorRequest {
     /// daily run reads only the days that changed (today's, and those matured since): a
     /// day also given in `predictions` is measured again instead.
     pub earlier: Vec<DayAccuracy>,
+    /// The same for the challengers scored in shadow on those days.
+    pub earlier_shadow: Vec<ShadowDay>,
+}
+
+/// A challenger scored in shadow on a prediction day (`challenger=<model>/` in its
+/// folder), beside the champion that drove the day's actions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShadowDay {
+    /// The prediction day.
+    pub date: String,
+    /// The model of the day's own predictions.
+    pub champion: String,
+    /// The challenger's accuracy on the same customers (its `model_id` names it).
+    pub challenger: DayAccuracy,
+    /// Once matured: the challenger's realised ROC-AUC minus the champion's.
+    pub roc_auc_gain: Option<f64>,
+    /// The same for the Brier score (negative: the challenger's probabilities are closer).
+    pub brier_change: Option<f64>,
 }
 
 /// What needs attention.
@@ -89,6 +107,10 @@ pub struct Findings {
     /// confidence.
     #[serde(default)]
     pub overrated_actions: Vec<String>,
+    /// Challengers whose realised ROC-AUC beat the champion's on the latest matured day
+    /// they were scored in shadow (a case for `churn models promote`).
+    #[serde(default)]
+    pub challengers_ahead: Vec<String>,
 }
 
 /// `monitor.json`.
@@ -114,6 +136,9 @@ pub struct MonitorReport {
     /// The actions' effects, when action days were given.
     #[serde(default)]
     pub actions: Option<ActionEffects>,
+    /// Challengers scored in shadow, per prediction day, oldest first.
+    #[serde(default)]
+    pub shadow: Vec<ShadowDay>,
     /// What could not be measured, and why.
     pub warnings: Vec<String>,
 }
@@ -143,12 +168,13 @@ pub fn monitor(request: &MonitorRequest) -> Result<MonitorReport> {
         None => None,
     };
 
-    let mut days = request
+    let mut read = request
         .predictions
         .iter()
-        .map(|dir| DayScores::read(dir))
+        .map(|dir| Ok((DayScores::read(dir)?, dir.as_path())))
         .collect::<Result<Vec<_>>>()?;
-    days.sort_by(|a, b| a.date.cmp(&b.date));
+    read.sort_by(|a, b| a.0.date.cmp(&b.0.date));
+    let (days, day_dirs): (Vec<DayScores>, Vec<&Path>) = read.into_iter().unzip();
     if let Some(pair) = days.windows(2).find(|w| w[0].date == w[1].date) {
         return Err(PipelineError::InvalidInput(format!(
             "two prediction folders are of {}: pass each day once",
@@ -224,6 +250,45 @@ pub fn monitor(request: &MonitorRequest) -> Result<MonitorReport> {
             data_end,
         )?);
     }
+    let mut shadow = Vec::new();
+    for ((day, dir), (accuracy, &horizon)) in days
+        .iter()
+        .zip(&day_dirs)
+        .zip(accuracy.iter().zip(&horizons))
+    {
+        for folder in scores::challengers(dir)? {
+            let scored = DayScores::read(&folder)?;
+            let horizon = scored.summary.horizon_days.unwrap_or(horizon);
+            let challenger = accuracy::day_accuracy(&scored, horizon, sources.as_ref(), data_end)?;
+            let realised = |a: &DayAccuracy| a.realised.as_ref().map(|r| (r.roc_auc, r.brier));
+            let (ours, theirs) = (realised(accuracy), realised(&challenger));
+            shadow.push(ShadowDay {
+                date: day.date.clone(),
+                champion: accuracy.model_id.clone(),
+                roc_auc_gain: match (ours, theirs) {
+                    (Some((Some(a), _)), Some((Some(b), _))) => Some(b - a),
+                    _ => None,
+                },
+                brier_change: match (ours, theirs) {
+                    (Some((_, a)), Some((_, b))) => Some(b - a),
+                    _ => None,
+                },
+                challenger,
+            });
+        }
+    }
+    shadow.extend(
+        request
+            .earlier_shadow
+            .iter()
+            .filter(|earlier| !days.iter().any(|day| day.date == earlier.date))
+            .cloned(),
+    );
+    shadow.sort_by(|a, b| {
+        a.date
+            .cmp(&b.date)
+            .then_with(|| a.challenger.model_id.cmp(&b.challenger.model_id))
+    });
     accuracy.extend(
         request
             .earlier
@@ -271,6 +336,18 @@ pub fn monitor(request: &MonitorRequest) -> Result<MonitorReport> {
         .as_ref()
         .map(ActionEffects::overrated)
         .unwrap_or_default();
+    if let Some(latest) = shadow
+        .iter()
+        .filter(|s| s.roc_auc_gain.is_some())
+        .map(|s| s.date.as_str())
+        .max()
+    {
+        findings.challengers_ahead = shadow
+            .iter()
+            .filter(|s| s.date == latest && s.roc_auc_gain.is_some_and(|gain| gain > 0.0))
+            .map(|s| s.challenger.model_id.clone())
+            .collect();
+    }
     let date = days.last().map(|d| d.date.clone()).or_else(|| {
         request
             .features
@@ -291,6 +368,7 @@ pub fn monitor(request: &MonitorRequest) -> Result<MonitorReport> {
         prediction_drift,
         accuracy,
         actions,
+        shadow,
         warnings,
     })
 }
@@ -356,6 +434,7 @@ fn findings(
         drifted_features,
         degraded,
         overrated_actions: Vec::new(),
+        challengers_ahead: Vec::new(),
     }
 }
 

@@ -406,6 +406,37 @@ pub fn predict(
     Ok(summary)
 }
 
+/// Scores the features with a challenger in shadow beside the champion's day folder
+/// `day_out`: into `day_out/challenger=<model id>/`, its scores and summary only (no
+/// reasons, no high-risk list: only the champion drives actions). The monitor compares
+/// the two once the day's labels mature.
+pub fn shadow(
+    model: &Path,
+    features: &Path,
+    day_out: &Path,
+    progress: &dyn Progress,
+) -> Result<(PathBuf, PredictSummary)> {
+    let model_id = read_artifact(model)?.model_id;
+    let out = day_out.join(format!("{}{model_id}", crate::layout::CHALLENGER_PREFIX));
+    let options = PredictOptions {
+        reasons: 0,
+        max_high_risk: Some(0),
+        ..PredictOptions::default()
+    }
+    .validate()?;
+    let mut summary = predict(model, features, &out, &options, progress)?;
+    for name in [HIGH_RISK_CSV, HIGH_RISK_PARQUET] {
+        let path = out.join(name);
+        std::fs::remove_file(&path).map_err(|e| PipelineError::io(&path, e))?;
+    }
+    summary.files = [PREDICTIONS_FILE, SUMMARY_FILE]
+        .iter()
+        .map(|name| out.join(name).display().to_string())
+        .collect();
+    write_json(out.join(SUMMARY_FILE), &summary)?;
+    Ok((out, summary))
+}
+
 struct Scored {
     probability: f64,
     tier: Tier,

@@ -576,3 +576,96 @@ fn every_drift_scenario_of_the_generator_is_detected_with_its_features_first() {
         }
     }
 }
+
+#[test]
+fn a_challenger_in_shadow_is_compared_with_the_champion_on_the_same_matured_customers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let champion = trained(dir.path(), 1500);
+    // A challenger of another family, trained on the same features.
+    let mut options = quick_options();
+    options.families = vec![churn_pipeline::train::family::Family::Linear];
+    let challenger = dir.path().join("models/c");
+    train_dir(
+        &dir.path().join("features/as_of=2026-06-01"),
+        &valid(options),
+        Some(&challenger),
+        dir.path(),
+        &NoProgress,
+    )
+    .expect("train the challenger");
+    let (features, day) = predicted(dir.path(), &champion, "2026-07-01");
+    let (folder, summary) =
+        churn_pipeline::predict::shadow(&challenger, &features, &day, &NoProgress).expect("shadow");
+    assert_eq!(folder, day.join(format!("challenger={}", summary.model_id)));
+    // Its scores and summary only: the day's high-risk list is the champion's.
+    let mut files: Vec<String> = std::fs::read_dir(&folder)
+        .expect("folder")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["predictions.parquet", "summary.json"]);
+
+    let request = MonitorRequest {
+        model_dir: champion.clone(),
+        features: Some(features.clone()),
+        predictions: vec![day.clone()],
+        data: Some(dir.path().to_path_buf()),
+        ..MonitorRequest::default()
+    };
+    let report = monitor::monitor(&request).expect("monitor");
+    assert_eq!(report.shadow.len(), 1);
+    let shadow = &report.shadow[0];
+    assert_eq!(shadow.challenger.model_id, summary.model_id);
+    assert_eq!(shadow.champion, report.accuracy[0].model_id);
+    // The challenger's realised ROC-AUC is the direct one on the labelled features of
+    // the day, and the gain is against the champion's on the same customers.
+    let labelled = load_dir(&dir.path().join("features/as_of=2026-07-01"), true).expect("labels");
+    let scores = monitor::DayScores::read(&folder).expect("scores");
+    let by_id: std::collections::HashMap<&str, f64> = scores
+        .ids
+        .iter()
+        .map(String::as_str)
+        .zip(scores.probabilities.iter().copied())
+        .collect();
+    let probabilities: Vec<f64> = labelled.ids.iter().map(|id| by_id[id.as_str()]).collect();
+    let direct = churn_core::metrics::roc_auc(&labelled.labels, &probabilities).expect("auc");
+    let theirs = shadow
+        .challenger
+        .realised
+        .as_ref()
+        .and_then(|r| r.roc_auc)
+        .expect("matured");
+    assert!((theirs - direct).abs() < 1e-12, "{theirs} vs {direct}");
+    let ours = report.accuracy[0]
+        .realised
+        .as_ref()
+        .and_then(|r| r.roc_auc)
+        .expect("matured");
+    let gain = shadow.roc_auc_gain.expect("a gain");
+    assert!((gain - (theirs - ours)).abs() < 1e-15);
+    assert_ne!(gain, 0.0, "two different models");
+    assert_eq!(
+        report.findings.challengers_ahead,
+        if gain > 0.0 {
+            vec![summary.model_id.clone()]
+        } else {
+            Vec::new()
+        }
+    );
+    let html = monitor::html::render(&report);
+    assert!(html.contains("Champion and challengers"));
+
+    // Carried over from the report, the comparison stands without reading the day again.
+    let carried = monitor::monitor(&MonitorRequest {
+        predictions: Vec::new(),
+        earlier: report.accuracy.clone(),
+        earlier_shadow: report.shadow.clone(),
+        ..request
+    })
+    .expect("carried");
+    assert_eq!(carried.shadow, report.shadow);
+    assert_eq!(
+        carried.findings.challengers_ahead,
+        report.findings.challengers_ahead
+    );
+}
