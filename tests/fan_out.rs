@@ -21,7 +21,7 @@ async fn a_day_scored_in_shards_equals_the_day_scored_at_once() {
     let local = tempfile::tempdir().expect("tempdir");
     let root = local.path().to_path_buf();
     // Polars runs off the async runtime, as in the functions.
-    let model_dir = tokio::task::spawn_blocking(move || prepare(&root))
+    let (model_dir, challenger_dir) = tokio::task::spawn_blocking(move || prepare(&root))
         .await
         .expect("prepared");
     let store = Store::new(local.path());
@@ -60,6 +60,24 @@ async fn a_day_scored_in_shards_equals_the_day_scored_at_once() {
         )
         .await
         .expect("promote");
+    // A challenger trained after it: every shard scores it in shadow too.
+    let bytes =
+        std::fs::read(challenger_dir.join(churn_pipeline::models::BINARY_FILE)).expect("model");
+    let challenger = churn_core::ModelArtifact::from_binary(&bytes)
+        .expect("artifact")
+        .model_id;
+    let key = format!("models/{challenger}/model.bin");
+    platform.store.put(&key, bytes).await.expect("put model");
+    platform
+        .registry
+        .register(&ModelVersion {
+            version: challenger.clone(),
+            trained_at: "test, later".into(),
+            artifact_key: key,
+            ..version.clone()
+        })
+        .await
+        .expect("register the challenger");
 
     // The daily run: more customers than the fan-out threshold, as the template sets it
     // (this read is what was missing: the deployed stack never fanned out).
@@ -140,6 +158,24 @@ async fn a_day_scored_in_shards_equals_the_day_scored_at_once() {
     assert!(merged.rows > rows && merged.high_risk > 0, "{merged:?}");
     let again = handle(merge).await.expect("merge replay");
     assert!(again.duplicate);
+    // The challenger's shards, summed up by the merge.
+    let shadowed = format!("predictions/dt={date}/challenger={challenger}/");
+    let written = keys(&platform, &shadowed).await;
+    assert_eq!(
+        written.len(),
+        2 * parts.len() + 1,
+        "scores and summary per shard, and the day's summary: {written:?}"
+    );
+    let challenger_summary: serde_json::Value = serde_json::from_slice(
+        &platform
+            .store
+            .get(&format!("{shadowed}summary.json"))
+            .await
+            .expect("the challenger's summary"),
+    )
+    .expect("json");
+    assert_eq!(challenger_summary["rows"].as_u64(), Some(merged.rows));
+    assert_eq!(challenger_summary["model_id"], challenger.as_str());
 
     // The same snapshot scored at once, locally, gives the same ranked list.
     let check = tempfile::tempdir().expect("tempdir");
@@ -188,6 +224,35 @@ async fn a_day_scored_in_shards_equals_the_day_scored_at_once() {
     )
     .expect("json");
     assert_eq!(day_summary["rows"].as_u64(), Some(merged.rows));
+    // The challenger's scores in shards are its scores of the snapshot at once.
+    download_prefix(&platform.store, &shadowed, check.path())
+        .await
+        .expect("the challenger's shards");
+    let (in_shards, at_once) = {
+        let (challenger_dir, snapshot, shards, at_once) = (
+            challenger_dir.clone(),
+            check.path().join(&prefix),
+            check.path().join(&shadowed),
+            check.path().join(format!("at-once-shadow/dt={date}")),
+        );
+        tokio::task::spawn_blocking(move || {
+            let (folder, _) =
+                churn_pipeline::predict::shadow(&challenger_dir, &snapshot, &at_once, &NoProgress)
+                    .expect("shadow at once");
+            let sorted = |dir: &std::path::Path| {
+                let scores = churn_pipeline::monitor::DayScores::read(dir).expect("scores");
+                let mut pairs: Vec<(String, f64)> =
+                    scores.ids.into_iter().zip(scores.probabilities).collect();
+                pairs.sort_by(|a, b| a.0.cmp(&b.0));
+                pairs
+            };
+            (sorted(&shards), sorted(&folder))
+        })
+        .await
+        .expect("joined")
+    };
+    assert_eq!(in_shards.len() as u64, merged.rows);
+    assert_eq!(in_shards, at_once);
 
     // The CRM push reads a day in shards like a whole one.
     download_prefix(&platform.store, &day, check.path())
@@ -233,9 +298,9 @@ async fn a_day_scored_in_shards_equals_the_day_scored_at_once() {
     assert!(platform.online.get(&first).await.expect("online").is_some());
 }
 
-/// 900 generated customers ingested under `root`, and a logistic regression trained on
-/// an earlier as-of date of them.
-fn prepare(root: &std::path::Path) -> std::path::PathBuf {
+/// 900 generated customers ingested under `root`, and a logistic regression (the
+/// champion) and a boosted model (the challenger) trained on an earlier as-of date of them.
+fn prepare(root: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let store = Store::new(root);
     let config = GenerateConfig {
         customers: 900,
@@ -253,13 +318,19 @@ fn prepare(root: &std::path::Path) -> std::path::PathBuf {
         ..Default::default()
     };
     options.trials.insert(Family::Linear, 1);
-    let (_, model_dir) = churn_pipeline::models::train_dir(
-        std::path::Path::new(&table.dir),
-        &options.validate().expect("valid options"),
-        Some(&root.join("model")),
-        root,
-        &NoProgress,
-    )
-    .expect("train");
-    model_dir
+    let train = |options: &churn_pipeline::train::TrainOptions, name: &str| {
+        churn_pipeline::models::train_dir(
+            std::path::Path::new(&table.dir),
+            &options.clone().validate().expect("valid options"),
+            Some(&root.join(name)),
+            root,
+            &NoProgress,
+        )
+        .expect("train")
+        .1
+    };
+    let champion = train(&options, "model");
+    options.families = vec![Family::Boosting];
+    options.trials.insert(Family::Boosting, 1);
+    (champion, train(&options, "challenger"))
 }

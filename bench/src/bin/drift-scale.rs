@@ -7,7 +7,9 @@
 //! pandas 3), pyarrow). `--no-peer` skips it.
 //!
 //! Goal (issue 14): the drift of 1,000,000 rows x 45 features in at most 2 s and 1 GB on
-//! 2 cores. Loading the table is timed apart from the drift itself, for both.
+//! 2 cores. Loading the table is timed apart from the drift itself, for both. Then the
+//! check that effect sizes do not cry wolf at this size: an undrifted re-sample (the same
+//! as-of day as the reference, customers of another seed) must raise no alert.
 //!
 //! `cargo run --release -p churn-bench --bin drift-scale [-- --customers 1000000 --dir /tmp/drift]`
 
@@ -48,10 +50,16 @@ struct Args {
     /// Do not run Evidently.
     #[arg(long)]
     no_peer: bool,
+    /// Do not run the undrifted re-sample.
+    #[arg(long)]
+    no_resample: bool,
     /// (Internal) measure the drift of the current table against this profile.json in a
     /// fresh process, as `churn monitor` runs: its peak memory is its own.
     #[arg(long, hide = true)]
     measure_against: Option<PathBuf>,
+    /// (Internal) the table to measure, instead of DIR's features as of --current.
+    #[arg(long, hide = true)]
+    table: Option<PathBuf>,
 }
 
 const TARGET_SECONDS: f64 = 2.0;
@@ -87,7 +95,7 @@ fn peer_python() -> anyhow::Result<PathBuf> {
 
 /// What `churn monitor` does for data drift: read the reference profile, load the table,
 /// measure; run in a process of its own.
-fn measure_drift(profile_file: &Path, current_dir: &Path) -> anyhow::Result<()> {
+fn measure_drift(profile_file: &Path, current_dir: &Path, resample: bool) -> anyhow::Result<()> {
     let (reference_profile, _) = measure(
         "read the reference profile",
         || {
@@ -118,6 +126,20 @@ fn measure_drift(profile_file: &Path, current_dir: &Path) -> anyhow::Result<()> 
     )?;
     let alerts = report.levels.get("alert").copied().unwrap_or(0);
     let warns = report.levels.get("warn").copied().unwrap_or(0);
+    if resample {
+        println!(
+            "  undrifted re-sample, {} rows x {features} features: {alerts} at alert (goal: none): {}; {warns} at warn; largest PSI {}",
+            current.len(),
+            if alerts == 0 { "met" } else { "NOT met" },
+            report
+                .features
+                .iter()
+                .filter_map(|f| f.psi.map(|p| (p, &f.name)))
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map_or("-".into(), |(p, name)| format!("{p:.4} ({name})"))
+        );
+        return Ok(());
+    }
     println!(
         "  {} rows x {features} features: {alerts} at alert, {warns} at warn; most drifted: {}",
         current.len(),
@@ -157,12 +179,15 @@ fn measure_drift(profile_file: &Path, current_dir: &Path) -> anyhow::Result<()> 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     if let Some(profile_file) = &args.measure_against {
-        let current = args
-            .dir
-            .as_ref()
-            .context("--measure-against needs --dir")?
-            .join(format!("features/as_of={}", day(&args.current)?));
-        return measure_drift(profile_file, &current);
+        let current = match &args.table {
+            Some(table) => table.clone(),
+            None => args
+                .dir
+                .as_ref()
+                .context("--measure-against needs --dir")?
+                .join(format!("features/as_of={}", day(&args.current)?)),
+        };
+        return measure_drift(profile_file, &current, args.table.is_some());
     }
     let dir = args
         .dir
@@ -178,39 +203,8 @@ fn main() -> anyhow::Result<()> {
     let (reference_day, current_day) = (day(&args.reference)?, day(&args.current)?);
     let reference_dir = dir.join(format!("features/as_of={reference_day}"));
     let current_dir = dir.join(format!("features/as_of={current_day}"));
-    if !(reference_dir.join(TABLE_FILE).exists() && current_dir.join(TABLE_FILE).exists()) {
-        let config = GenerateConfig {
-            customers: args.customers,
-            format: RawFormat::Parquet,
-            overwrite: true,
-            ..GenerateConfig::default()
-        };
-        measure(
-            "generate",
-            || Ok(generate(&store, &config, &NoProgress)?),
-            |m| m.sources.values().map(|s| s.rows_written).sum(),
-        )?;
-        measure(
-            "ingest",
-            || {
-                Ok(ingest(
-                    &store,
-                    &IngestOptions::new(config.end_date),
-                    &NoProgress,
-                )?)
-            },
-            |r| r.sources.values().map(|s| s.curated).sum(),
-        )?;
-        for as_of in [reference_day, current_day] {
-            measure(
-                &format!("features as of {as_of}"),
-                || Ok(build_as_of(&store, as_of, 90, None)?),
-                |s| s.rows,
-            )?;
-        }
-    } else {
-        println!("  (reusing the feature tables of {})", dir.display());
-    }
+    let seed = GenerateConfig::default().seed;
+    prepare(&store, args.customers, seed, &[reference_day, current_day])?;
 
     println!("ours (churn monitor's data drift):");
     let (reference, _) = measure(
@@ -237,6 +231,26 @@ fn main() -> anyhow::Result<()> {
         .status()?;
     anyhow::ensure!(status.success(), "measuring the drift failed");
 
+    if !args.no_resample {
+        let resample = Store::new(dir.join("resample"));
+        println!(
+            "an undrifted re-sample: customers of seed {}, as of the reference day {reference_day}:",
+            seed + 1
+        );
+        prepare(&resample, args.customers, seed + 1, &[reference_day])?;
+        let status = Command::new(std::env::current_exe()?)
+            .arg("--measure-against")
+            .arg(&profile_file)
+            .arg("--table")
+            .arg(
+                resample
+                    .root()
+                    .join(format!("features/as_of={reference_day}")),
+            )
+            .status()?;
+        anyhow::ensure!(status.success(), "measuring the re-sample failed");
+    }
+
     if args.no_peer {
         return Ok(());
     }
@@ -256,5 +270,59 @@ fn main() -> anyhow::Result<()> {
         String::from_utf8_lossy(&output.stderr)
     );
     println!("  {}", String::from_utf8_lossy(&output.stdout).trim());
+    Ok(())
+}
+
+/// The generator's `customers` of `seed`, ingested, with features as of each of `days`
+/// (kept: a second run with the same folder reuses them).
+fn prepare(
+    store: &Store,
+    customers: u64,
+    seed: u64,
+    days: &[chrono::NaiveDate],
+) -> anyhow::Result<()> {
+    let table = |as_of: &chrono::NaiveDate| {
+        store
+            .root()
+            .join(format!("features/as_of={as_of}"))
+            .join(TABLE_FILE)
+    };
+    if days.iter().all(|d| table(d).exists()) {
+        println!(
+            "  (reusing the feature tables of {})",
+            store.root().display()
+        );
+        return Ok(());
+    }
+    let config = GenerateConfig {
+        customers,
+        seed,
+        format: RawFormat::Parquet,
+        overwrite: true,
+        ..GenerateConfig::default()
+    };
+    measure(
+        "generate",
+        || Ok(generate(store, &config, &NoProgress)?),
+        |m| m.sources.values().map(|s| s.rows_written).sum(),
+    )?;
+    measure(
+        "ingest",
+        || {
+            Ok(ingest(
+                store,
+                &IngestOptions::new(config.end_date),
+                &NoProgress,
+            )?)
+        },
+        |r| r.sources.values().map(|s| s.curated).sum(),
+    )?;
+    for &as_of in days {
+        measure(
+            &format!("features as of {as_of}"),
+            || Ok(build_as_of(store, as_of, 90, None)?),
+            |s| s.rows,
+        )?;
+    }
     Ok(())
 }

@@ -657,3 +657,109 @@ fn models_with_table_read_the_dynamodb_registry() {
         "{stderr}"
     );
 }
+
+/// `churn models --table` against the emulator's DynamoDB (the test script starts it and
+/// exports `AWS_ENDPOINT_URL`): promote, promote, list, rollback, show, each through the
+/// real SDK, read back from the table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn models_with_table_promote_and_roll_back_in_dynamodb() {
+    use churn_io::registry::{ModelRegistry, ModelVersion, Registry};
+    let Some(clients) = churn_tests::emulator("churn models --table").await else {
+        return;
+    };
+    let table = churn_tests::table(&clients, "churn-models-cli").await;
+    let registry = ModelRegistry::new(clients.dynamodb.clone(), &table);
+    for (id, at, metric) in [
+        ("boosting-aaaa", "2026-10-01T00:00:00Z", 0.81),
+        ("boosting-bbbb", "2026-11-01T00:00:00Z", 0.83),
+    ] {
+        registry
+            .register(&ModelVersion {
+                version: id.into(),
+                trained_at: at.into(),
+                artifact_key: format!("models/{id}/model.bin"),
+                metric_name: "roc_auc".into(),
+                metric,
+                holdout: "h".into(),
+                data_hash: "d".into(),
+                seed: 42,
+            })
+            .await
+            .expect("register");
+    }
+    let models = |args: &[&str]| {
+        let mut command = churn();
+        command.arg("models").args(args).args(["--table", &table]);
+        command
+    };
+    for (version, reason) in [
+        ("boosting-aaaa", "first champion"),
+        ("boosting-bbbb", "better on November"),
+    ] {
+        let output = run(models(&[
+            "promote", version, "--reason", reason, "--by", "ana",
+        ]))
+        .await;
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let output = run(models(&[
+        "rollback",
+        "--reason",
+        "complaints from sales",
+        "--by",
+        "ana",
+    ]))
+    .await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("rolled back from boosting-bbbb to boosting-aaaa"),
+        "{stdout}"
+    );
+    // What the table now says, read with the SDK.
+    let champion = registry
+        .champion()
+        .await
+        .expect("read")
+        .expect("a champion");
+    assert_eq!(champion.version, "boosting-aaaa");
+    let moves: Vec<(&str, &str, &str)> = champion
+        .history
+        .iter()
+        .map(|c| (c.kind.as_str(), c.version.as_str(), c.by.as_str()))
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            ("promote", "boosting-aaaa", "ana"),
+            ("promote", "boosting-bbbb", "ana"),
+            ("rollback", "boosting-aaaa", "ana"),
+        ]
+    );
+    let output = run(models(&["list"])).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("boosting-aaaa") && stdout.contains("<- champion"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("complaints from sales"), "{stdout}");
+    let output = run(models(&["show", "boosting-bbbb"])).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("better on November"), "{stdout}");
+    // A version nobody registered is refused by name.
+    let output = run(models(&["promote", "boosting-cccc", "--reason", "x"])).await;
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("boosting-cccc"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -357,6 +357,27 @@ impl Drop for AtomicFile {
     }
 }
 
+/// The folders of `dir` whose names start with `prefix` (`shard=`, `challenger=`), in
+/// name order; none when `dir` does not exist.
+pub fn subfolders(dir: &Path, prefix: &str) -> Result<Vec<PathBuf>> {
+    let mut found: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| {
+                path.is_dir()
+                    && path
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with(prefix))
+            })
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(PipelineError::io(dir, e)),
+    };
+    found.sort();
+    Ok(found)
+}
+
 /// Writes `bytes` to `target` atomically.
 pub fn write_atomic(target: impl Into<PathBuf>, bytes: &[u8]) -> Result<PathBuf> {
     let file = AtomicFile::new(target)?;

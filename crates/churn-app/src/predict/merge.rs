@@ -5,7 +5,7 @@
 
 use churn_io::events::SnapshotReady;
 use churn_io::store::{ObjectGet, ObjectList, ObjectPut};
-use churn_pipeline::layout;
+use churn_pipeline::layout::{self, Key};
 use churn_pipeline::predict::shards::merge_shards;
 use churn_pipeline::predict::{HIGH_RISK_CSV, HIGH_RISK_PARQUET, SUMMARY_FILE};
 
@@ -62,6 +62,7 @@ pub async fn day(platform: &Platform, snapshot: &SnapshotReady) -> Result<Summar
                 })
                 .await?
             };
+            merge_challengers(platform, &work, &out, parts).await?;
             // The day's files only, the summary last: the shards are in place already.
             for name in [HIGH_RISK_CSV, HIGH_RISK_PARQUET, SUMMARY_FILE] {
                 let key = out.join(name);
@@ -84,4 +85,52 @@ pub async fn day(platform: &Platform, snapshot: &SnapshotReady) -> Result<Summar
             ..base
         },
     })
+}
+
+/// Sums up each challenger's shards scored in shadow (`challenger=<id>/shard=*/`) into
+/// its `summary.json`, before the day's own summary is written. A challenger missing
+/// from some shard (it could not score there) is left out of the day, with a warning.
+async fn merge_challengers(
+    platform: &Platform,
+    work: &WorkDir,
+    day: &Key,
+    parts: usize,
+) -> Result<(), AppError> {
+    let prefix = day.join(layout::CHALLENGER_PREFIX);
+    let mut folders = std::collections::BTreeSet::new();
+    for object in platform.store.list(prefix.as_str()).await? {
+        if object.key.rsplit('/').next() == Some(SUMMARY_FILE) && layout::is_shard(&object.key) {
+            platform
+                .store
+                .download(&object.key, &work.root().join(&object.key))
+                .await?;
+            // predictions/dt=<day>/challenger=<id>/shard=<part>/summary.json
+            if let Some(folder) = object.key.rsplitn(3, '/').nth(2) {
+                folders.insert(folder.to_owned());
+            }
+        }
+    }
+    for folder in folders {
+        let dir = work.root().join(&folder);
+        let merged = blocking("merging a challenger's shards", move || {
+            churn_pipeline::predict::shards::merge_shadow_shards(&dir, Some(parts))
+        })
+        .await;
+        match merged {
+            Ok(summary) => {
+                let key = format!("{folder}/{SUMMARY_FILE}");
+                platform.store.upload(&work.root().join(&key), &key).await?;
+                tracing::info!(
+                    challenger = summary.model_id,
+                    rows = summary.rows,
+                    "challenger's shards merged"
+                );
+            }
+            Err(error) if error.is_retryable() => return Err(error),
+            Err(error) => {
+                tracing::warn!(folder, error = %error, "a challenger is missing from the day: left out");
+            }
+        }
+    }
+    Ok(())
 }

@@ -14,7 +14,8 @@
 //! The challenger ([`champion::challenger_of`]: the newest model trained after the
 //! champion) is scored in shadow beside a whole day into
 //! `predictions/dt=<day>/challenger=<id>/`, scores only; the monitor compares the two
-//! once the labels mature. The Distributed Map's shards are not shadowed yet.
+//! once the labels mature. On a day of the Distributed Map each shard scores its part
+//! into `challenger=<id>/shard=<part>/` and the merge sums them up.
 //!
 //! Once per (day, model, shard): a replay writes nothing twice.
 
@@ -106,7 +107,10 @@ pub async fn daily(platform: &Platform, config: &PredictConfig) -> Result<Summar
         return fan_out(platform, &work, &snapshot, &date, &champion.entry.version).await;
     }
     let out = layout::predictions(&day);
-    score(platform, &work, &champion, &snapshot, &date, &out, None).await
+    score(
+        platform, &work, &champion, &snapshot, &date, &out, None, None,
+    )
+    .await
 }
 
 /// One item of the Distributed Map: a part of a snapshot (`{"Key": ...}`), scored into
@@ -152,6 +156,7 @@ pub async fn shard(platform: &Platform, key: &str) -> Result<Summary, AppError> 
         &date,
         &out,
         Some(key.to_owned()),
+        Some(name),
     )
     .await
 }
@@ -166,8 +171,10 @@ fn horizon_of(champion: &Champion) -> u32 {
         .unwrap_or(DEFAULT_HORIZON_DAYS)
 }
 
-/// Scores the feature folder `features` of the work folder into `out`, once per
-/// (out, model), uploads it, refreshes the online rows and publishes `PredictionsReady`.
+/// Scores the feature folder `features` of the work folder into `out` (a whole day, or
+/// the shard of `part`), once per (out, model), uploads it, refreshes the online rows and
+/// publishes `PredictionsReady`.
+#[allow(clippy::too_many_arguments)] // one private step, called twice
 async fn score(
     platform: &Platform,
     work: &WorkDir,
@@ -176,6 +183,7 @@ async fn score(
     date: &str,
     out: &Key,
     shard: Option<String>,
+    part: Option<&str>,
 ) -> Result<Summary, AppError> {
     let version = champion.entry.version.clone();
     let key = format!("predict:{out}:{version}");
@@ -184,16 +192,8 @@ async fn score(
         "predict",
         key,
         || async {
-            let (predicted, online_rows, challenger) = score_and_upload(
-                platform,
-                work,
-                champion,
-                features,
-                date,
-                out,
-                shard.is_none(),
-            )
-            .await?;
+            let (predicted, online_rows, challenger) =
+                score_and_upload(platform, work, champion, features, date, out, part).await?;
             publish_ready(platform, date, &version, out, &predicted).await?;
             Ok(Summary {
                 date: date.to_owned(),
@@ -221,9 +221,9 @@ async fn score(
     })
 }
 
-/// Scores with the champion (and, for a whole day, the challenger in shadow), uploads
-/// the day and refreshes the online rows; returns the summary, the online rows written
-/// and the challenger scored.
+/// Scores with the champion and the challenger in shadow (into the challenger's folder
+/// of the day, or of the shard of `part`), uploads both and refreshes the online rows;
+/// returns the summary, the online rows written and the challenger scored.
 async fn score_and_upload(
     platform: &Platform,
     work: &WorkDir,
@@ -231,7 +231,7 @@ async fn score_and_upload(
     features: &Key,
     date: &str,
     out: &Key,
-    whole_day: bool,
+    part: Option<&str>,
 ) -> Result<(PredictSummary, usize, Option<String>), AppError> {
     let model = work.at(&layout::model_binary(&champion.entry.version));
     write(&model, &champion.binary)?;
@@ -249,11 +249,28 @@ async fn score_and_upload(
         })
         .await?
     };
-    let challenger = if whole_day {
-        shadow(platform, work, champion, &features_dir, &work.at(out)).await?
-    } else {
-        None
-    };
+    // Before the champion's summary goes up: a merge that finds every shard finished
+    // finds their challengers' too.
+    let day = churn_pipeline::dates::parse_date(date, "the day scored")?;
+    let challenger = shadow(platform, work, champion, &features_dir, |id| {
+        let folder = layout::prediction_challenger(&day, id);
+        match part {
+            Some(part) => folder.join(&format!("{}{part}", layout::SHARD_PREFIX)),
+            None => folder,
+        }
+    })
+    .await?;
+    if let (Some((_, folder)), Some(_)) = (&challenger, part) {
+        // A shard's challenger is beside the shard, not in it.
+        upload_dir(
+            &platform.store,
+            work.root(),
+            folder.as_str(),
+            &[churn_pipeline::predict::SUMMARY_FILE],
+        )
+        .await?;
+    }
+    let challenger = challenger.map(|(id, _)| id);
     upload_dir(
         &platform.store,
         work.root(),
@@ -302,8 +319,8 @@ async fn shadow(
     work: &WorkDir,
     champion: &Champion,
     features_dir: &Path,
-    day_dir: &Path,
-) -> Result<Option<String>, AppError> {
+    folder_of: impl FnOnce(&str) -> Key,
+) -> Result<Option<(String, Key)>, AppError> {
     let Some((entry, binary)) =
         champion::challenger(&platform.registry, &platform.store, champion).await?
     else {
@@ -311,19 +328,21 @@ async fn shadow(
     };
     let model = work.at(&layout::model_binary(&entry.version));
     write(&model, &binary)?;
-    let (features_dir, day_dir) = (features_dir.to_path_buf(), day_dir.to_path_buf());
+    let folder = folder_of(&entry.version);
+    let (features_dir, out) = (features_dir.to_path_buf(), work.at(&folder));
     let scored = blocking("scoring the challenger in shadow", move || {
-        churn_pipeline::predict::shadow(&model, &features_dir, &day_dir, &NoProgress)
+        churn_pipeline::predict::shadow_into(&model, &features_dir, &out, &NoProgress)
     })
     .await;
     match scored {
-        Ok((_, summary)) => {
+        Ok(summary) => {
             tracing::info!(
                 challenger = summary.model_id,
                 rows = summary.rows,
+                folder = %folder,
                 "challenger scored in shadow"
             );
-            Ok(Some(summary.model_id))
+            Ok(Some((entry.version, folder)))
         }
         Err(error) if error.is_retryable() => Err(error),
         Err(error) => {

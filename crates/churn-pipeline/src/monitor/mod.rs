@@ -257,6 +257,13 @@ pub fn monitor(request: &MonitorRequest) -> Result<MonitorReport> {
         .zip(accuracy.iter().zip(&horizons))
     {
         for folder in scores::challengers(dir)? {
+            if !folder.join(crate::predict::SUMMARY_FILE).exists() {
+                warnings.push(format!(
+                    "{}: a challenger's scores without their summary (unfinished, or missing from a shard of the day): left out",
+                    folder.display()
+                ));
+                continue;
+            }
             let scored = DayScores::read(&folder)?;
             let horizon = scored.summary.horizon_days.unwrap_or(horizon);
             let challenger = accuracy::day_accuracy(&scored, horizon, sources.as_ref(), data_end)?;

@@ -90,21 +90,7 @@ impl DayScores {
 /// The predictions files of a day's folder.
 /// The challengers' folders of a prediction day (`challenger=<model>/`), in name order.
 pub fn challengers(day_dir: &Path) -> Result<Vec<PathBuf>> {
-    let Ok(entries) = std::fs::read_dir(day_dir) else {
-        return Ok(Vec::new());
-    };
-    let mut found: Vec<PathBuf> = entries
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| {
-            path.is_dir()
-                && path
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with(layout::CHALLENGER_PREFIX))
-        })
-        .collect();
-    found.sort();
-    Ok(found)
+    crate::store::subfolders(day_dir, layout::CHALLENGER_PREFIX)
 }
 
 fn table_files(dir: &Path) -> Result<Vec<PathBuf>> {

@@ -418,13 +418,25 @@ pub fn shadow(
 ) -> Result<(PathBuf, PredictSummary)> {
     let model_id = read_artifact(model)?.model_id;
     let out = day_out.join(format!("{}{model_id}", crate::layout::CHALLENGER_PREFIX));
+    let summary = shadow_into(model, features, &out, progress)?;
+    Ok((out, summary))
+}
+
+/// [`shadow`] into the folder `out` itself (a shard of a challenger's day:
+/// `challenger=<id>/shard=<part>/`).
+pub fn shadow_into(
+    model: &Path,
+    features: &Path,
+    out: &Path,
+    progress: &dyn Progress,
+) -> Result<PredictSummary> {
     let options = PredictOptions {
         reasons: 0,
         max_high_risk: Some(0),
         ..PredictOptions::default()
     }
     .validate()?;
-    let mut summary = predict(model, features, &out, &options, progress)?;
+    let mut summary = predict(model, features, out, &options, progress)?;
     for name in [HIGH_RISK_CSV, HIGH_RISK_PARQUET] {
         let path = out.join(name);
         std::fs::remove_file(&path).map_err(|e| PipelineError::io(&path, e))?;
@@ -434,7 +446,7 @@ pub fn shadow(
         .map(|name| out.join(name).display().to_string())
         .collect();
     write_json(out.join(SUMMARY_FILE), &summary)?;
-    Ok((out, summary))
+    Ok(summary)
 }
 
 struct Scored {

@@ -36,22 +36,7 @@ pub fn prediction_files(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 fn shard_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut shards: Vec<PathBuf> = match std::fs::read_dir(dir) {
-        Ok(entries) => entries
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|path| {
-                path.is_dir()
-                    && path
-                        .file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with(SHARD_PREFIX))
-            })
-            .collect(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(PipelineError::io(dir, e)),
-    };
-    shards.sort();
-    Ok(shards)
+    crate::store::subfolders(dir, SHARD_PREFIX)
 }
 
 /// Sums up the finished shards of `dir` (each holds a `summary.json`, written last):
@@ -59,64 +44,11 @@ fn shard_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
 /// is missing, unless `expected` shards are finished (when given).
 pub fn merge_shards(dir: &Path, expected: Option<usize>) -> Result<PredictSummary> {
     let started = std::time::Instant::now();
-    let mut finished = Vec::new();
-    for shard in shard_dirs(dir)? {
-        let path = shard.join(SUMMARY_FILE);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                let summary: PredictSummary =
-                    serde_json::from_str(&text).map_err(|source| PipelineError::Json {
-                        context: format!("reading {}", path.display()),
-                        source,
-                    })?;
-                finished.push((shard, summary));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(PipelineError::io(&path, e)),
-        }
-    }
-    if let Some(expected) = expected
-        && finished.len() < expected
-    {
-        return Err(PipelineError::Missing(format!(
-            "{}: {} of {expected} shards are finished",
-            dir.display(),
-            finished.len()
-        )));
-    }
-    let Some((_, first)) = finished.first() else {
-        return Err(PipelineError::Missing(format!(
-            "{}: no finished {SHARD_PREFIX}* folder to merge",
-            dir.display()
-        )));
-    };
-    let (model_id, threshold) = (first.model_id.clone(), first.threshold);
-    let mut merged = PredictSummary {
-        model_id: model_id.clone(),
-        rows: 0,
-        tiers: Default::default(),
-        high_risk: 0,
-        threshold,
-        horizon_days: first.horizon_days,
-        files: Vec::new(),
-        seconds: 0.0,
-        warnings: Vec::new(),
-    };
+    let finished = finished_shards(dir, expected)?;
+    let mut merged = summed(&finished)?;
     let mut list = Vec::new();
     let mut id_column = String::from("customer_id");
-    for (shard, summary) in &finished {
-        if summary.model_id != model_id {
-            return Err(PipelineError::InvalidInput(format!(
-                "{} was scored by {}, the other shards by {model_id}: score the day again with one model",
-                shard.display(),
-                summary.model_id
-            )));
-        }
-        merged.rows += summary.rows;
-        for (tier, count) in &summary.tiers {
-            *merged.tiers.entry(tier.clone()).or_default() += count;
-        }
-        merged.warnings.extend(summary.warnings.iter().cloned());
+    for (shard, _) in &finished {
         let path = shard.join(HIGH_RISK_PARQUET);
         let frame = scan_parquet_file(&path)?
             .collect()
@@ -163,5 +95,93 @@ pub fn merge_shards(dir: &Path, expected: Option<usize>) -> Result<PredictSummar
         .collect();
     merged.seconds = started.elapsed().as_secs_f64();
     write_json(dir.join(SUMMARY_FILE), &merged)?;
+    Ok(merged)
+}
+
+/// Sums up a challenger's shards scored in shadow (`challenger=<id>/shard=*/`, scores and
+/// summaries only) into its `summary.json`, once `expected` of them are finished.
+pub fn merge_shadow_shards(dir: &Path, expected: Option<usize>) -> Result<PredictSummary> {
+    let started = std::time::Instant::now();
+    let finished = finished_shards(dir, expected)?;
+    let mut merged = summed(&finished)?;
+    merged.high_risk = finished.iter().map(|(_, s)| s.high_risk).sum();
+    merged.files = std::iter::once(dir.join(SUMMARY_FILE).display().to_string())
+        .chain(
+            finished
+                .iter()
+                .map(|(shard, _)| shard.join(PREDICTIONS_FILE).display().to_string()),
+        )
+        .collect();
+    merged.seconds = started.elapsed().as_secs_f64();
+    write_json(dir.join(SUMMARY_FILE), &merged)?;
+    Ok(merged)
+}
+
+/// The shards of `dir` with their summaries (written last, so a shard without one is
+/// unfinished); fails unless `expected` are finished, or when none is.
+fn finished_shards(dir: &Path, expected: Option<usize>) -> Result<Vec<(PathBuf, PredictSummary)>> {
+    let mut finished = Vec::new();
+    for shard in shard_dirs(dir)? {
+        let path = shard.join(SUMMARY_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let summary: PredictSummary =
+                    serde_json::from_str(&text).map_err(|source| PipelineError::Json {
+                        context: format!("reading {}", path.display()),
+                        source,
+                    })?;
+                finished.push((shard, summary));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(PipelineError::io(&path, e)),
+        }
+    }
+    if let Some(expected) = expected
+        && finished.len() < expected
+    {
+        return Err(PipelineError::Missing(format!(
+            "{}: {} of {expected} shards are finished",
+            dir.display(),
+            finished.len()
+        )));
+    }
+    if finished.is_empty() {
+        return Err(PipelineError::Missing(format!(
+            "{}: no finished {SHARD_PREFIX}* folder to merge",
+            dir.display()
+        )));
+    }
+    Ok(finished)
+}
+
+/// The shards' summaries summed (rows, tiers, warnings), all of one model.
+fn summed(finished: &[(PathBuf, PredictSummary)]) -> Result<PredictSummary> {
+    let first = &finished[0].1;
+    let mut merged = PredictSummary {
+        model_id: first.model_id.clone(),
+        rows: 0,
+        tiers: Default::default(),
+        high_risk: 0,
+        threshold: first.threshold,
+        horizon_days: first.horizon_days,
+        files: Vec::new(),
+        seconds: 0.0,
+        warnings: Vec::new(),
+    };
+    for (shard, summary) in finished {
+        if summary.model_id != merged.model_id {
+            return Err(PipelineError::InvalidInput(format!(
+                "{} was scored by {}, the other shards by {}: score the day again with one model",
+                shard.display(),
+                summary.model_id,
+                merged.model_id
+            )));
+        }
+        merged.rows += summary.rows;
+        for (tier, count) in &summary.tiers {
+            *merged.tiers.entry(tier.clone()).or_default() += count;
+        }
+        merged.warnings.extend(summary.warnings.iter().cloned());
+    }
     Ok(merged)
 }

@@ -48,6 +48,20 @@ fn predicted(dir: &Path, model: &Path, as_of: &str) -> (PathBuf, PathBuf) {
     (features, out)
 }
 
+/// The ROC-AUC of the scores in a prediction folder joined by customer to the labelled
+/// features of that day (the training label, built by another path than the monitor's).
+fn direct_roc_auc(labelled: &churn_pipeline::features::data::Dataset, scored: &Path) -> f64 {
+    let scores = monitor::DayScores::read(scored).expect("scores");
+    let by_id: std::collections::HashMap<&str, f64> = scores
+        .ids
+        .iter()
+        .map(String::as_str)
+        .zip(scores.probabilities.iter().copied())
+        .collect();
+    let probabilities: Vec<f64> = labelled.ids.iter().map(|id| by_id[id.as_str()]).collect();
+    churn_core::metrics::roc_auc(&labelled.labels, &probabilities).expect("auc")
+}
+
 #[test]
 fn realised_accuracy_is_the_direct_join_estimates_cover_unmatured_days_and_drift_is_reported() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -80,15 +94,7 @@ fn realised_accuracy_is_the_direct_join_estimates_cover_unmatured_days_and_drift
     // that day (the training label, built by another path) joined to the scores.
     let realised = old.realised.as_ref().expect("matured");
     let labelled = load_dir(&dir.path().join("features/as_of=2026-07-01"), true).expect("labels");
-    let scores = monitor::DayScores::read(&matured).expect("scores");
-    let by_id: std::collections::HashMap<&str, f64> = scores
-        .ids
-        .iter()
-        .map(String::as_str)
-        .zip(scores.probabilities.iter().copied())
-        .collect();
-    let probabilities: Vec<f64> = labelled.ids.iter().map(|id| by_id[id.as_str()]).collect();
-    let direct = churn_core::metrics::roc_auc(&labelled.labels, &probabilities).expect("auc");
+    let direct = direct_roc_auc(&labelled, &matured);
     let auc = realised.roc_auc.expect("auc");
     assert!((auc - direct).abs() < 1e-12, "{auc} vs {direct}");
     assert_eq!(
@@ -620,15 +626,7 @@ fn a_challenger_in_shadow_is_compared_with_the_champion_on_the_same_matured_cust
     // The challenger's realised ROC-AUC is the direct one on the labelled features of
     // the day, and the gain is against the champion's on the same customers.
     let labelled = load_dir(&dir.path().join("features/as_of=2026-07-01"), true).expect("labels");
-    let scores = monitor::DayScores::read(&folder).expect("scores");
-    let by_id: std::collections::HashMap<&str, f64> = scores
-        .ids
-        .iter()
-        .map(String::as_str)
-        .zip(scores.probabilities.iter().copied())
-        .collect();
-    let probabilities: Vec<f64> = labelled.ids.iter().map(|id| by_id[id.as_str()]).collect();
-    let direct = churn_core::metrics::roc_auc(&labelled.labels, &probabilities).expect("auc");
+    let direct = direct_roc_auc(&labelled, &folder);
     let theirs = shadow
         .challenger
         .realised
