@@ -247,6 +247,10 @@ pub struct MonitorArgs {
     /// warn later, a key one earlier.
     #[arg(long, value_name = "NAME=WARN,ALERT", value_parser = churn_pipeline::monitor::Band::parse_named)]
     pub feature_psi: Vec<(String, churn_pipeline::monitor::Band)>,
+    /// A feature at alert whose share of the model's importance (1 for the most
+    /// important) is below this is reported but does not raise the drift finding.
+    #[arg(long, value_parser = unit_interval, default_value_t = churn_pipeline::monitor::data::DEFAULT_MIN_IMPORTANCE)]
+    pub min_importance: f64,
     /// Where to write monitor.json and report.html [default:
     /// DIR/monitoring/dt=<the latest prediction day, or the features' as_of, or the
     /// latest day of actions>].
@@ -573,6 +577,7 @@ pub(crate) fn monitor(args: MonitorArgs) -> Result<churn_pipeline::monitor::Moni
                 alert: args.psi_alert,
             },
             features: args.feature_psi.iter().cloned().collect(),
+            min_importance: args.min_importance,
         },
         earlier: Vec::new(),
         earlier_shadow: Vec::new(),

@@ -167,16 +167,23 @@ pub fn demo(args: DemoArgs, bars: &Bars) -> Result<()> {
         psi_warn: churn_core::drift::PSI_WARN,
         psi_alert: churn_core::drift::PSI_ALERT,
         feature_psi: Vec::new(),
+        min_importance: churn_pipeline::monitor::data::DEFAULT_MIN_IMPORTANCE,
         out: None,
     })?;
     println!(
         "  monitoring    {}/  drift {}{}; estimated ROC-AUC {} (test split at training {})",
         store.at(&layout::monitoring(&today)).display(),
         format!("{:?}", monitored.findings.drift).to_lowercase(),
-        if monitored.findings.drifted_features.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", monitored.findings.drifted_features.join(", "))
+        match (
+            monitored.findings.drifted_features.is_empty(),
+            monitored.findings.quiet_alerts.is_empty(),
+        ) {
+            (false, _) => format!(" ({})", monitored.findings.drifted_features.join(", ")),
+            (true, false) => format!(
+                " (at alert but barely used by the model: {})",
+                monitored.findings.quiet_alerts.join(", ")
+            ),
+            (true, true) => String::new(),
         },
         monitored
             .accuracy

@@ -20,8 +20,8 @@ pub type MonitorEvent = EventBridgeEvent<serde_json::Value>;
 pub struct Config {
     pub settings: Settings,
     /// `CHURN_MONITOR_LOOKBACK_DAYS`, `CHURN_MONITOR_AUC_FLOOR`, `CHURN_MONITOR_PSI_WARN`,
-    /// `CHURN_MONITOR_PSI_ALERT` and `CHURN_MONITOR_FEATURE_PSI`
-    /// (`NAME=WARN,ALERT;NAME=WARN,ALERT`).
+    /// `CHURN_MONITOR_PSI_ALERT`, `CHURN_MONITOR_MIN_IMPORTANCE` and
+    /// `CHURN_MONITOR_FEATURE_PSI` (`NAME=WARN,ALERT;NAME=WARN,ALERT`).
     pub monitor: MonitorConfig,
 }
 
@@ -63,6 +63,12 @@ impl Config {
             band.alert,
             "a PSI at or above CHURN_MONITOR_PSI_WARN",
             |psi| *psi >= warn,
+        )?;
+        monitor.thresholds.min_importance = env.checked(
+            "CHURN_MONITOR_MIN_IMPORTANCE",
+            monitor.thresholds.min_importance,
+            "a share of the most important feature's importance, from 0 to 1",
+            |share| (0.0..=1.0).contains(share),
         )?;
         let named = env.text("CHURN_MONITOR_FEATURE_PSI", "");
         for part in named.split(';').map(str::trim).filter(|p| !p.is_empty()) {
@@ -135,6 +141,7 @@ mod tests {
             ("CHURN_MONITOR_LOOKBACK_DAYS", "200"),
             ("CHURN_MONITOR_PSI_WARN", "0.2"),
             ("CHURN_MONITOR_PSI_ALERT", "0.5"),
+            ("CHURN_MONITOR_MIN_IMPORTANCE", "0.05"),
             (
                 "CHURN_MONITOR_FEATURE_PSI",
                 "days_since_last_churn=0.5,1.0; monthly_charge = 0.05,0.1",
@@ -158,6 +165,7 @@ mod tests {
             }
         );
         assert_eq!(monitor.thresholds.of("monthly_charge").alert, 0.1);
+        assert_eq!(monitor.thresholds.min_importance, 0.05);
         let config = read(&[("CHURN_MONITOR_AUC_FLOOR", "0.7")]).expect("floor");
         assert_eq!(config.monitor.auc_floor, Some(0.7));
         for (name, bad) in [
@@ -165,6 +173,7 @@ mod tests {
             ("CHURN_MONITOR_LOOKBACK_DAYS", "0"),
             ("CHURN_MONITOR_PSI_WARN", "0"),
             ("CHURN_MONITOR_PSI_ALERT", "0.01"),
+            ("CHURN_MONITOR_MIN_IMPORTANCE", "2"),
             ("CHURN_MONITOR_FEATURE_PSI", "monthly_charge"),
             ("CHURN_MONITOR_FEATURE_PSI", "monthly_charge=0.4,0.2"),
         ] {

@@ -135,12 +135,34 @@ impl Default for Band {
 }
 
 /// The PSI thresholds: one band for every feature (and the scores), and bands of their
-/// own for the features named (a volatile column may warn later, a key one earlier).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// own for the features named (a volatile column may warn later, a key one earlier); and
+/// the importance below which a feature at alert does not page anyone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Thresholds {
     pub default: Band,
     #[serde(default)]
     pub features: BTreeMap<String, Band>,
+    /// A feature at alert whose share of the model's importance (1 for the most
+    /// important) is below this is reported, not raised: the model barely uses it.
+    #[serde(default = "default_min_importance")]
+    pub min_importance: f64,
+}
+
+/// A feature with under 1 % of the most important one's weight does not page anyone.
+pub const DEFAULT_MIN_IMPORTANCE: f64 = 0.01;
+
+fn default_min_importance() -> f64 {
+    DEFAULT_MIN_IMPORTANCE
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self {
+            default: Band::default(),
+            features: BTreeMap::new(),
+            min_importance: DEFAULT_MIN_IMPORTANCE,
+        }
+    }
 }
 
 impl Thresholds {
@@ -158,6 +180,12 @@ impl Thresholds {
                 && band.warn > 0.0
                 && band.warn <= band.alert)
         };
+        if !(0.0..=1.0).contains(&self.min_importance) {
+            return Err(PipelineError::InvalidInput(format!(
+                "minimum importance {}: use a share from 0 to 1 of the most important feature's",
+                self.min_importance
+            )));
+        }
         if bad(&self.default) {
             return Err(PipelineError::InvalidInput(format!(
                 "PSI thresholds warn {} and alert {}: use 0 < warn <= alert",

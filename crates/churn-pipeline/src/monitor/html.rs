@@ -77,6 +77,13 @@ fn findings(html: &mut String, report: &MonitorReport) {
         );
     }
     html.push_str("</li>");
+    if !f.quiet_alerts.is_empty() {
+        let _ = write!(
+            html,
+            "<li>At alert but barely used by the model (paging nobody): {}</li>",
+            escape(&f.quiet_alerts.join(", "))
+        );
+    }
     if f.degraded.is_empty() {
         html.push_str("<li>Accuracy: at or above the floor</li>");
     }

@@ -100,6 +100,11 @@ pub struct Findings {
     pub drift: Level,
     /// Features at alert, most urgent first, then those missing or changed in kind.
     pub drifted_features: Vec<String>,
+    /// Features at alert that the model barely uses (importance below
+    /// [`Thresholds::min_importance`]) and whose data did not break (no new categories,
+    /// not all missing now): reported, counted as a warning, paging nobody.
+    #[serde(default)]
+    pub quiet_alerts: Vec<String>,
     /// ROC-AUC below the floor: the latest matured day's realised figure, the latest
     /// day's estimate.
     pub degraded: Vec<Degradation>,
@@ -334,6 +339,7 @@ pub fn monitor(request: &MonitorRequest) -> Result<MonitorReport> {
         .auc_floor
         .or(reference_roc_auc.map(|auc| auc - DEFAULT_AUC_DROP));
     let mut findings = findings(
+        request.thresholds.min_importance,
         data_drift.as_ref(),
         prediction_drift.as_ref(),
         &accuracy,
@@ -381,26 +387,39 @@ pub fn monitor(request: &MonitorRequest) -> Result<MonitorReport> {
 }
 
 fn findings(
+    min_importance: f64,
     data: Option<&DriftReport>,
     scores: Option<&PredictionDrift>,
     accuracy: &[DayAccuracy],
     floor: Option<f64>,
 ) -> Findings {
     let mut drifted_features = Vec::new();
+    let mut quiet_alerts = Vec::new();
     let mut drift = scores.map_or(Level::Stable, |s| s.level);
     if let Some(data) = data {
-        drifted_features.extend(
-            data.features
-                .iter()
-                .filter(|f| f.level == Level::Alert)
-                .map(|f| f.name.clone()),
-        );
+        for feature in data.features.iter().filter(|f| f.level == Level::Alert) {
+            // Unknown importance (no evaluation): every alert counts. A break in the data
+            // (categories never seen, every value gone) counts whatever this model makes
+            // of the column: something upstream changed, and the next model will use it.
+            let broken = !feature.new_categories.is_empty()
+                || (feature.missing[1] >= 1.0 && feature.missing[0] < 1.0);
+            if !broken
+                && feature
+                    .importance
+                    .is_some_and(|share| share < min_importance)
+            {
+                quiet_alerts.push(feature.name.clone());
+            } else {
+                drifted_features.push(feature.name.clone());
+            }
+        }
         drifted_features.extend(data.missing_features.iter().cloned());
         drifted_features.extend(data.changed_kind.iter().cloned());
         let worst = if drifted_features.is_empty() {
             data.features
                 .iter()
-                .map(|f| f.level)
+                // Only quiet alerts are left: they count as warnings.
+                .map(|f| f.level.min(Level::Warn))
                 .max()
                 .unwrap_or(Level::Stable)
         } else {
@@ -439,6 +458,7 @@ fn findings(
     Findings {
         drift,
         drifted_features,
+        quiet_alerts,
         degraded,
         overrated_actions: Vec::new(),
         challengers_ahead: Vec::new(),

@@ -508,10 +508,41 @@ fn every_drift_scenario_of_the_generator_is_detected_with_its_features_first() {
     // itself moves some features: see docs/monitoring.md); a scenario's are those the
     // undrifted data does not raise.
     let model = trained(dir.path(), customers);
+    // Evaluated, as training in the functions and the CLI does: the monitor weighs the
+    // features by the importance the evaluation measured.
+    churn_pipeline::evaluate::evaluate(&model, None).expect("evaluate");
     let as_of = "2026-09-01";
-    let undrifted = monitored_with(&model, customers, &[], as_of)
+    let baseline = monitored_with(&model, customers, &[], as_of);
+    // Alerts split by the model's use of the feature: those it barely uses page nobody.
+    let drift = baseline.data_drift.as_ref().expect("data drift");
+    for feature in drift.features.iter().filter(|f| f.level == Level::Alert) {
+        let quiet = feature.importance.expect("evaluated") < monitor::data::DEFAULT_MIN_IMPORTANCE
+            && feature.new_categories.is_empty()
+            && feature.missing[1] < 1.0;
+        assert_eq!(
+            baseline.findings.quiet_alerts.contains(&feature.name),
+            quiet,
+            "{feature:?}"
+        );
+        assert_eq!(
+            baseline.findings.drifted_features.contains(&feature.name),
+            !quiet
+        );
+    }
+    if baseline.findings.drifted_features.is_empty() && !baseline.findings.quiet_alerts.is_empty() {
+        assert_eq!(
+            baseline.findings.drift,
+            Level::Warn,
+            "quiet alerts are warnings"
+        );
+    }
+    let undrifted: Vec<String> = baseline
         .findings
-        .drifted_features;
+        .drifted_features
+        .iter()
+        .chain(&baseline.findings.quiet_alerts)
+        .cloned()
+        .collect();
     let sessions = [
         "session_count_7d",
         "session_count_30d",
