@@ -63,3 +63,39 @@ pub fn measure<T>(
     );
     Ok((output, measured))
 }
+
+/// Generates `customers` of `seed` into `store` as Parquet (the generator's other
+/// defaults) and ingests them as of the generator's end date, each stage measured.
+pub fn generate_and_ingest(
+    store: &churn_pipeline::store::Store,
+    customers: u64,
+    seed: u64,
+) -> anyhow::Result<()> {
+    use churn_pipeline::generate::{GenerateConfig, generate};
+    use churn_pipeline::ingest::{IngestOptions, ingest};
+    use churn_pipeline::progress::NoProgress;
+    let config = GenerateConfig {
+        customers,
+        seed,
+        format: churn_pipeline::store::RawFormat::Parquet,
+        overwrite: true,
+        ..GenerateConfig::default()
+    };
+    measure(
+        "generate",
+        || Ok(generate(store, &config, &NoProgress)?),
+        |m| m.sources.values().map(|s| s.rows_written).sum(),
+    )?;
+    measure(
+        "ingest",
+        || {
+            Ok(ingest(
+                store,
+                &IngestOptions::new(config.end_date),
+                &NoProgress,
+            )?)
+        },
+        |r| r.sources.values().map(|s| s.curated).sum(),
+    )?;
+    Ok(())
+}

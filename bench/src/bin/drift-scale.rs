@@ -23,11 +23,9 @@ use churn_bench::measure;
 use churn_pipeline::features::data::load_dir;
 use churn_pipeline::features::profile::profile;
 use churn_pipeline::features::{TABLE_FILE, build_as_of};
-use churn_pipeline::generate::{GenerateConfig, generate};
-use churn_pipeline::ingest::{IngestOptions, ingest};
+use churn_pipeline::generate::GenerateConfig;
 use churn_pipeline::monitor::{Thresholds, data_drift};
-use churn_pipeline::progress::NoProgress;
-use churn_pipeline::store::{RawFormat, Store};
+use churn_pipeline::store::Store;
 use clap::Parser;
 
 #[global_allocator]
@@ -294,29 +292,7 @@ fn prepare(
         );
         return Ok(());
     }
-    let config = GenerateConfig {
-        customers,
-        seed,
-        format: RawFormat::Parquet,
-        overwrite: true,
-        ..GenerateConfig::default()
-    };
-    measure(
-        "generate",
-        || Ok(generate(store, &config, &NoProgress)?),
-        |m| m.sources.values().map(|s| s.rows_written).sum(),
-    )?;
-    measure(
-        "ingest",
-        || {
-            Ok(ingest(
-                store,
-                &IngestOptions::new(config.end_date),
-                &NoProgress,
-            )?)
-        },
-        |r| r.sources.values().map(|s| s.curated).sum(),
-    )?;
+    churn_bench::generate_and_ingest(store, customers, seed)?;
     for &as_of in days {
         measure(
             &format!("features as of {as_of}"),

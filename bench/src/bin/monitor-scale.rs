@@ -17,12 +17,11 @@ use std::process::Command;
 use anyhow::Context;
 use churn_bench::measure;
 use churn_pipeline::features::build_as_of;
-use churn_pipeline::generate::{GenerateConfig, generate};
-use churn_pipeline::ingest::{IngestOptions, ingest};
+use churn_pipeline::generate::GenerateConfig;
 use churn_pipeline::monitor::{MonitorReport, MonitorRequest, monitor};
 use churn_pipeline::predict::{PredictOptions, predict};
 use churn_pipeline::progress::NoProgress;
-use churn_pipeline::store::{RawFormat, Store};
+use churn_pipeline::store::Store;
 use churn_pipeline::train::TrainOptions;
 use churn_pipeline::train::family::Family;
 use clap::Parser;
@@ -138,28 +137,7 @@ fn main() -> anyhow::Result<()> {
         );
     } else {
         println!("  {} customers", args.customers);
-        let config = GenerateConfig {
-            customers: args.customers,
-            format: RawFormat::Parquet,
-            overwrite: true,
-            ..GenerateConfig::default()
-        };
-        measure(
-            "generate",
-            || Ok(generate(&store, &config, &NoProgress)?),
-            |m| m.sources.values().map(|s| s.rows_written).sum(),
-        )?;
-        measure(
-            "ingest",
-            || {
-                Ok(ingest(
-                    &store,
-                    &IngestOptions::new(config.end_date),
-                    &NoProgress,
-                )?)
-            },
-            |r| r.sources.values().map(|s| s.curated).sum(),
-        )?;
+        churn_bench::generate_and_ingest(&store, args.customers, GenerateConfig::default().seed)?;
     }
     for as_of in [TRAINED, MATURED, TODAY] {
         if !dir.join(format!("features/as_of={as_of}")).exists() {
