@@ -265,8 +265,18 @@ fn validate(config: &GenerateConfig) -> Result<()> {
     if config.customers_per_file == 0 {
         return fail("--customers-per-file must be at least 1".into());
     }
+    // The first day of the history: a scenario must start after it (so that a model can
+    // be trained on undrifted days) and by its last day (or nothing would change).
+    let first = add_months(config.end_date, -(config.history_months as i32)) + chrono::Days::new(1);
     for drift in &config.drift {
         drift.check()?;
+        let since = drift.since();
+        if since <= first || since > config.end_date {
+            return fail(format!(
+                "--drift {drift}: {since} is outside the history after its first day ({first} to {}): start it between them",
+                config.end_date
+            ));
+        }
     }
     Ok(())
 }
@@ -344,4 +354,39 @@ fn simulate_chunk(
         }
     }
     output
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_drift_scenario_outside_the_history_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (since, refused) in [
+            ("2026-11-01", true),
+            ("2025-05-01", true),
+            ("2025-05-02", false),
+            ("2026-10-31", false),
+        ] {
+            let config = GenerateConfig {
+                customers: 10,
+                drift: vec![format!("price-rise@{since}=1.2").parse().expect("scenario")],
+                overwrite: true,
+                ..GenerateConfig::default()
+            };
+            let result = generate(
+                &Store::new(dir.path()),
+                &config,
+                &crate::progress::NoProgress,
+            );
+            match result {
+                Err(error) => {
+                    assert!(refused, "{since}: {error}");
+                    assert!(error.to_string().contains("outside the history"), "{error}");
+                }
+                Ok(_) => assert!(!refused, "{since} was taken"),
+            }
+        }
+    }
 }
