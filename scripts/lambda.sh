@@ -42,5 +42,5 @@ echo "== init time (x86_64 bootstraps of the same code, on this machine)"
 build --compiler cargo --lambda-dir "$zips/x86_64"
 bootstraps=()
 for f in "${functions[@]}"; do bootstraps+=(--bootstrap "$f=$zips/x86_64/$f/bootstrap"); done
-cargo run --release --locked -q -p churn-bench --bin lambda-init -- "${bootstraps[@]}" --event events/health.json
+cargo run --release --locked -q -p churn-bench --bin lambda-init -- "${bootstraps[@]}" --event events/healthz.json
 exit "$over"

@@ -98,7 +98,7 @@ wasm_tests() {
 }
 
 step "the real Lambda runtime loop: cargo lambda watch + invoke churn-score-api"
-# A champion for the function to load (GET /health answers 503 without one): the v2
+# A champion for the function to load (GET /healthz answers 503 without one): the v2
 # fixture artifact in a bucket of its own, registered and promoted as churn-train does.
 .venv-tools/bin/python - <<'PYTHON'
 import boto3, json
@@ -128,13 +128,13 @@ answer=""
 for _ in $(seq 60); do
   # The first invoke waits for the function's build; until the server is up it fails.
   answer=$(.venv-tools/bin/cargo-lambda lambda invoke churn-score-api --invoke-address 127.0.0.1 \
-    --invoke-port "$watch_port" --data-file events/health.json 2>&1) && break
+    --invoke-port "$watch_port" --data-file events/healthz.json 2>&1) && break
   sleep 2
 done
 echo "$answer"
 kill "$watch_pid" 2>/dev/null || true
 echo "$answer" | grep -q '"statusCode": *200' && echo "$answer" | grep -q 'blend-fee8d1f2' || {
-  echo "error: churn-score-api did not answer GET /health with its champion through cargo lambda watch" >&2
+  echo "error: churn-score-api did not answer GET /healthz with its champion through cargo lambda watch" >&2
   cat "${TMPDIR:-/tmp}/churn-watch-$watch_port.log" >&2
   exit 1
 }

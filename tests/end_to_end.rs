@@ -332,13 +332,18 @@ async fn raw_uploads_become_a_champion_and_a_ranked_list_and_replays_change_noth
     );
 
     // The scoring API scores the riskiest customer from the online table.
-    let api = churn_app::api::ScoreApi::new(
+    let api = churn_score_api::app(
         &clients,
-        &platform.settings,
-        std::time::Duration::from_secs(60),
-    );
-    let mut request = event_file("score-by-id.json");
-    request["body"] = json!(json!({ "customer_id": first_customer }).to_string());
+        &churn_score_api::Config {
+            settings: platform.settings.clone(),
+            refresh: std::time::Duration::from_secs(60),
+        },
+    )
+    .expect("router");
+    let mut request = event_file("customer.json");
+    let path = format!("/v1/customers/{first_customer}");
+    request["rawPath"] = json!(path);
+    request["requestContext"]["http"]["path"] = json!(path);
     let response = churn_score_api::handle(
         &api,
         lambda_http::request::from_str(&request.to_string()).expect("request"),

@@ -2,7 +2,6 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use churn_app::Settings;
-use churn_app::api::ScoreApi;
 use churn_io::AwsClients;
 use churn_io::online::{OnlineFeatures, OnlineRow};
 use churn_io::registry::{ModelRegistry, ModelVersion, Move, Registry};
@@ -13,7 +12,7 @@ use serde_json::Value as Json;
 const MODEL: &[u8] = include_bytes!("../crates/churn-core/tests/fixtures/model-v1.bin");
 const GOLDEN: &str = include_str!("../crates/churn-core/tests/fixtures/golden-v1.json");
 
-async fn call(app: &ScoreApi, event: &str) -> (u16, Json) {
+async fn call(app: &axum::Router, event: &str) -> (u16, Json) {
     let path = format!(
         "{}/../events/{event}",
         std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
@@ -46,10 +45,10 @@ async fn scores_by_customer_id_and_by_record_and_answers_bad_requests_with_4xx()
         return;
     };
     let settings = settings(&clients).await;
-    let app = ScoreApi::new(&clients, &settings, Duration::ZERO);
+    let app = app(&clients, settings.clone(), Duration::ZERO);
 
     // Before any promotion: not healthy, since there is no model to score with.
-    let (status, body) = call(&app, "health.json").await;
+    let (status, body) = call(&app, "healthz.json").await;
     assert_eq!(status, 503, "{body}");
     let (status, body) = call(&app, "score-record.json").await;
     assert_eq!(status, 503, "{body}");
@@ -105,7 +104,7 @@ async fn scores_by_customer_id_and_by_record_and_answers_bad_requests_with_4xx()
         .expect("online row");
 
     // By id: exactly the batch pipeline's probability, tier and reasons.
-    let (status, body) = call(&app, "score-by-id.json").await;
+    let (status, body) = call(&app, "customer.json").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["model"], version.as_str());
     // A v1 artifact did not record its horizon: it loads, and says it is unknown.
@@ -141,18 +140,64 @@ async fn scores_by_customer_id_and_by_record_and_answers_bad_requests_with_4xx()
             422,
             "'tenure_days' expects a number",
         ),
-        ("score-unknown-customer.json", 404, "NO-SUCH-CUSTOMER"),
+        ("customer-unknown.json", 404, "NO-SUCH-CUSTOMER"),
     ] {
         let (got, body) = call(&app, event).await;
         assert_eq!(got, status, "{event}: {body}");
         let message = body["error"].as_str().unwrap_or_default();
         assert!(message.contains(says), "{event}: {message}");
     }
-    let (status, body) = call(&app, "health.json").await;
+    let (status, body) = call(&app, "healthz.json").await;
     assert_eq!(
         (status, body["model"].as_str()),
         (200, Some(version.as_str()))
     );
+
+    // Fresh fields over the stored row score as the merged record does.
+    let (status, fresh) = call(&app, "customer-fresh-fields.json").await;
+    assert_eq!(status, 200, "{fresh}");
+    let mut merged = first["values"].clone();
+    merged["contract_type"] = "two-year".into();
+    assert_eq!(fresh["record"], merged);
+    assert_eq!(fresh["fresh_fields"], serde_json::json!(["contract_type"]));
+
+    // The list of the day is `churn serve`'s for now, and says so.
+    let mut request: Json = serde_json::from_str(
+        &std::fs::read_to_string(format!(
+            "{}/../events/healthz.json",
+            std::env::var("CARGO_MANIFEST_DIR").expect("set")
+        ))
+        .expect("event"),
+    )
+    .expect("json");
+    request["rawPath"] = "/v1/customers".into();
+    request["requestContext"]["http"]["path"] = "/v1/customers".into();
+    let response = churn_score_api::handle(
+        &app,
+        lambda_http::request::from_str(&request.to_string()).expect("request"),
+    )
+    .await
+    .expect("infallible");
+    assert_eq!(response.status(), 503);
+
+    // The scorer goes out as the stored bytes (base64 in the function URL's answer).
+    request["rawPath"] = "/v1/model/scorer.bin".into();
+    request["requestContext"]["http"]["path"] = "/v1/model/scorer.bin".into();
+    let response = churn_score_api::handle(
+        &app,
+        lambda_http::request::from_str(&request.to_string()).expect("request"),
+    )
+    .await
+    .expect("infallible");
+    assert_eq!(response.status(), 200);
+    match response.body() {
+        lambda_http::Body::Binary(bytes) => assert_eq!(bytes.as_slice(), MODEL),
+        other => panic!("scorer.bin: {other:?}"),
+    }
+}
+
+fn app(clients: &AwsClients, settings: Settings, refresh: Duration) -> axum::Router {
+    churn_score_api::app(clients, &churn_score_api::Config { settings, refresh }).expect("router")
 }
 
 #[tokio::test]
@@ -162,9 +207,9 @@ async fn an_unreachable_registry_is_a_503_not_a_crash() {
     };
     let settings = settings(&clients).await;
     let gone = churn_tests::unreachable().await;
-    let app = ScoreApi::new(&gone, &settings, Duration::from_secs(60));
-    // /health says so too: it used to answer 200 without a readable registry.
-    let (status, body) = call(&app, "health.json").await;
+    let app = app(&gone, settings, Duration::from_secs(60));
+    // /healthz says so too: it used to answer 200 without a readable registry.
+    let (status, body) = call(&app, "healthz.json").await;
     assert_eq!(status, 503, "{body}");
     let (status, body) = call(&app, "score-record.json").await;
     assert_eq!(status, 503, "{body}");

@@ -10,7 +10,7 @@
 //!   cargo lambda build --profile lambda-release    # x86_64 bootstraps in target/lambda/
 //!   cargo run --release -p churn-bench --bin lambda-init -- \
 //!     --bootstrap churn-score-api=$CARGO_TARGET_DIR/lambda/churn-score-api/bootstrap \
-//!     --event events/health.json
+//!     --event events/healthz.json
 //!
 //! The first event only needs an answer, not a success: without AWS behind it a
 //! handler's error is still a complete invocation. AWS calls go to a closed local port,
@@ -34,7 +34,7 @@ struct Args {
     #[arg(long = "bootstrap", required = true)]
     bootstraps: Vec<String>,
     /// The event of the first invocation.
-    #[arg(long, default_value = "events/health.json")]
+    #[arg(long, default_value = "events/healthz.json")]
     event: PathBuf,
     /// Cold starts per function.
     #[arg(long, default_value_t = 15)]

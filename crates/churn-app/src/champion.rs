@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use churn_core::{ModelArtifact, Scorer};
 use churn_io::IoError;
-use churn_io::registry::{ModelRegistry, ModelVersion, Registry};
+use churn_io::registry::{ModelVersion, Registry};
 use churn_io::store::ObjectGet;
 use tokio::sync::Mutex;
 
@@ -27,7 +27,7 @@ pub struct Champion {
 /// The champion, or `None` when no model was ever promoted. A champion whose entry or
 /// artifact is missing or damaged is a permanent error naming it.
 pub async fn current(
-    registry: &ModelRegistry,
+    registry: &(impl Registry + Sync),
     store: &(impl ObjectGet + Sync),
 ) -> Result<Option<Champion>, AppError> {
     let Some(pointer) = registry.champion().await? else {
@@ -55,7 +55,7 @@ pub async fn current(
 
 /// The champion; none yet is a permanent error (there is nothing to score with).
 pub async fn required(
-    registry: &ModelRegistry,
+    registry: &(impl Registry + Sync),
     store: &(impl ObjectGet + Sync),
 ) -> Result<Champion, AppError> {
     current(registry, store)
@@ -82,7 +82,7 @@ pub fn challenger_of<'v>(
 
 /// The challenger's entry and artifact (as stored), if there is one.
 pub async fn challenger(
-    registry: &ModelRegistry,
+    registry: &(impl Registry + Sync),
     store: &(impl ObjectGet + Sync),
     champion: &Champion,
 ) -> Result<Option<(ModelVersion, Vec<u8>)>, AppError> {
@@ -98,7 +98,21 @@ pub async fn challenger(
 #[derive(Debug)]
 pub struct Loaded {
     pub version: String,
+    /// Its registry entry (metric, holdout, training time).
+    pub entry: ModelVersion,
     pub scorer: Scorer,
+    /// The artifact as stored (the WASM scorer's input), and its entity tag: a quoted
+    /// SHA-256 prefix of those bytes, so a web app revalidates its copy cheaply.
+    pub binary: Vec<u8>,
+    pub etag: String,
+}
+
+/// The HTTP entity tag of an artifact's bytes.
+pub fn etag(binary: &[u8]) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(binary);
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
 }
 
 /// The champion's scorer, asked of the registry again once `refresh` has passed (the
@@ -120,7 +134,7 @@ impl ChampionCache {
     /// The champion, from the cache while it is fresh. `Ok(None)`: none promoted yet.
     pub async fn get(
         &self,
-        registry: &ModelRegistry,
+        registry: &(impl Registry + Sync),
         store: &(impl ObjectGet + Sync),
     ) -> Result<Option<Arc<Loaded>>, AppError> {
         let mut cached = self.cached.lock().await;
@@ -150,7 +164,13 @@ impl ChampionCache {
             })
         })?;
         tracing::info!(version, "champion loaded");
-        let loaded = Arc::new(Loaded { version, scorer });
+        let loaded = Arc::new(Loaded {
+            version,
+            entry: champion.entry,
+            scorer,
+            etag: etag(&champion.binary),
+            binary: champion.binary,
+        });
         *cached = Some((loaded.clone(), Instant::now()));
         Ok(Some(loaded))
     }

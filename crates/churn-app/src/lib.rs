@@ -4,9 +4,11 @@
 //! - [`ingest`], [`train`] (with the [`train::promotion`] policy), [`predict`] (with the
 //!   Distributed Map's shards and their [`predict::merge`]), [`push`] (a day's retention
 //!   actions, planned and sent once), [`monitor`] (drift, accuracy and the actions'
-//!   effect, with the events that start a retraining) and [`api`] (real-time scoring):
-//!   each a use case on the [`Platform`]'s adapters, running the pipeline's code in a
-//!   [`work`] folder.
+//!   effect, with the events that start a retraining): each a use case on the
+//!   [`Platform`]'s adapters, running the pipeline's code in a [`work`] folder.
+//! - [`api`]: the scoring API's HTTP router, one for both hosts (`churn serve` and the
+//!   `churn-score-api` Lambda), on a [`api::Backend`] port (the stack's tables, or a
+//!   local data directory).
 //! - [`dates`]: which day a training or a scoring run works on.
 //! - [`once`]: claim → run → settle → log in the idempotency ledger, written once.
 //! - [`champion`]: the registry's champion with its artifact, loaded in one place.
@@ -18,14 +20,14 @@
 //! frozen plan of a day), and knows no CLI flags and no Lambda event envelopes: the
 //! binaries translate those into the typed requests here.
 //!
-//! Features: `pipeline` (every use case but [`api`], which links no polars) and `lambda`
+//! Features: `pipeline` (every use case; without it only [`api`] on the stack's
+//! backend, which links no polars) and `lambda`
 //! (`AppError` as Lambda's `Diagnostic`).
 //!
-//! Where this differs from the target in `ARCHITECTURE.md`: the scoring API is a plain
-//! request → response function ([`api::ScoreApi::handle`]) rather than an HTTP router,
-//! until `churn serve` needs one; and the use cases work on the AWS adapters of
-//! [`Platform`] (the CLI shares the dates, the day's plan and its dispatcher, which are
-//! generic over their stores), since a local registry and ledger do not exist yet.
+//! Where this differs from the target in `ARCHITECTURE.md`: the batch use cases work on
+//! the AWS adapters of [`Platform`] (the CLI shares the dates, the day's plan and its
+//! dispatcher, which are generic over their stores), since a local ledger does not
+//! exist yet; only the API has a local backend.
 
 pub mod api;
 pub mod champion;

@@ -62,6 +62,9 @@ pub enum Command {
     /// Plan the day's retention actions from a prediction run with a playbook; send them
     /// to the CRM and messaging providers with --send.
     Actions(crate::actions::ActionsArgs),
+    /// Serve the scoring API on a data directory: score records and customers, page the
+    /// day's ranked list, hand web apps the champion's scorer.
+    Serve(crate::serve::ServeArgs),
     /// Generate a small data set and run every stage on it, up to a dry-run retention
     /// plan, printing where outputs are.
     Demo(crate::demo::DemoArgs),
@@ -93,6 +96,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Monitor(args) => crate::commands::monitor(args).map(|_| ()),
         Command::Models(args) => crate::models::run(args),
         Command::Actions(args) => crate::actions::run(args).map(|_| ()),
+        Command::Serve(args) => crate::serve::run(args),
         Command::Demo(args) => crate::demo::demo(args, &bars),
         Command::Docs { page } => {
             match page {

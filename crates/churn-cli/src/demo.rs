@@ -79,6 +79,7 @@ pub fn demo(args: DemoArgs, bars: &Bars) -> Result<()> {
         &args.dir,
         bars,
     )?;
+    let champion = promote_locally(&store, &model_dir)?;
     let evaluation = evaluate(EvaluateArgs {
         model: model_dir.clone(),
         features: None,
@@ -123,7 +124,11 @@ pub fn demo(args: DemoArgs, bars: &Bars) -> Result<()> {
         100.0 * training_table.positives as f64 / training_table.labelled.max(1) as f64,
         args.horizon
     );
-    println!("  model         {}/model.json", model_dir.display());
+    println!(
+        "  model         {}/model.json  champion of the registry ({}/): {champion}",
+        model_dir.display(),
+        store.at(&layout::model_registry()).display()
+    );
     println!("  report        {}", evaluation.report);
     for family in &evaluation.families {
         let m = &family.held_out;
@@ -211,4 +216,39 @@ pub fn demo(args: DemoArgs, bars: &Bars) -> Result<()> {
         date: None,
     })?;
     Ok(())
+}
+
+/// Makes the demo's model the champion of the directory's registry, as `churn models
+/// promote` would, so `churn serve --dir` scores with it. Says so when it already was
+/// (the demo run again with the same seed).
+fn promote_locally(store: &Store, model_dir: &std::path::Path) -> Result<String> {
+    use churn_io::registry::{LocalRegistry, Registry};
+    let version = model_dir
+        .file_name()
+        .and_then(|name| name.to_str())
+        .context("the model folder's name")?
+        .to_owned();
+    let registry = LocalRegistry::new(store.at(&layout::model_registry()));
+    let models = store.at(&layout::root(layout::MODELS));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let current = registry.champion().await?;
+        if current.is_some_and(|c| c.version == version) {
+            return Ok(format!("{version} (already)"));
+        }
+        churn_app::registry::promote(
+            &registry,
+            Some(&models),
+            &version,
+            churn_app::registry::Signed {
+                by: "churn demo",
+                reason: "the demo's model",
+            },
+        )
+        .await?;
+        Ok(version)
+    })
 }

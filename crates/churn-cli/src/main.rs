@@ -12,6 +12,7 @@ mod commands;
 mod demo;
 mod models;
 mod progress;
+mod serve;
 mod table;
 mod values;
 

@@ -451,11 +451,11 @@ async fn demo_runs_every_stage_and_the_plan_is_sent_once() {
         command.env("USER", "ana");
         command
     };
+    // The demo promoted its own model; promoting it again is refused.
+    let output = run(models(&["promote", first.as_str(), "--reason", "again"])).await;
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("is the champion already"));
     for (arguments, expected) in [
-        (
-            vec!["promote", first.as_str(), "--reason", "the first"],
-            "(was none)",
-        ),
         (
             vec!["promote", second.as_str(), "--reason", "seed 7"],
             "was ",
@@ -478,7 +478,7 @@ async fn demo_runs_every_stage_and_the_plan_is_sent_once() {
         .expect("a champion");
     assert!(champion_line.starts_with(&first), "{stdout}");
     for expected in [
-        format!("promote  {first} (from none) by ana: the first"),
+        format!("promote  {first} (from none) by churn demo: the demo's model"),
         format!("promote  {second} (from {first}) by ana: seed 7"),
         format!("rollback {first} (from {second}) by ana: lr only"),
     ] {

@@ -110,8 +110,9 @@ pub const GENERATOR_MANIFEST_FILE: &str = "_generator.json";
 pub const DATASET_POINTER_FILE: &str = "_current.json";
 
 /// Prefix of a day's prediction folder (`dt=<day>`), and of a shard inside it.
-const DAY_PREFIX: &str = "dt=";
-const AS_OF_PREFIX: &str = "as_of=";
+pub const DAY_PREFIX: &str = "dt=";
+/// Prefix of a feature snapshot's folder (`as_of=<day>`).
+pub const AS_OF_PREFIX: &str = "as_of=";
 const TABLE_PREFIX: &str = "table=";
 const VERSION_PREFIX: &str = "v=";
 /// A shard's folder inside a day's prediction folder.

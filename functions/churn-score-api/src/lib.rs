@@ -1,12 +1,15 @@
-//! `churn-score-api`: the scoring API (`churn_app::api`) behind a Lambda function URL:
-//! `POST /score` and `GET /health`. This crate only translates HTTP.
+//! `churn-score-api`: the scoring API's router (`churn_app::api`) behind a Lambda function
+//! URL. lambda_http turns the function URL's event into an HTTP request and the router's
+//! response back; this crate only reads the settings.
 
 use std::time::Duration;
 
 use churn_app::Settings;
-use churn_app::api::{ApiRequest, ScoreApi};
+use churn_app::api::{ApiOptions, AwsBackend};
 use churn_app::config::{ConfigError, Env};
+use churn_io::AwsClients;
 use lambda_http::{Body, Request, Response};
+use tower::ServiceExt;
 
 /// The function's settings.
 #[derive(Debug, Clone)]
@@ -29,31 +32,27 @@ impl Config {
     }
 }
 
-/// Answers one request; every problem is an HTTP status and a JSON message.
+/// The router on the stack's tables and bucket. Access is the function URL's (`AWS_IAM`
+/// unless the template says otherwise), and so is CORS: the router adds neither.
+pub fn app(clients: &AwsClients, config: &Config) -> Result<axum::Router, churn_app::AppError> {
+    churn_app::api::router(
+        AwsBackend::new(clients, &config.settings, config.refresh),
+        ApiOptions::default(),
+    )
+}
+
+/// Answers one request as the function URL receives it, and encodes the answer as
+/// lambda_http returns it (JSON as text, the artifact as base64 binary).
 pub async fn handle(
-    api: &ScoreApi,
+    app: &axum::Router,
     request: Request,
 ) -> Result<Response<Body>, std::convert::Infallible> {
-    let body: &[u8] = match request.body() {
-        Body::Text(text) => text.as_bytes(),
-        Body::Binary(bytes) => bytes,
-        _ => &[],
-    };
-    let answer = api
-        .handle(ApiRequest {
-            method: request.method().as_str(),
-            path: request.uri().path(),
-            body,
-        })
-        .await;
-    let mut response = Response::new(Body::from(answer.body.to_string()));
-    *response.status_mut() = lambda_http::http::StatusCode::from_u16(answer.status)
-        .unwrap_or(lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR);
-    response.headers_mut().insert(
-        lambda_http::http::header::CONTENT_TYPE,
-        lambda_http::http::HeaderValue::from_static("application/json"),
-    );
-    Ok(response)
+    let response = app
+        .clone()
+        .oneshot(request)
+        .await
+        .unwrap_or_else(|never| match never {});
+    Ok(lambda_http::IntoResponse::into_response(response).await)
 }
 
 #[cfg(test)]

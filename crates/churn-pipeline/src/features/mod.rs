@@ -457,30 +457,32 @@ pub fn rows_as_json(
     table: &Path,
 ) -> Result<Vec<(String, serde_json::Map<String, serde_json::Value>)>> {
     let dataset = data::load_file(dir, table, false)?;
-    let names: Vec<&str> = dataset
+    Ok((0..dataset.len())
+        .map(|row| (dataset.ids[row].clone(), row_as_json(&dataset, row)))
+        .collect())
+}
+
+/// Row `row` of a feature table as a JSON object (feature name to value, null when
+/// missing): the online feature row, and what `churn serve` answers for a customer.
+pub fn row_as_json(
+    dataset: &data::Dataset,
+    row: usize,
+) -> serde_json::Map<String, serde_json::Value> {
+    dataset
         .spec
         .features
         .iter()
-        .map(|feature| feature.name.as_str())
-        .collect();
-    Ok((0..dataset.len())
-        .map(|row| {
-            let values = names
-                .iter()
-                .zip(dataset.row_values(row))
-                .map(|(name, value)| {
-                    let json = match value {
-                        churn_core::Value::Missing => serde_json::Value::Null,
-                        churn_core::Value::Number(x) => serde_json::json!(x),
-                        churn_core::Value::Bool(flag) => serde_json::Value::Bool(flag),
-                        churn_core::Value::Text(text) => serde_json::Value::String(text.to_owned()),
-                    };
-                    ((*name).to_owned(), json)
-                })
-                .collect();
-            (dataset.ids[row].clone(), values)
+        .zip(dataset.row_values(row))
+        .map(|(feature, value)| {
+            let json = match value {
+                churn_core::Value::Missing => serde_json::Value::Null,
+                churn_core::Value::Number(x) => serde_json::json!(x),
+                churn_core::Value::Bool(flag) => serde_json::Value::Bool(flag),
+                churn_core::Value::Text(text) => serde_json::Value::String(text.to_owned()),
+            };
+            (feature.name.clone(), json)
         })
-        .collect())
+        .collect()
 }
 
 #[cfg(test)]

@@ -35,6 +35,80 @@ pub fn prediction_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// One customer's score of a prediction day, as [`read_scores`] gives it back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DayScore {
+    pub customer_id: String,
+    pub probability: f64,
+    pub tier: churn_core::Tier,
+    /// The reasons in plain words (`contract type = month-to-month`); batch prediction
+    /// explains the tiers it was asked to.
+    pub reasons: Vec<String>,
+}
+
+/// Every score of a prediction folder (its shards too), with the model that scored
+/// them. Fails naming the file of a column that is missing or of the wrong type.
+pub fn read_scores(dir: &Path) -> Result<(String, Vec<DayScore>)> {
+    let mut model = String::new();
+    let mut scores = Vec::new();
+    for file in prediction_files(dir)? {
+        let frame = scan_parquet_file(&file)?
+            .collect()
+            .context(|| format!("reading {}", file.display()))?;
+        let text = |name: &str| {
+            frame
+                .column(name)
+                .and_then(|c| c.str().cloned())
+                .context(|| format!("reading {} of {}", name, file.display()))
+        };
+        let ids = text("customer_id")?;
+        let tiers = text("tier")?;
+        let probabilities = frame
+            .column("churn_probability")
+            .and_then(|c| c.f64().cloned())
+            .context(|| format!("reading churn_probability of {}", file.display()))?;
+        if let Some(first) = text("model_id")?.get(0) {
+            model = first.to_owned();
+        }
+        let mut reasons = Vec::new();
+        for n in 1.. {
+            let (Ok(feature), Ok(value)) = (
+                text(&format!("reason_{n}")),
+                text(&format!("reason_{n}_value")),
+            ) else {
+                break;
+            };
+            reasons.push((feature, value));
+        }
+        for row in 0..frame.height() {
+            let Some(id) = ids.get(row) else { continue };
+            let tier = match tiers.get(row) {
+                Some("high") => churn_core::Tier::High,
+                Some("medium") => churn_core::Tier::Medium,
+                Some("low") => churn_core::Tier::Low,
+                other => {
+                    return Err(PipelineError::bad_file(
+                        &file,
+                        format!("row {row}: tier {other:?} is not low, medium or high"),
+                    ));
+                }
+            };
+            scores.push(DayScore {
+                customer_id: id.to_owned(),
+                probability: probabilities.get(row).unwrap_or(f64::NAN),
+                tier,
+                reasons: reasons
+                    .iter()
+                    .filter_map(|(feature, value)| {
+                        Some(churn_core::reason_label(feature.get(row)?, value.get(row)?))
+                    })
+                    .collect(),
+            });
+        }
+    }
+    Ok((model, scores))
+}
+
 fn shard_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
     crate::store::subfolders(dir, SHARD_PREFIX)
 }

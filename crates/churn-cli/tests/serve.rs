@@ -1,0 +1,262 @@
+//! `churn serve` as a user runs it: the real binary on a socket, over the demo's data
+//! directory, and the same router behind the Lambda adapter answering the same bytes.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value as Json, json};
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn churn() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_churn"));
+    command
+        .env_remove("CHURN_LOG")
+        .env_remove("CHURN_API_TOKEN");
+    command
+}
+
+/// Starts `churn serve` on a free loopback port and waits until it listens.
+fn serve(dir: &std::path::Path, token: Option<&str>) -> Server {
+    let mut command = churn();
+    command
+        .args(["serve", "--addr", "127.0.0.1:0", "--dir"])
+        .arg(dir)
+        .stderr(Stdio::piped());
+    if let Some(token) = token {
+        command.env("CHURN_API_TOKEN", token);
+    }
+    let mut child = command.spawn().expect("churn serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let base = loop {
+        let line = lines
+            .next()
+            .expect("churn serve said where it listens")
+            .expect("line");
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.split_whitespace().next().expect("url").to_owned();
+        }
+    };
+    // Keep draining stderr, so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Server { child, base }
+}
+
+fn demo(dir: &std::path::Path) {
+    let output = churn()
+        .args(["demo", "--customers", "800", "--trials", "1,1,1", "--dir"])
+        .arg(dir)
+        .output()
+        .expect("demo");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("champion of the registry"),
+        "the demo promotes its model"
+    );
+}
+
+/// One request, through the function URL's event shape and the Lambda adapter.
+async fn through_lambda(
+    app: &axum::Router,
+    method: &str,
+    path: &str,
+    query: &str,
+    body: Option<&str>,
+) -> (u16, Vec<u8>) {
+    let template = include_str!("../../../events/customer.json");
+    let mut event: Json = serde_json::from_str(template).expect("event");
+    event["rawPath"] = json!(path);
+    event["rawQueryString"] = json!(query);
+    event["requestContext"]["http"]["path"] = json!(path);
+    event["requestContext"]["http"]["method"] = json!(method);
+    if let Some(body) = body {
+        event["body"] = json!(body);
+        event["headers"]["content-type"] = json!("application/json");
+    }
+    let request = lambda_http::request::from_str(&event.to_string()).expect("request");
+    let response = churn_score_api::handle(app, request)
+        .await
+        .expect("infallible");
+    let bytes = match response.body() {
+        lambda_http::Body::Text(text) => text.as_bytes().to_vec(),
+        lambda_http::Body::Binary(bytes) => bytes.clone(),
+        lambda_http::Body::Empty => Vec::new(),
+        _ => panic!("an unexpected body"),
+    };
+    (response.status().as_u16(), bytes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_scores_the_demo_and_answers_as_the_lambda_does() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_owned();
+    tokio::task::spawn_blocking(move || demo(&data))
+        .await
+        .expect("demo");
+    let server = serve(dir.path(), None);
+    let http = reqwest::Client::new();
+    let get = |path: &str| http.get(format!("{}{path}", server.base)).send();
+
+    let health = get("/healthz").await.expect("healthz");
+    assert_eq!(health.status(), 200);
+    let page: Json = get("/v1/customers?tier=high&per_page=5")
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert!(page["total"].as_u64().unwrap_or_default() > 0, "{page}");
+    let top = &page["customers"][0];
+    let id = top["customer_id"].as_str().expect("id").to_owned();
+    assert_eq!(top["rank"], 1);
+    assert!(
+        top["segment"].is_string() && top["monthly_charge"].is_number(),
+        "{top}"
+    );
+
+    // The stored row scores as batch prediction scored it, bit for bit.
+    let customer: Json = get(&format!("/v1/customers/{id}"))
+        .await
+        .expect("customer")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(customer["probability"], top["probability"], "{customer}");
+    assert_eq!(customer["tier"], "high");
+
+    // Fresh fields score exactly as the merged record.
+    let fresh = json!({ "contract_type": "two-year" });
+    let with_fields: Json = http
+        .post(format!("{}/v1/customers/{id}", server.base))
+        .json(&fresh)
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("json");
+    let mut merged = customer["record"].clone();
+    merged["contract_type"] = json!("two-year");
+    let as_record: Json = http
+        .post(format!("{}/v1/score", server.base))
+        .json(&json!({ "record": merged }))
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(with_fields["probability"], as_record["probability"]);
+    assert_ne!(with_fields["probability"], customer["probability"]);
+
+    // The same router behind the Lambda adapter gives the same bytes.
+    let lambda = churn_app::api::router(
+        churn_app::api::local::LocalBackend::new(
+            dir.path(),
+            Duration::from_secs(60),
+            churn_app::api::local::SEGMENT_FEATURE,
+        ),
+        churn_app::api::ApiOptions::default(),
+    )
+    .expect("router");
+    let customer_path = format!("/v1/customers/{id}");
+    let fresh_text = fresh.to_string();
+    for (method, path, query, body) in [
+        ("GET", "/healthz", "", None),
+        ("GET", "/v1/model", "", None),
+        ("GET", "/v1/model/scorer.bin", "", None),
+        (
+            "GET",
+            "/v1/customers",
+            "tier=high&sort=charge&per_page=7",
+            None,
+        ),
+        ("GET", customer_path.as_str(), "", None),
+        (
+            "POST",
+            customer_path.as_str(),
+            "",
+            Some(fresh_text.as_str()),
+        ),
+        ("POST", "/v1/score", "", Some("{\"record\": ")),
+        ("GET", "/v1/customers/NOBODY", "", None),
+        ("PUT", "/v1/model", "", None),
+        ("GET", "/openapi.json", "", None),
+    ] {
+        let url = if query.is_empty() {
+            format!("{}{path}", server.base)
+        } else {
+            format!("{}{path}?{query}", server.base)
+        };
+        let mut request = http.request(method.parse().expect("method"), url);
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_owned());
+        }
+        let response = request.send().await.expect("request");
+        let served = (
+            response.status().as_u16(),
+            response.bytes().await.expect("body").to_vec(),
+        );
+        let from_lambda = through_lambda(&lambda, method, path, query, body).await;
+        assert_eq!(
+            served,
+            from_lambda,
+            "{method} {path}?{query}: {}",
+            String::from_utf8_lossy(&served.1)
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_needs_the_token_and_a_public_address_needs_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // An empty directory serves (503s saying why); the token is checked first.
+    let token = "a-long-random-token-0123456789";
+    let server = serve(dir.path(), Some(token));
+    let http = reqwest::Client::new();
+    let model = format!("{}/v1/model", server.base);
+    let response = http.get(&model).send().await.expect("request");
+    assert_eq!(response.status(), 401);
+    let response = http
+        .get(&model)
+        .bearer_auth("not-the-token-0123456789")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 401);
+    let response = http
+        .get(&model)
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 503, "past the token: no champion yet");
+    drop(server);
+
+    let output = churn()
+        .args(["serve", "--addr", "0.0.0.0:0", "--dir"])
+        .arg(dir.path())
+        .output()
+        .expect("churn serve");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("without a token"), "{stderr}");
+}
