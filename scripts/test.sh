@@ -10,7 +10,7 @@
 # Installs when missing: the wasm32 target, wasm-bindgen-cli at the exact version of the
 # wasm-bindgen crate in Cargo.lock, the web tools of wasm-scorer/ (npm ci: binaryen's
 # wasm-opt, playwright-core), Debian's chromium and chromium-driver, and moto's AWS
-# emulator and cfn-lint (scripts/tools-requirements.txt, into the project-local
+# emulator, cfn-lint and hadolint (scripts/tools-requirements.txt, into the project-local
 # virtualenv .venv-tools/); it starts the emulator on a free port of 127.0.0.1 for the
 # tests in tests/ and stops it at exit.
 set -euo pipefail
@@ -66,6 +66,9 @@ echo "moto at $AWS_ENDPOINT_URL"
 
 step "the SAM stack: cfn-lint infra/template.yaml"
 .venv-tools/bin/cfn-lint infra/template.yaml
+
+step "the container: hadolint Dockerfile (no Docker engine here to build it)"
+.venv-tools/bin/hadolint Dockerfile
 
 step "format"
 cargo fmt --all --check
@@ -151,8 +154,9 @@ step "WASM scorer: npm package (web and nodejs), size budget"
 step "WASM scorer: TypeScript declarations type-check a usage file"
 (cd wasm-scorer && node_modules/.bin/tsc -p test/tsconfig.json)
 
-step "WASM scorer: node:test on the package, the edge worker, the demo page in Chromium"
-log=$(cd wasm-scorer && node --test test/*.test.mjs 2>&1) || {
+step "WASM scorer: node:test on the package, the edge worker, the demo page and the dashboard in Chromium"
+# The dashboard's test runs `churn serve` from the debug build the Rust tests made.
+log=$(cd wasm-scorer && CHURN_BIN="$CARGO_TARGET_DIR/debug/churn" node --test test/*.test.mjs 2>&1) || {
   echo "$log"
   exit 1
 }
@@ -163,7 +167,7 @@ if [ -z "$tests" ] || [ "$tests" = 0 ] || [ "$tests" != "$passed" ]; then
   echo "error: $passed of ${tests:-no} node tests passed" >&2
   exit 1
 fi
-echo "screenshot of the demo page: wasm-scorer/test-output/demo-page.png"
+echo "screenshots: wasm-scorer/test-output/demo-page.png and dashboard-*.png"
 
 step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked

@@ -65,6 +65,15 @@ pub enum Command {
     /// Serve the scoring API on a data directory: score records and customers, page the
     /// day's ranked list, hand web apps the champion's scorer.
     Serve(crate::serve::ServeArgs),
+    /// Exit 0 when a `churn serve` answers 200 on its /healthz (a container's probe).
+    Healthcheck {
+        /// The health route to ask.
+        #[arg(long, default_value = "http://127.0.0.1:8080/healthz")]
+        url: String,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 5)]
+        timeout_seconds: u64,
+    },
     /// Generate a small data set and run every stage on it, up to a dry-run retention
     /// plan, printing where outputs are.
     Demo(crate::demo::DemoArgs),
@@ -97,6 +106,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Models(args) => crate::models::run(args),
         Command::Actions(args) => crate::actions::run(args).map(|_| ()),
         Command::Serve(args) => crate::serve::run(args),
+        Command::Healthcheck {
+            url,
+            timeout_seconds,
+        } => crate::site::healthcheck(&url, std::time::Duration::from_secs(timeout_seconds)),
         Command::Demo(args) => crate::demo::demo(args, &bars),
         Command::Docs { page } => {
             match page {

@@ -215,6 +215,11 @@ pub fn demo(args: DemoArgs, bars: &Bars) -> Result<()> {
         features: None,
         date: None,
     })?;
+    println!();
+    println!(
+        "next: `churn serve --dir {}` and open http://127.0.0.1:8080/ for the dashboard",
+        args.dir.display()
+    );
     Ok(())
 }
 

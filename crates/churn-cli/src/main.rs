@@ -13,6 +13,7 @@ mod demo;
 mod models;
 mod progress;
 mod serve;
+mod site;
 mod table;
 mod values;
 

@@ -2,7 +2,7 @@
 //! local data directory.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -41,6 +41,29 @@ pub struct ServeArgs {
     /// The largest request body read, in bytes.
     #[arg(long, default_value_t = MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
+    /// The WASM scorer's package (`wasm-scorer/build.sh` writes it), served at /scorer/
+    /// for the dashboard's what-if panel. Default: wasm-scorer/pkg when it exists; without
+    /// it the panel scores through the API.
+    #[arg(long, env = "CHURN_SCORER_DIR")]
+    pub scorer_dir: Option<PathBuf>,
+}
+
+/// Where the package is looked for when --scorer-dir is not given (a checkout's build).
+const DEFAULT_SCORER_DIR: &str = "wasm-scorer/pkg";
+
+/// The scorer package to serve: the flag's folder, which must hold the package, or the
+/// checkout's build when there is one.
+fn scorer_dir(flag: Option<&Path>) -> Result<Option<PathBuf>> {
+    let holds_package = |dir: &Path| dir.join("index.web.mjs").is_file();
+    match flag {
+        Some(dir) if holds_package(dir) => Ok(Some(dir.to_path_buf())),
+        Some(dir) => bail!(
+            "--scorer-dir {}: no index.web.mjs there; build the package with \
+             wasm-scorer/build.sh, or leave the flag out to score what-ifs through the API",
+            dir.display()
+        ),
+        None => Ok(Some(PathBuf::from(DEFAULT_SCORER_DIR)).filter(|dir| holds_package(dir))),
+    }
 }
 
 /// The token from the file or the environment; both at once is ambiguous.
@@ -125,9 +148,20 @@ pub async fn serve(
         ),
         Err(error) => eprintln!("churn serve: {}: {error}", args.dir.display()),
     }
-    let app = churn_app::api::router(backend, options)?;
+    let scorer = scorer_dir(args.scorer_dir.as_deref())?;
+    match &scorer {
+        Some(dir) => eprintln!("churn serve: the WASM scorer from {}", dir.display()),
+        None => eprintln!(
+            "churn serve: no WASM scorer package ({DEFAULT_SCORER_DIR} not built): the \
+             dashboard's what-if panel scores through the API"
+        ),
+    }
+    let app = churn_app::api::router(backend, options)?.merge(crate::site::routes(scorer));
     let addr = listener.local_addr().context("the listening address")?;
-    eprintln!("churn serve: listening on http://{addr} (GET /openapi.json describes the API)");
+    eprintln!(
+        "churn serve: listening on http://{addr} (the dashboard at /, the API described at \
+         /openapi.json)"
+    );
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

@@ -102,6 +102,19 @@ async fn through_lambda(
     (response.status().as_u16(), bytes)
 }
 
+/// How many high-risk customers the list holds.
+async fn page_total(http: &reqwest::Client, base: &str) -> u64 {
+    let page: Json = http
+        .get(format!("{base}/v1/customers?tier=high&per_page=1"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    page["total"].as_u64().expect("total")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_scores_the_demo_and_answers_as_the_lambda_does() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -165,6 +178,89 @@ async fn serve_scores_the_demo_and_answers_as_the_lambda_does() {
     assert_eq!(with_fields["probability"], as_record["probability"]);
     assert_ne!(with_fields["probability"], customer["probability"]);
 
+    // What the dashboard reads: its page, the day's actions, the reports, the CSV.
+    let page = get("/").await.expect("dashboard");
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.headers()["content-security-policy"]
+            .to_str()
+            .expect("policy")
+            .contains("script-src 'self'")
+    );
+    assert!(
+        page.text()
+            .await
+            .expect("html")
+            .contains("/dashboard/app.mjs")
+    );
+    for asset in ["/dashboard/app.mjs", "/dashboard/style.css"] {
+        assert_eq!(get(asset).await.expect(asset).status(), 200, "{asset}");
+    }
+    let missing = get("/scorer/index.web.mjs").await.expect("scorer");
+    assert_eq!(missing.status(), 404, "no package given, none served");
+    let monitoring: Json = get("/v1/monitoring")
+        .await
+        .expect("monitoring")
+        .json()
+        .await
+        .expect("json");
+    assert!(monitoring["findings"]["drift"].is_string(), "{monitoring}");
+    for report in ["/v1/reports/model", "/v1/reports/monitoring"] {
+        let response = get(report).await.expect(report);
+        assert_eq!(response.status(), 200, "{report}");
+        assert!(
+            response
+                .text()
+                .await
+                .expect("html")
+                .starts_with("<!doctype html>")
+        );
+    }
+    let history: Json = get(&format!("/v1/customers/{id}/actions"))
+        .await
+        .expect("actions")
+        .json()
+        .await
+        .expect("json");
+    let planned = history["actions"].as_array().expect("actions");
+    assert!(
+        !planned.is_empty(),
+        "the demo plans for the top customer: {history}"
+    );
+    assert_eq!(planned[0]["status"], "planned (not sent)", "{history}");
+    let csv = get("/v1/customers?tier=high&format=csv")
+        .await
+        .expect("csv")
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(
+        csv.lines().count() as u64,
+        page_total(&http, &server.base).await + 1,
+        "a header and every high-risk customer"
+    );
+
+    // A container's probe, against the real server.
+    let probe = churn()
+        .args(["healthcheck", "--url", &format!("{}/healthz", server.base)])
+        .output()
+        .expect("healthcheck");
+    assert!(
+        probe.status.success(),
+        "{}",
+        String::from_utf8_lossy(&probe.stderr)
+    );
+    let probe = churn()
+        .args([
+            "healthcheck",
+            "--url",
+            &format!("{}/nothing-here", server.base),
+        ])
+        .output()
+        .expect("healthcheck");
+    assert!(!probe.status.success());
+    assert!(String::from_utf8_lossy(&probe.stderr).contains("404"));
+
     // The same router behind the Lambda adapter gives the same bytes.
     let lambda = churn_app::api::router(
         churn_app::api::local::LocalBackend::new(
@@ -177,6 +273,7 @@ async fn serve_scores_the_demo_and_answers_as_the_lambda_does() {
     .expect("router");
     let customer_path = format!("/v1/customers/{id}");
     let fresh_text = fresh.to_string();
+    let actions_path = format!("/v1/customers/{id}/actions");
     for (method, path, query, body) in [
         ("GET", "/healthz", "", None),
         ("GET", "/v1/model", "", None),
@@ -198,6 +295,11 @@ async fn serve_scores_the_demo_and_answers_as_the_lambda_does() {
         ("GET", "/v1/customers/NOBODY", "", None),
         ("PUT", "/v1/model", "", None),
         ("GET", "/openapi.json", "", None),
+        ("GET", actions_path.as_str(), "", None),
+        ("GET", "/v1/actions", "", None),
+        ("GET", "/v1/monitoring", "", None),
+        ("GET", "/v1/reports/model", "", None),
+        ("GET", "/v1/customers", "tier=high&format=csv", None),
     ] {
         let url = if query.is_empty() {
             format!("{}{path}", server.base)

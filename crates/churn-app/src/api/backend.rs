@@ -11,6 +11,7 @@ use churn_io::AwsClients;
 use churn_io::online::{OnlineFeatures, OnlineRow};
 use churn_io::registry::ModelRegistry;
 use churn_io::store::S3Store;
+use serde_json::Value as Json;
 
 use super::list::RankedList;
 use crate::AppError;
@@ -30,6 +31,83 @@ pub trait Backend: Send + Sync + 'static {
     fn ranked(&self) -> impl Future<Output = Result<Option<Arc<RankedList>>, AppError>> + Send;
     /// Checks that the feature store answers (for `/healthz`).
     fn check_store(&self) -> impl Future<Output = Result<(), AppError>> + Send;
+    /// The actions planned for a customer, newest day first.
+    fn actions(
+        &self,
+        customer_id: &str,
+    ) -> impl Future<Output = Result<Vec<CustomerAction>, AppError>> + Send;
+    /// Each kept action day's totals, newest first.
+    fn action_days(&self) -> impl Future<Output = Result<Vec<ActionDay>, AppError>> + Send;
+    /// The latest monitoring report's figures (`monitor.json`); `None` before the first.
+    fn monitoring(&self) -> impl Future<Output = Result<Option<Json>, AppError>> + Send;
+    /// A report's HTML; `None` when it was not written.
+    fn report(
+        &self,
+        which: Report,
+    ) -> impl Future<Output = Result<Option<String>, AppError>> + Send;
+}
+
+/// One action planned for a customer on an action day, and what became of it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CustomerAction {
+    pub day: String,
+    /// The playbook's action id.
+    pub action: String,
+    pub kind: String,
+    pub channel: String,
+    /// The playbook rule that chose it.
+    pub rule: Option<String>,
+    pub probability: f64,
+    pub tier: String,
+    pub cost: f64,
+    /// Expected saved value minus cost.
+    pub expected_gain: f64,
+    /// Why this action, in words.
+    pub why: String,
+    /// `sent`, `failed`, `deferred`... from the sending run; `planned (not sent)` for a
+    /// dry run.
+    pub status: String,
+}
+
+/// An action day's totals: how many actions were planned, what became of them, and
+/// their expected value.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct ActionDay {
+    pub day: String,
+    pub actions: usize,
+    /// Actions by status (`planned (not sent)`, `sent`, `failed`, `deferred`...).
+    pub statuses: std::collections::BTreeMap<String, usize>,
+    /// The sum of the actions' expected gains (saved value minus cost).
+    pub expected_gain: f64,
+    pub cost: f64,
+}
+
+/// The HTML reports the API serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Report {
+    /// The champion's evaluation report (`churn evaluate`).
+    Model,
+    /// The latest monitoring report (`churn monitor`).
+    Monitoring,
+}
+
+impl Report {
+    pub const NAMES: &str = "model or monitoring";
+
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "model" => Some(Self::Model),
+            "monitoring" => Some(Self::Monitoring),
+            _ => None,
+        }
+    }
+}
+
+/// What only `churn serve` answers for now, and where to look in the stack instead.
+fn local_only(what: &str, instead: &str) -> AppError {
+    AppError::permanent(format!(
+        "{what} is served by `churn serve` only for now: in the stack, read {instead} from the bucket"
+    ))
 }
 
 /// The stack's registry (DynamoDB), bucket (S3) and online table (DynamoDB).
@@ -64,9 +142,9 @@ impl Backend for AwsBackend {
     }
 
     async fn ranked(&self) -> Result<Option<Arc<RankedList>>, AppError> {
-        Err(AppError::permanent(
-            "the ranked list is served by `churn serve` only for now: in the stack, read \
-             predictions/dt=<day>/high_risk.csv from the bucket",
+        Err(local_only(
+            "the ranked list",
+            "predictions/dt=<day>/high_risk.csv",
         ))
     }
 
@@ -74,5 +152,27 @@ impl Backend for AwsBackend {
         // A read of a key nobody writes: answered (absent) when the table is reachable.
         self.online.get("healthz-probe").await?;
         Ok(())
+    }
+
+    async fn actions(&self, _customer_id: &str) -> Result<Vec<CustomerAction>, AppError> {
+        Err(local_only(
+            "a customer's action history",
+            "actions/dt=<day>/plan.jsonl",
+        ))
+    }
+
+    async fn action_days(&self) -> Result<Vec<ActionDay>, AppError> {
+        Err(local_only("the action days", "actions/dt=<day>/plan.json"))
+    }
+
+    async fn monitoring(&self) -> Result<Option<Json>, AppError> {
+        Err(local_only("monitoring", "monitoring/dt=<day>/monitor.json"))
+    }
+
+    async fn report(&self, _which: Report) -> Result<Option<String>, AppError> {
+        Err(local_only(
+            "a report",
+            "models/<version>/report.html or monitoring/dt=<day>/report.html",
+        ))
     }
 }

@@ -67,11 +67,13 @@ pub struct ListQuery {
     sort: Sort,
     page: usize,
     per_page: usize,
+    /// `format=csv`: every matching customer as CSV, not a page.
+    pub csv: bool,
 }
 
 impl ListQuery {
-    /// Reads `tier`, `segment`, `q`, `sort`, `page` and `per_page`; anything else, or a
-    /// value that cannot be used, is an error saying what to send.
+    /// Reads `tier`, `segment`, `q`, `sort`, `page`, `per_page` and `format`; anything
+    /// else, or a value that cannot be used, is an error saying what to send.
     pub fn parse(params: &HashMap<String, String>) -> Result<Self, String> {
         let mut query = Self {
             tier: None,
@@ -80,6 +82,7 @@ impl ListQuery {
             sort: Sort::RiskDesc,
             page: 1,
             per_page: PAGE_SIZE,
+            csv: false,
         };
         let mut names: Vec<&String> = params.keys().collect();
         names.sort();
@@ -120,9 +123,17 @@ impl ListQuery {
                             format!("per_page '{value}': a whole number from 1 to {MAX_PAGE_SIZE}")
                         })?;
                 }
+                "format" => {
+                    query.csv = match value {
+                        "" | "json" => false,
+                        "csv" => true,
+                        other => return Err(format!("format '{other}': use json or csv")),
+                    };
+                }
                 other => {
                     return Err(format!(
-                        "unknown parameter '{other}': use tier, segment, q, sort, page or per_page"
+                        "unknown parameter '{other}': use tier, segment, q, sort, page, \
+                         per_page or format"
                     ));
                 }
             }
@@ -154,8 +165,8 @@ impl RankedList {
         self.entries.is_empty()
     }
 
-    /// The page a query asks for, as the API answers it.
-    pub fn page(&self, query: &ListQuery) -> Json {
+    /// The customers a query selects, in its order, each with its rank of the day.
+    fn selected(&self, query: &ListQuery) -> Vec<(usize, &Listed)> {
         let matches = |entry: &Listed| {
             query.tier.is_none_or(|tier| entry.tier == tier)
                 && query.segment.as_ref().is_none_or(|segment| {
@@ -185,6 +196,12 @@ impl RankedList {
                 charge(b.1).total_cmp(&charge(a.1)).then(a.0.cmp(&b.0))
             }),
         }
+        selected
+    }
+
+    /// The page a query asks for, as the API answers it.
+    pub fn page(&self, query: &ListQuery) -> Json {
+        let selected = self.selected(query);
         let total = selected.len();
         let customers: Vec<Json> = selected
             .iter()
@@ -203,14 +220,44 @@ impl RankedList {
         })
     }
 
-    /// The day in figures: customers per tier, and the monthly revenue at risk (the
-    /// monthly charges weighted by the probability of losing them, over all customers,
-    /// and summed over the high tier).
+    /// Every customer the query selects (not a page) as CSV, for a spreadsheet or a CRM
+    /// import: `rank,customer_id,probability,tier,segment,monthly_charge,reasons`.
+    pub fn csv(&self, query: &ListQuery) -> String {
+        let mut out =
+            String::from("rank,customer_id,probability,tier,segment,monthly_charge,reasons\n");
+        for (rank, entry) in self.selected(query) {
+            let charge = entry
+                .monthly_charge
+                .map(|x| x.to_string())
+                .unwrap_or_default();
+            let fields = [
+                rank.to_string(),
+                csv_text(&entry.customer_id),
+                entry.probability.to_string(),
+                entry.tier.as_str().to_owned(),
+                csv_text(entry.segment.as_deref().unwrap_or_default()),
+                charge,
+                csv_text(&entry.reasons.join("; ")),
+            ];
+            out.push_str(&fields.join(","));
+            out.push('\n');
+        }
+        out
+    }
+
+    /// The day in figures: customers per tier and per segment, and the monthly revenue at
+    /// risk (the monthly charges weighted by the probability of losing them, over all
+    /// customers, and summed over the high tier).
     pub fn overview(&self) -> Json {
         let mut tiers = [0_u64; 3];
+        // Keyed as the segment filter matches them: whatever their case.
+        let mut segments: std::collections::BTreeMap<String, u64> = Default::default();
         let (mut expected, mut high_charges) = (0.0, 0.0);
         for entry in &self.entries {
             tiers[entry.tier as usize] += 1;
+            if let Some(segment) = &entry.segment {
+                *segments.entry(segment.to_lowercase()).or_default() += 1;
+            }
             let charge = entry.monthly_charge.unwrap_or(0.0);
             expected += entry.probability * charge;
             if entry.tier == Tier::High {
@@ -222,9 +269,25 @@ impl RankedList {
             "model": self.model,
             "customers": self.entries.len(),
             "tiers": { "low": tiers[0], "medium": tiers[1], "high": tiers[2] },
+            "segments": segments,
             "expected_monthly_revenue_at_risk": expected,
             "high_tier_monthly_revenue": high_charges,
         })
+    }
+}
+
+/// A text cell: quoted when it holds a comma, quote or line break, and kept from being
+/// read as a formula by a spreadsheet (a leading `=`, `+`, `-`, `@` gets a `'`).
+fn csv_text(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    };
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
     }
 }
 
@@ -322,6 +385,7 @@ mod tests {
             (vec![("per_page", "100000")], "from 1 to 1000"),
             (vec![("sort", "name")], "use risk, -risk, id or charge"),
             (vec![("limit", "3")], "unknown parameter 'limit'"),
+            (vec![("format", "xlsx")], "use json or csv"),
         ] {
             let error = query(&pairs).expect_err("refused");
             assert!(error.contains(says), "{error}");
@@ -339,5 +403,29 @@ mod tests {
             Some(expected)
         );
         assert_eq!(overview["high_tier_monthly_revenue"].as_f64(), Some(130.0));
+        assert_eq!(
+            overview["segments"],
+            json!({"month-to-month": 2, "one-year": 1, "two-year": 1})
+        );
+    }
+
+    #[test]
+    fn csv_holds_every_match_in_order_and_defuses_formulas() {
+        let mut entries = vec![
+            listed("C1", 0.9, Tier::High, "month-to-month", 50.0),
+            listed("=HYPERLINK(\"x\")", 0.8, Tier::High, "a, b", 10.0),
+        ];
+        entries[0].reasons = vec!["tenure is short".into(), "late payments".into()];
+        let list = RankedList::new("2026-11-01", "m", entries);
+        let text = list.csv(&query(&[("tier", "high"), ("per_page", "1")]).expect("query"));
+        assert_eq!(
+            text,
+            "rank,customer_id,probability,tier,segment,monthly_charge,reasons\n\
+             1,C1,0.9,high,month-to-month,50,tenure is short; late payments\n\
+             2,\"'=HYPERLINK(\"\"x\"\")\",0.8,high,\"a, b\",10,\n",
+            "not one page: every match"
+        );
+        let none = list.csv(&query(&[("tier", "low")]).expect("query"));
+        assert_eq!(none.lines().count(), 1, "the header alone");
     }
 }

@@ -20,7 +20,8 @@ use churn_pipeline::layout;
 use churn_pipeline::predict::shards::read_scores;
 use tokio::sync::Mutex;
 
-use super::backend::Backend;
+use super::activity::{self, ActionIndex};
+use super::backend::{ActionDay, Backend, CustomerAction, Report};
 use super::list::{Listed, RankedList};
 use crate::AppError;
 use crate::champion::{ChampionCache, Loaded};
@@ -41,6 +42,7 @@ pub struct LocalBackend {
     refresh: Duration,
     segment_feature: String,
     day: Mutex<Option<(Option<Arc<Day>>, Instant)>>,
+    actions: Mutex<Option<(Arc<ActionIndex>, Instant)>>,
 }
 
 /// One prediction day in memory.
@@ -68,6 +70,7 @@ impl LocalBackend {
             segment_feature: segment_feature.to_owned(),
             root,
             day: Mutex::new(None),
+            actions: Mutex::new(None),
         }
     }
 
@@ -116,6 +119,28 @@ impl LocalBackend {
         *cached = Some((day.clone(), Instant::now()));
         Ok(day)
     }
+
+    /// The action index, rebuilt when the finished action days change.
+    async fn action_index(&self) -> Result<Arc<ActionIndex>, AppError> {
+        let mut cached = self.actions.lock().await;
+        if let Some((index, checked)) = cached.as_ref()
+            && checked.elapsed() < self.refresh
+        {
+            return Ok(index.clone());
+        }
+        let days = activity::action_days(&self.root)?;
+        let index = match cached.as_ref() {
+            Some((index, _)) if index.days == days => index.clone(),
+            _ => Arc::new(
+                blocking("reading the action days", move || {
+                    activity::index_actions(days)
+                })
+                .await?,
+            ),
+        };
+        *cached = Some((index.clone(), Instant::now()));
+        Ok(index)
+    }
 }
 
 impl Backend for LocalBackend {
@@ -144,6 +169,37 @@ impl Backend for LocalBackend {
             AppError::permanent(format!("{} cannot be read: {e}", registry.display()))
         })?;
         self.current_day().await.map(drop)
+    }
+
+    async fn actions(&self, customer_id: &str) -> Result<Vec<CustomerAction>, AppError> {
+        Ok(self.action_index().await?.of(customer_id))
+    }
+
+    async fn action_days(&self) -> Result<Vec<ActionDay>, AppError> {
+        Ok(self.action_index().await?.totals.clone())
+    }
+
+    async fn monitoring(&self) -> Result<Option<serde_json::Value>, AppError> {
+        let root = self.root.clone();
+        blocking("reading the monitoring report", move || {
+            activity::monitoring(&root)
+        })
+        .await
+    }
+
+    async fn report(&self, which: Report) -> Result<Option<String>, AppError> {
+        let champion = match which {
+            Report::Model => match self.champion().await? {
+                Some(loaded) => loaded.version.clone(),
+                None => return Ok(None),
+            },
+            Report::Monitoring => String::new(),
+        };
+        let root = self.root.clone();
+        blocking("reading a report", move || {
+            activity::report(&root, which, &champion)
+        })
+        .await
     }
 }
 

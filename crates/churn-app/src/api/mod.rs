@@ -8,6 +8,11 @@
 //! | `GET /v1/customers/{id}` | the customer's stored feature row, scored |
 //! | `POST /v1/customers/{id}` | the same with the body's fresh fields merged over the row |
 //! | `GET /v1/customers?tier=&segment=&q=&sort=&page=&per_page=` | a page of the day's ranked list |
+//! | `GET /v1/customers?...&format=csv` | every customer the filters select, as CSV |
+//! | `GET /v1/customers/{id}/actions` | the actions planned for the customer, newest first |
+//! | `GET /v1/actions` | each kept action day's totals (actions by status, expected gain, cost), newest first |
+//! | `GET /v1/monitoring` | the latest monitoring report's figures (`monitor.json`) |
+//! | `GET /v1/reports/{name}` | the champion's evaluation report (`model`) or the latest monitoring report (`monitoring`), HTML |
 //! | `GET /v1/model` | the champion: version, horizon, threshold, tiers, metrics |
 //! | `GET /v1/model/scorer.bin` | the champion's artifact for the WASM scorer, with an ETag |
 //! | `GET /healthz` | 200 when the champion is loaded and the store answers, else 503 |
@@ -39,13 +44,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value as Json, json};
 
+#[cfg(feature = "pipeline")]
+mod activity;
 pub mod backend;
 pub mod list;
 #[cfg(feature = "pipeline")]
 pub mod local;
 mod metrics;
 
-pub use backend::{AwsBackend, Backend};
+pub use backend::{ActionDay, AwsBackend, Backend, CustomerAction, Report};
 
 use crate::AppError;
 use crate::champion::Loaded;
@@ -60,8 +67,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/customers"),
     ("GET", "/v1/customers/{id}"),
     ("POST", "/v1/customers/{id}"),
+    ("GET", "/v1/customers/{id}/actions"),
+    ("GET", "/v1/actions"),
     ("GET", "/v1/model"),
     ("GET", "/v1/model/scorer.bin"),
+    ("GET", "/v1/monitoring"),
+    ("GET", "/v1/reports/{name}"),
     ("GET", "/healthz"),
     ("GET", "/metrics"),
     ("GET", "/openapi.json"),
@@ -153,6 +164,10 @@ pub fn router<B: Backend>(backend: B, options: ApiOptions) -> Result<Router, App
             "/v1/customers/{id}",
             get(customer::<B>).post(customer_with_fields::<B>),
         )
+        .route("/v1/customers/{id}/actions", get(customer_actions::<B>))
+        .route("/v1/actions", get(action_days::<B>))
+        .route("/v1/monitoring", get(monitoring::<B>))
+        .route("/v1/reports/{name}", get(report::<B>))
         .route("/v1/model", get(model::<B>))
         .route("/v1/model/scorer.bin", get(scorer_bin::<B>))
         .route("/healthz", get(healthz::<B>))
@@ -511,9 +526,89 @@ async fn customers<B: Backend>(
                 "no prediction day yet: run batch prediction (`churn predict`) first",
             )
         })?;
+    if query.csv {
+        let mut response = Response::new(Body::from(ranked.csv(&query)));
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/csv; charset=utf-8"),
+        );
+        let disposition = format!(
+            "attachment; filename=\"churn-customers-{}.csv\"",
+            ranked.day
+        );
+        if let Ok(value) = HeaderValue::from_str(&disposition) {
+            headers.insert(header::CONTENT_DISPOSITION, value);
+        }
+        return Ok(response);
+    }
     let mut page = ranked.page(&query);
     page["overview"] = ranked.overview();
     Ok(ok(&page))
+}
+
+async fn customer_actions<B: Backend>(
+    State(shared): AppState<B>,
+    Path(id): Path<String>,
+) -> Result<Response, Failure> {
+    let actions = shared
+        .backend
+        .actions(&id)
+        .await
+        .map_err(|e| Failure::unavailable(&e))?;
+    Ok(ok(&json!({ "customer_id": id, "actions": actions })))
+}
+
+async fn action_days<B: Backend>(State(shared): AppState<B>) -> Result<Response, Failure> {
+    let days = shared
+        .backend
+        .action_days()
+        .await
+        .map_err(|e| Failure::unavailable(&e))?;
+    Ok(ok(&json!({ "days": days })))
+}
+
+async fn monitoring<B: Backend>(State(shared): AppState<B>) -> Result<Response, Failure> {
+    match shared.backend.monitoring().await {
+        Ok(Some(report)) => Ok(ok(&report)),
+        Ok(None) => Err(Failure::new(
+            StatusCode::NOT_FOUND,
+            "no monitoring report yet: run `churn monitor`",
+        )),
+        Err(error) => Err(Failure::unavailable(&error)),
+    }
+}
+
+async fn report<B: Backend>(
+    State(shared): AppState<B>,
+    Path(name): Path<String>,
+) -> Result<Response, Failure> {
+    let which = backend::Report::parse(&name).ok_or_else(|| {
+        Failure::new(
+            StatusCode::NOT_FOUND,
+            format!("no report '{name}': use {}", backend::Report::NAMES),
+        )
+    })?;
+    match shared.backend.report(which).await {
+        Ok(Some(html)) => {
+            let mut response = Response::new(Body::from(html));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            Ok(response)
+        }
+        Ok(None) => Err(Failure::new(
+            StatusCode::NOT_FOUND,
+            match which {
+                backend::Report::Model => {
+                    "the champion has no evaluation report: run `churn evaluate`"
+                }
+                backend::Report::Monitoring => "no monitoring report yet: run `churn monitor`",
+            },
+        )),
+        Err(error) => Err(Failure::unavailable(&error)),
+    }
 }
 
 async fn model<B: Backend>(State(shared): AppState<B>) -> Result<Response, Failure> {

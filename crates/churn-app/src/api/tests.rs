@@ -24,6 +24,10 @@ struct Fake {
     champion: Option<Arc<Loaded>>,
     rows: HashMap<String, OnlineRow>,
     ranked: Option<Arc<RankedList>>,
+    actions: HashMap<String, Vec<CustomerAction>>,
+    action_days: Vec<ActionDay>,
+    monitoring: Option<Json>,
+    reports: HashMap<&'static str, String>,
     store_down: AtomicBool,
 }
 
@@ -48,6 +52,29 @@ impl Backend for Fake {
             return Err(AppError::retryable("the table did not answer"));
         }
         Ok(())
+    }
+
+    async fn actions(&self, customer_id: &str) -> Result<Vec<CustomerAction>, AppError> {
+        if self.store_down.load(Ordering::Relaxed) {
+            return Err(AppError::retryable("the plans did not answer"));
+        }
+        Ok(self.actions.get(customer_id).cloned().unwrap_or_default())
+    }
+
+    async fn action_days(&self) -> Result<Vec<ActionDay>, AppError> {
+        Ok(self.action_days.clone())
+    }
+
+    async fn monitoring(&self) -> Result<Option<Json>, AppError> {
+        Ok(self.monitoring.clone())
+    }
+
+    async fn report(&self, which: Report) -> Result<Option<String>, AppError> {
+        let name = match which {
+            Report::Model => "model",
+            Report::Monitoring => "monitoring",
+        };
+        Ok(self.reports.get(name).cloned())
     }
 }
 
@@ -112,6 +139,31 @@ fn serving() -> Fake {
                 listed("C000002", 0.1, Tier::Low),
             ],
         ))),
+        actions: HashMap::from([(
+            "C000001".to_owned(),
+            vec![CustomerAction {
+                day: "2026-11-01".into(),
+                action: "retention-call".into(),
+                kind: "call".into(),
+                channel: "crm".into(),
+                rule: Some("high-value".into()),
+                probability: 0.7,
+                tier: "high".into(),
+                cost: 15.0,
+                expected_gain: 42.5,
+                why: "high risk, worth a call".into(),
+                status: "sent".into(),
+            }],
+        )]),
+        action_days: vec![ActionDay {
+            day: "2026-11-01".into(),
+            actions: 1,
+            statuses: [("sent".to_owned(), 1)].into(),
+            expected_gain: 42.5,
+            cost: 15.0,
+        }],
+        monitoring: Some(json!({"findings": {"drift": "ok"}})),
+        reports: HashMap::from([("model", "<!doctype html><html>evaluation</html>".to_owned())]),
         store_down: AtomicBool::new(false),
     }
 }
@@ -404,7 +456,75 @@ async fn the_list_is_paged_with_the_days_overview() {
     assert_eq!(page["total"], 1);
     assert_eq!(page["customers"][0]["customer_id"], "C000001");
     assert_eq!(page["overview"]["tiers"]["low"], 1);
+    assert_eq!(page["overview"]["segments"]["month-to-month"], 2);
     assert_eq!(page["day"], "2026-11-01");
+
+    let (status, headers, body) = call(&app, "GET", "/v1/customers?tier=high&format=csv", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_TYPE], "text/csv; charset=utf-8");
+    assert_eq!(
+        headers[header::CONTENT_DISPOSITION],
+        "attachment; filename=\"churn-customers-2026-11-01.csv\""
+    );
+    let text = String::from_utf8(body).expect("utf-8");
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        [
+            "rank,customer_id,probability,tier,segment,monthly_charge,reasons",
+            "1,C000001,0.7,high,month-to-month,50,contract type = month-to-month",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn actions_monitoring_and_reports_are_served_or_named_missing() {
+    let served = app(serving());
+    let (status, history) = json_of(&served, "GET", "/v1/customers/C000001/actions", "").await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    assert_eq!(history["actions"][0]["action"], "retention-call");
+    assert_eq!(history["actions"][0]["expected_gain"], 42.5);
+    let (status, none) = json_of(&served, "GET", "/v1/customers/C000002/actions", "").await;
+    assert_eq!(
+        (status, none["actions"].as_array().map(Vec::len)),
+        (StatusCode::OK, Some(0))
+    );
+
+    let (status, days) = json_of(&served, "GET", "/v1/actions", "").await;
+    assert_eq!(status, StatusCode::OK, "{days}");
+    assert_eq!(
+        days["days"][0],
+        json!({"day": "2026-11-01", "actions": 1, "statuses": {"sent": 1},
+               "expected_gain": 42.5, "cost": 15.0})
+    );
+
+    let (status, report) = json_of(&served, "GET", "/v1/monitoring", "").await;
+    assert_eq!(
+        (status, &report["findings"]["drift"]),
+        (StatusCode::OK, &json!("ok"))
+    );
+    let (status, headers, body) = call(&served, "GET", "/v1/reports/model", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_TYPE], "text/html; charset=utf-8");
+    assert!(String::from_utf8_lossy(&body).contains("evaluation"));
+    for (uri, says) in [
+        ("/v1/reports/monitoring", "run `churn monitor`"),
+        ("/v1/reports/drift", "use model or monitoring"),
+    ] {
+        let (status, body) = json_of(&served, "GET", uri, "").await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
+        assert!(
+            body["error"].as_str().unwrap_or_default().contains(says),
+            "{body}"
+        );
+    }
+    let mut quiet = serving();
+    quiet.monitoring = None;
+    let (status, body) = json_of(&app(quiet), "GET", "/v1/monitoring", "").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let down = serving();
+    down.store_down.store(true, Ordering::Relaxed);
+    let (status, _) = json_of(&app(down), "GET", "/v1/customers/C000001/actions", "").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
 }
 
 #[tokio::test]
@@ -457,7 +577,7 @@ async fn the_openapi_document_describes_exactly_the_routes() {
     assert_eq!(described, routed);
     let app = app(serving());
     for (method, path) in ROUTES {
-        let uri = path.replace("{id}", "C000000");
+        let uri = path.replace("{id}", "C000000").replace("{name}", "model");
         let body = match (*method, *path) {
             ("POST", "/v1/score") => {
                 json!({ "record": golden()["records"][0]["values"] }).to_string()

@@ -6,6 +6,9 @@
 //! given another labelled table (say, a later month), all of its rows are scored: that is
 //! how real accuracy after deployment is measured.
 
+/// The evaluation report in a model's folder: self-contained HTML.
+pub const REPORT_FILE: &str = "report.html";
+
 pub mod plots;
 
 use std::collections::BTreeMap;
@@ -150,7 +153,7 @@ pub fn evaluate(model_dir: &Path, features: Option<&Path>) -> Result<Evaluation>
         )
     };
     let feature_importance = importance(&champion_scorer, &data, &rows);
-    let report_path = model_dir.join("report.html");
+    let report_path = model_dir.join(REPORT_FILE);
     let evaluation = Evaluation {
         generated_by: format!("churn {}", env!("CARGO_PKG_VERSION")),
         features: features_dir.display().to_string(),
