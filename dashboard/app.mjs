@@ -408,6 +408,8 @@ async function route() {
   });
   document.body.dataset.view = name;
   $('#ready').hidden = false;
+  // For real-user monitoring and wasm-scorer/bench/dashboard.mjs: when the view was ready.
+  performance.mark('churn-ready', { detail: name });
 }
 
 $('#token-form').addEventListener('submit', (event) => {

@@ -246,6 +246,52 @@ async fn a_record_and_a_stored_customer_score_as_the_batch_pipeline_does() {
     assert_eq!(customer["fresh_fields"], json!([]));
 }
 
+/// `?reasons=N` sets how many reasons a score gives; 0 none, the probability unchanged.
+#[tokio::test]
+async fn the_number_of_reasons_is_asked_for_and_checked() {
+    let app = app(serving());
+    let body = json!({ "record": golden()["records"][0]["values"] }).to_string();
+    let (_, default) = json_of(&app, "POST", "/v1/score", &body).await;
+    for (uri, count) in [
+        ("/v1/score?reasons=0", 0),
+        ("/v1/score?reasons=5", 5),
+        ("/v1/customers/C000000?reasons=0", 0),
+        ("/v1/customers/C000000?reasons=1", 1),
+    ] {
+        let sent = if uri.starts_with("/v1/score") {
+            body.as_str()
+        } else {
+            "{}"
+        };
+        let (status, scored) = json_of(&app, "POST", uri, sent).await;
+        assert_eq!(status, StatusCode::OK, "{uri}: {scored}");
+        assert_eq!(scored["probability"], default["probability"], "{uri}");
+        assert_eq!(scored["tier"], default["tier"], "{uri}");
+        assert_eq!(
+            scored["reasons"].as_array().map(Vec::len),
+            Some(count),
+            "{uri}"
+        );
+    }
+    let (_, one) = json_of(&app, "GET", "/v1/customers/C000000?reasons=1", "").await;
+    assert_eq!(
+        one["reasons"][0], default["reasons"][0],
+        "the largest reason first"
+    );
+    for (uri, says) in [
+        ("/v1/score?reasons=11", "from 0 to 10"),
+        ("/v1/score?reasons=many", "from 0 to 10"),
+        ("/v1/score?reason=2", "unknown query parameter 'reason'"),
+    ] {
+        let (status, answer) = json_of(&app, "POST", uri, &body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
+        assert!(
+            answer["error"].as_str().unwrap_or_default().contains(says),
+            "{uri}: {answer}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn fresh_fields_score_exactly_as_the_merged_record() {
     let app = app(serving());
