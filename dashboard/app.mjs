@@ -109,6 +109,7 @@ async function showOverview() {
     ['Action day', day.day],
     ['Actions planned', day.actions.toLocaleString('en')],
     ['Actions sent', sent.toLocaleString('en')],
+    ['CRM risk syncs', day.crm_syncs.toLocaleString('en')],
     ['Expected gain of the plan', money(day.expected_gain)],
     ['Cost of the plan', money(day.cost)],
   ] : [['Actions', actions ? 'none planned yet (run `churn actions`)' : 'not served by this host']]);
@@ -273,8 +274,11 @@ function actionTable(history) {
     $('#customer-action').textContent = 'None planned: run `churn actions` with a playbook.';
     return;
   }
-  const [latest] = history;
-  $('#customer-action').replaceChildren(
+  // The newest retention action: a CRM sync only copies the risk into the CRM.
+  const latest = history.find((entry) => entry.kind !== 'crm_sync');
+  if (!latest) {
+    $('#customer-action').textContent = 'No retention action planned; the risk is synced to the CRM.';
+  } else $('#customer-action').replaceChildren(
     element('p', {}, element('strong', { textContent: latest.action }), ` by ${latest.channel} (${latest.day}): expected gain ${money(latest.expected_gain)} for a cost of ${money(latest.cost)}`),
     element('p', { textContent: latest.why }),
   );

@@ -228,6 +228,47 @@ async fn serve_scores_the_demo_and_answers_as_the_lambda_does() {
         "the demo plans for the top customer: {history}"
     );
     assert_eq!(planned[0]["status"], "planned (not sent)", "{history}");
+    // The day's totals count what `churn actions` counted in its plan.json.
+    let days: Json = get("/v1/actions")
+        .await
+        .expect("actions")
+        .json()
+        .await
+        .expect("json");
+    let totals = &days["days"][0];
+    let plan: Json = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join(format!(
+            "actions/dt={}/plan.json",
+            totals["day"].as_str().expect("day")
+        )))
+        .expect("plan.json"),
+    )
+    .expect("json");
+    let summary = &plan["summary"];
+    let planned: u64 = summary["planned"]
+        .as_object()
+        .expect("planned")
+        .values()
+        .filter_map(Json::as_u64)
+        .sum();
+    assert_eq!(
+        totals["actions"].as_u64(),
+        Some(planned),
+        "{totals} vs {summary}"
+    );
+    assert_eq!(totals["crm_syncs"], summary["crm_syncs"], "{totals}");
+    let close = |a: &Json, b: &Json| {
+        (a.as_f64().expect("number") - b.as_f64().expect("number")).abs() < 1e-6
+    };
+    assert!(
+        close(&totals["cost"], &summary["expected_cost"]),
+        "{totals} vs {summary}"
+    );
+    assert!(
+        close(&totals["expected_gain"], &summary["expected_net"]),
+        "{totals} vs {summary}"
+    );
+
     let csv = get("/v1/customers?tier=high&format=csv")
         .await
         .expect("csv")

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use churn_core::playbook::PlannedAction;
+use churn_core::playbook::{ActionKind, PlannedAction};
 use churn_pipeline::layout;
 use serde_json::Value as Json;
 
@@ -76,10 +76,14 @@ pub fn index_actions(days: Vec<PathBuf>) -> churn_pipeline::Result<ActionIndex> 
                 .get(&planned.key)
                 .cloned()
                 .unwrap_or_else(|| "planned (not sent)".to_owned());
-            total.actions += 1;
-            *total.statuses.entry(status.clone()).or_default() += 1;
-            total.expected_gain += planned.expected_gain;
-            total.cost += planned.cost;
+            if planned.kind == ActionKind::CrmSync {
+                total.crm_syncs += 1;
+            } else {
+                total.actions += 1;
+                *total.statuses.entry(status.clone()).or_default() += 1;
+                total.expected_gain += planned.expected_gain;
+                total.cost += planned.cost;
+            }
             by_customer
                 .entry(planned.customer_id.clone())
                 .or_default()

@@ -69,13 +69,17 @@ pub struct CustomerAction {
     pub status: String,
 }
 
-/// An action day's totals: how many actions were planned, what became of them, and
-/// their expected value.
+/// An action day's totals: how many retention actions were planned, what became of
+/// them, and their expected value; the CRM risk syncs counted apart (as `churn actions`
+/// counts them in `plan.json`).
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct ActionDay {
     pub day: String,
+    /// Retention actions (discounts, calls, support priority, messages).
     pub actions: usize,
-    /// Actions by status (`planned (not sent)`, `sent`, `failed`, `deferred`...).
+    /// CRM contacts whose risk properties are synced.
+    pub crm_syncs: usize,
+    /// Retention actions by status (`planned (not sent)`, `sent`, `failed`, `deferred`...).
     pub statuses: std::collections::BTreeMap<String, usize>,
     /// The sum of the actions' expected gains (saved value minus cost).
     pub expected_gain: f64,

@@ -158,6 +158,7 @@ fn serving() -> Fake {
         action_days: vec![ActionDay {
             day: "2026-11-01".into(),
             actions: 1,
+            crm_syncs: 2,
             statuses: [("sent".to_owned(), 1)].into(),
             expected_gain: 42.5,
             cost: 15.0,
@@ -539,7 +540,7 @@ async fn actions_monitoring_and_reports_are_served_or_named_missing() {
     assert_eq!(status, StatusCode::OK, "{days}");
     assert_eq!(
         days["days"][0],
-        json!({"day": "2026-11-01", "actions": 1, "statuses": {"sent": 1},
+        json!({"day": "2026-11-01", "actions": 1, "crm_syncs": 2, "statuses": {"sent": 1},
                "expected_gain": 42.5, "cost": 15.0})
     );
 
