@@ -7,6 +7,8 @@
 // Benchmarks print their figures.
 #![allow(clippy::print_stdout)]
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Instant;
 
 /// The figures of one stage.
@@ -98,4 +100,40 @@ pub fn generate_and_ingest(
         |r| r.sources.values().map(|s| s.curated).sum(),
     )?;
     Ok(())
+}
+
+/// The Python of a peer's virtualenv, `bench/<name>`, made on first use with `packages`
+/// from PyPI. The installed list is recorded in the virtualenv and the install is run
+/// again when it differs, so an interrupted install or a changed pin never leaves a
+/// half-made peer behind.
+pub fn peer_python(name: &str, packages: &[&str]) -> anyhow::Result<PathBuf> {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(name);
+    let python = venv.join("bin/python");
+    let record = venv.join("churn-bench-installed.txt");
+    let wanted = packages.join("\n");
+    if python.exists() && std::fs::read_to_string(&record).is_ok_and(|had| had == wanted) {
+        return Ok(python);
+    }
+    println!(
+        "  (making {} for the peer: {})",
+        venv.display(),
+        packages.join(" ")
+    );
+    let made = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()?;
+    anyhow::ensure!(made.success(), "python3 -m venv {} failed", venv.display());
+    let installed = Command::new(venv.join("bin/pip"))
+        .args(["install", "--quiet", "--disable-pip-version-check"])
+        .args(packages)
+        .status()?;
+    anyhow::ensure!(
+        installed.success(),
+        "pip install into {} failed: {}",
+        venv.display(),
+        packages.join(" ")
+    );
+    std::fs::write(&record, wanted)?;
+    Ok(python)
 }

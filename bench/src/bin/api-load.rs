@@ -331,7 +331,7 @@ impl Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
-        let python = peer_python()?;
+        let python = churn_bench::peer_python(".venv-api", PEER_PACKAGES)?;
         println!(
             "starting the peer (training LightGBM on {}) ...",
             train_table.display()
@@ -371,29 +371,6 @@ impl Server {
         );
         Ok((Self(child), base))
     }
-}
-
-/// The peer's virtualenv, made on the first run.
-fn peer_python() -> anyhow::Result<PathBuf> {
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-api");
-    let python = venv.join("bin/python");
-    if !python.exists() {
-        println!(
-            "making {} (the peer's virtualenv, from PyPI) ...",
-            venv.display()
-        );
-        let made = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()?;
-        ensure!(made.success(), "python3 -m venv {} failed", venv.display());
-        let installed = Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check"])
-            .args(PEER_PACKAGES)
-            .status()?;
-        ensure!(installed.success(), "pip install of the peer failed");
-    }
-    Ok(python)
 }
 
 /// What the peer runs on, pinned.

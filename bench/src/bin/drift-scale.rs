@@ -68,29 +68,6 @@ fn day(text: &str) -> anyhow::Result<chrono::NaiveDate> {
         .with_context(|| format!("{text}: not a date (YYYY-MM-DD)"))
 }
 
-/// The peer's Python, its virtualenv made on first use.
-fn peer_python() -> anyhow::Result<PathBuf> {
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-drift");
-    let python = venv.join("bin/python");
-    if !python.exists() {
-        println!(
-            "  (making {} for the peer: evidently 0.7.23, pandas 2, pyarrow)",
-            venv.display()
-        );
-        let made = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()?;
-        anyhow::ensure!(made.success(), "python3 -m venv {} failed", venv.display());
-        let installed = Command::new(venv.join("bin/pip"))
-            // Evidently 0.7.23 imports a pandas helper that pandas 3 removed.
-            .args(["install", "-q", "evidently==0.7.23", "pandas<3", "pyarrow"])
-            .status()?;
-        anyhow::ensure!(installed.success(), "pip install of the peer failed");
-    }
-    Ok(python)
-}
-
 /// What `churn monitor` does for data drift: read the reference profile, load the table,
 /// measure; run in a process of its own.
 fn measure_drift(profile_file: &Path, current_dir: &Path, resample: bool) -> anyhow::Result<()> {
@@ -253,7 +230,9 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     println!("Evidently's DataDriftPreset on the same files:");
-    let python = peer_python()?;
+    // Evidently 0.7.23 imports a pandas helper that pandas 3 removed.
+    let python =
+        churn_bench::peer_python(".venv-drift", &["evidently==0.7.23", "pandas<3", "pyarrow"])?;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/evidently_drift.py");
     let output = Command::new(python)
         .arg(script)

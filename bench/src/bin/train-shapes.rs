@@ -53,30 +53,6 @@ struct Args {
     work: Option<PathBuf>,
 }
 
-/// The peer's Python, its virtualenv made on first use.
-fn peer_python() -> anyhow::Result<PathBuf> {
-    let bench = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let venv = bench.join(".venv-peers");
-    let python = venv.join("bin/python");
-    if !python.exists() {
-        println!(
-            "  (making {} for the peer: lightgbm, scikit-learn, pandas)",
-            venv.display()
-        );
-        let made = Command::new("python3")
-            .arg("-m")
-            .arg("venv")
-            .arg(&venv)
-            .status()?;
-        anyhow::ensure!(made.success(), "python3 -m venv {} failed", venv.display());
-        let installed = Command::new(venv.join("bin/pip"))
-            .args(["install", "-q", "lightgbm", "scikit-learn", "pandas"])
-            .status()?;
-        anyhow::ensure!(installed.success(), "pip install of the peer failed");
-    }
-    Ok(python)
-}
-
 /// The peer's `seconds=… roc_auc=…` on the same table and test ids.
 fn run_peer(python: &Path, table: &Path, test_ids: &Path) -> anyhow::Result<String> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/lightgbm_search.py");
@@ -214,7 +190,10 @@ fn main() -> anyhow::Result<()> {
     let python = if args.no_peer {
         None
     } else {
-        Some(peer_python()?)
+        Some(churn_bench::peer_python(
+            ".venv-peers",
+            &["lightgbm", "scikit-learn", "pandas"],
+        )?)
     };
     println!(
         "default `churn train` by table shape ({} threads)",
