@@ -7,7 +7,7 @@ use crate::calibration::sigmoid;
 use crate::decision::Tier;
 use crate::error::{ArtifactError, ScoreError};
 use crate::model::{Aggregation, CompiledTrees, Model};
-use crate::shap::add_tree_shap_with;
+use crate::shap::{ShapBuffers, TreeShap};
 use crate::value::Value;
 
 /// The score of one customer.
@@ -70,7 +70,7 @@ impl Explanation {
 #[derive(Debug, Clone)]
 enum Compiled {
     Linear,
-    Trees(CompiledTrees),
+    Trees(CompiledTrees, TreeShap),
 }
 
 /// One component of a scorer: its compiled model and where its encoding lives in the
@@ -134,7 +134,10 @@ impl Scorer {
                 let width = component.preprocessing.width();
                 let compiled = match &component.model {
                     Model::Linear(_) => Compiled::Linear,
-                    Model::Trees(ensemble) => Compiled::Trees(CompiledTrees::new(ensemble, width)),
+                    Model::Trees(ensemble) => Compiled::Trees(
+                        CompiledTrees::new(ensemble, width),
+                        TreeShap::new(&ensemble.trees),
+                    ),
                 };
                 let scoring = ScoringComponent {
                     weight: component.weight,
@@ -221,7 +224,7 @@ impl Scorer {
 
     fn component_margin(&self, component: &ScoringComponent, encoded: &[f64]) -> f64 {
         match &component.compiled {
-            Compiled::Trees(trees) => trees.margin(encoded),
+            Compiled::Trees(trees, _) => trees.margin(encoded),
             Compiled::Linear => self.artifact.components[component.index]
                 .model
                 .margin(encoded),
@@ -242,7 +245,7 @@ impl Scorer {
     /// weight not applied.
     pub fn component_margins(&self, component: &ScoringComponent, rows: &[f64], out: &mut [f64]) {
         match &component.compiled {
-            Compiled::Trees(trees) => trees.margins(rows, component.width, out),
+            Compiled::Trees(trees, _) => trees.margins(rows, component.width, out),
             Compiled::Linear => {
                 let model = &self.artifact.components[component.index].model;
                 for (row, slot) in rows.chunks(component.width.max(1)).zip(out.iter_mut()) {
@@ -405,28 +408,37 @@ impl Scorer {
         let margin = self.margin_encoded(&encoded);
         let mut totals = vec![0.0; self.feature_count()];
         let mut base = 0.0;
-        let mut paths = Vec::new();
+        let mut buffers = ShapBuffers::default();
         for component in &self.components {
             let x = &encoded[component.offset..component.offset + component.width];
             let mut phi = vec![0.0; component.width];
-            let component_base = match &self.artifact.components[component.index].model {
-                Model::Linear(linear) => {
+            let model = &self.artifact.components[component.index].model;
+            let component_base = match (model, &component.compiled) {
+                (Model::Linear(linear), _) => {
                     for ((slot, weight), value) in phi.iter_mut().zip(&linear.weights).zip(x) {
                         *slot = weight * value;
                     }
                     linear.intercept
                 }
-                Model::Trees(ensemble) => {
+                (Model::Trees(ensemble), Compiled::Trees(_, shap)) => {
                     let (scale, start) = match ensemble.aggregation {
                         Aggregation::Sum { base_score } => (1.0, base_score),
                         Aggregation::Mean => (1.0 / ensemble.trees.len() as f64, 0.0),
                     };
                     let mut expected = 0.0;
-                    for tree in &ensemble.trees {
-                        add_tree_shap_with(tree, x, scale, &mut phi, &mut paths);
-                        expected += tree.expected_value() * scale;
+                    for ((index, tree), value) in ensemble
+                        .trees
+                        .iter()
+                        .enumerate()
+                        .zip(shap.expected_values())
+                    {
+                        shap.add(index, tree, x, scale, &mut phi, &mut buffers);
+                        expected += value * scale;
                     }
                     start + expected
+                }
+                (Model::Trees(_), Compiled::Linear) => {
+                    unreachable!("Scorer::new compiles every tree model as trees")
                 }
             };
             base += component.weight * component_base;
