@@ -264,8 +264,10 @@ fn matches_the_published_algorithm_on_random_trees() {
 fn deep_trees_stay_within_1e_9_of_the_published_algorithm() {
     // Forests at a million customers grow paths of 30 to 40 splits.
     let mut random = Random(42);
+    let mut deepest = 0;
     for _ in 0..20 {
         let tree = random_tree(&mut random, 60, 40);
+        deepest = deepest.max(tree.depth());
         for _ in 0..5 {
             let x = random_row(&mut random, 60);
             let phi = fast(&tree, &x);
@@ -273,6 +275,10 @@ fn deep_trees_stay_within_1e_9_of_the_published_algorithm() {
             assert_additive(&tree, &x, &phi, 1e-9);
         }
     }
+    assert!(
+        deepest >= 25,
+        "the random trees reached only depth {deepest}"
+    );
 }
 
 #[test]
