@@ -539,7 +539,8 @@ impl CompiledTrees {
     }
 
     /// [`Self::margins`] through complete trees: widened rows are padded to a power of two
-    /// (at least 16 values), so a mask keeps every column index in range.
+    /// (at least 16 values; 1,024 in the browser build), so a mask keeps every column
+    /// index in range.
     fn padded_margins<const S: usize>(
         &self,
         trees: &[CompleteTree<S>],
@@ -549,6 +550,11 @@ impl CompiledTrees {
         out: &mut [f64],
     ) {
         let run = (trees, depth, rows, width);
+        // The browser build keeps one width: each is a copy of the walk (7 of them were a
+        // third of the module), and a block of the widest rows is only 128 KiB.
+        if cfg!(target_arch = "wasm32") {
+            return self.complete_margins::<1024, S>(run, out);
+        }
         match (2 * width).next_power_of_two() {
             0..=16 => self.complete_margins::<16, S>(run, out),
             32 => self.complete_margins::<32, S>(run, out),

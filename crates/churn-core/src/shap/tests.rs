@@ -99,6 +99,15 @@ fn assert_additive(tree: &Tree, x: &[f64], phi: &[f64], tolerance: f64) {
 }
 
 #[test]
+fn the_newton_seed_is_the_cosine_on_the_whole_half_turn() {
+    for i in 0..=10_000 {
+        let theta = std::f64::consts::PI * f64::from(i) / 10_000.0;
+        let error = (cos_seed(theta) - theta.cos()).abs();
+        assert!(error < 1e-12, "cos {theta}: off by {error}");
+    }
+}
+
+#[test]
 fn quadrature_rules_integrate_polynomials_of_degree_up_to_2n_minus_1_exactly() {
     for n in 1..=40 {
         let rule = Rule::new(n);
