@@ -7,6 +7,8 @@
 // Benchmarks print their figures.
 #![allow(clippy::print_stdout)]
 
+pub mod reference;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;

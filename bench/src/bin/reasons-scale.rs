@@ -34,6 +34,9 @@ struct Args {
     /// Feature folder to explain every row of (default: `train-scale`'s).
     #[arg(long)]
     features: Option<PathBuf>,
+    /// Explain only the first N rows of the table (the figure is still per million).
+    #[arg(long)]
+    rows: Option<usize>,
     /// Rows explained by both algorithms, one thread each.
     #[arg(long, default_value_t = 2_000)]
     sample: usize,
@@ -44,9 +47,7 @@ const GOAL_SECONDS_PER_MILLION: f64 = 60.0;
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let scale = std::env::temp_dir().join("churn-train-scale");
-    let model = args
-        .model
-        .unwrap_or_else(|| scale.join("models/scale/model"));
+    let model = args.model.unwrap_or_else(|| scale.join("models/scale"));
     let features = args.features.unwrap_or_else(|| {
         let as_of = churn_pipeline::generate::GenerateConfig::default().end_date
             - chrono::Duration::days(89);
@@ -62,9 +63,10 @@ fn main() -> anyhow::Result<()> {
     let artifact = ModelArtifact::from_binary(&bytes)?;
     let scorer = Scorer::new(artifact.clone())?;
     let data = load_dir(&features, false)?;
-    let rows = data.len();
+    let rows = args.rows.map_or(data.len(), |n| n.min(data.len()));
     println!(
-        "reasons for {rows} customers of {}, model {} ({}) on {} threads",
+        "reasons for {rows} of the {} customers of {}, model {} ({}) on {} threads",
+        data.len(),
         features.display(),
         artifact.model_id,
         artifact.family,

@@ -13,9 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::Context;
-use churn_pipeline::features::data;
-use churn_pipeline::features::table::{TableOptions, build_from_tables};
+use churn_bench::reference::{REFERENCES, Reference};
 use churn_pipeline::progress::NoProgress;
 use churn_pipeline::train::{TrainOptions, train};
 use clap::Parser;
@@ -33,58 +31,6 @@ struct Args {
     seed: u64,
 }
 
-struct Reference {
-    name: &'static str,
-    table: &'static str,
-    id: &'static str,
-    target: &'static str,
-    test_ids: &'static str,
-    /// Only rows whose id is at most this (Orange: the first 3333 rows).
-    max_id: Option<u64>,
-    peers: &'static [(&'static str, f64)],
-    target_auc: f64,
-    target_linear_auc: Option<f64>,
-}
-
-const REFERENCES: [Reference; 2] = [
-    Reference {
-        name: "IBM Telco",
-        table: "telco-ibm/Telco-Customer-Churn.csv",
-        id: "customerID",
-        target: "Churn",
-        test_ids: "telco-ibm/test_ids.txt",
-        max_id: None,
-        peers: &[
-            ("logistic regression", 0.842),
-            ("random forest (300 trees)", 0.820),
-            ("XGBoost (defaults)", 0.815),
-            ("LightGBM (defaults)", 0.835),
-            ("CatBoost (defaults)", 0.839),
-            ("LightGBM tuned (40 configs x 5-fold CV, ~60 s)", 0.848),
-        ],
-        target_auc: 0.848,
-        target_linear_auc: Some(0.842),
-    },
-    Reference {
-        name: "Orange / MLC (rows 1-3333)",
-        table: "orange-mlc/mlc_churn.csv",
-        id: "rownames",
-        target: "churn",
-        test_ids: "orange-mlc/test_rownames_first3333.txt",
-        max_id: Some(3333),
-        peers: &[
-            ("logistic regression", 0.809),
-            ("random forest (300 trees)", 0.896),
-            ("XGBoost (defaults)", 0.887),
-            ("LightGBM (defaults)", 0.897),
-            ("CatBoost (defaults)", 0.907),
-            ("LightGBM tuned (40 configs x 5-fold CV)", 0.892),
-        ],
-        target_auc: 0.907,
-        target_linear_auc: None,
-    },
-];
-
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     if !args.data.exists() {
@@ -93,46 +39,13 @@ fn main() -> anyhow::Result<()> {
     }
     let work = std::env::temp_dir().join("churn-train-reference");
     for reference in &REFERENCES {
-        run(
-            reference,
-            &args,
-            &work.join(reference.table.replace('/', "_")),
-        )?;
+        run(reference, &args, &reference.work_dir(&work))?;
     }
     Ok(())
 }
 
 fn run(reference: &Reference, args: &Args, work: &Path) -> anyhow::Result<()> {
-    let mut table = args.data.join(reference.table);
-    if let Some(max) = reference.max_id {
-        // Keep the first rows, as the reference split does.
-        let text = std::fs::read_to_string(&table)?;
-        let mut lines = text.lines();
-        let mut kept: Vec<&str> = lines.next().into_iter().collect();
-        kept.extend(lines.filter(|line| {
-            line.split(',')
-                .next()
-                .and_then(|id| id.parse::<u64>().ok())
-                .is_some_and(|id| id <= max)
-        }));
-        std::fs::create_dir_all(work)?;
-        table = work.join("table.csv");
-        std::fs::write(&table, kept.join("\n"))?;
-    }
-    let features = work.join("features");
-    build_from_tables(&TableOptions::new(
-        vec![table],
-        reference.id,
-        Some(reference.target),
-        &features,
-    ))?;
-    let dataset = data::load_dir(&features, true)?;
-    let test_ids: Vec<String> = std::fs::read_to_string(args.data.join(reference.test_ids))
-        .context("reading the reference test ids")?
-        .lines()
-        .map(|line| line.trim().to_owned())
-        .filter(|line| !line.is_empty())
-        .collect();
+    let (dataset, test_ids) = reference.load(&args.data, work)?;
     let options = TrainOptions {
         seed: args.seed,
         test_ids: Some(test_ids),
