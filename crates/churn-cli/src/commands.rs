@@ -288,8 +288,8 @@ pub struct PredictArgs {
     #[arg(long, default_value_t = predict_defaults().reasons)]
     pub reasons: usize,
     /// Explain customers from this tier up: high (the list a CRM acts on), medium, or low
-    /// (everyone; exact TreeSHAP costs about a millisecond per customer for a large model).
-    #[arg(long, value_enum, default_value_t = TierArg::High)]
+    /// (everyone; at a million customers of a large model, minutes rather than seconds).
+    #[arg(long, value_enum, default_value_t = predict_defaults().reasons_from.into())]
     pub reasons_from: TierArg,
     /// Keep only the riskiest N customers in the high-risk list.
     #[arg(long)]

@@ -92,6 +92,16 @@ pub enum TierArg {
     Low,
 }
 
+impl From<Tier> for TierArg {
+    fn from(tier: Tier) -> Self {
+        match tier {
+            Tier::High => TierArg::High,
+            Tier::Medium => TierArg::Medium,
+            Tier::Low => TierArg::Low,
+        }
+    }
+}
+
 impl From<TierArg> for Tier {
     fn from(tier: TierArg) -> Self {
         match tier {

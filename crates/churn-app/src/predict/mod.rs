@@ -23,7 +23,6 @@ pub mod merge;
 
 use std::path::Path;
 
-use churn_core::Tier;
 use churn_io::events::{PredictionsReady, SnapshotReady, domain_event};
 use churn_io::online::OnlineRow;
 use churn_io::store::ObjectGet;
@@ -238,12 +237,10 @@ async fn score_and_upload(
     let features_dir = work.at(features);
     let predicted = {
         let (model, features_dir, out) = (model.clone(), features_dir.clone(), work.at(out));
-        let options = PredictOptions {
-            reasons_from: Tier::High,
-            ..PredictOptions::default()
-        }
-        .validate()
-        .map_err(churn_pipeline::PipelineError::from)?;
+        // The CLI's default: reasons for the high tier, the list the CRM step acts on.
+        let options = PredictOptions::default()
+            .validate()
+            .map_err(churn_pipeline::PipelineError::from)?;
         blocking("scoring", move || {
             churn_pipeline::predict::predict(&model, &features_dir, &out, &options, &NoProgress)
         })

@@ -41,7 +41,9 @@ pub struct PredictOptions {
     /// Reason codes per customer (0 skips the explanation, which is most of the cost).
     pub reasons: usize,
     /// Explain only customers at or above this tier: reasons are for acting on, and the
-    /// lower tiers are most customers and most of the cost.
+    /// lower tiers are most customers and most of the cost (`Low` explains everyone: at
+    /// a million customers of a large booster, minutes rather than seconds; see
+    /// `bench/reasons-scale`).
     pub reasons_from: Tier,
     /// Keep at most this many customers in the high-risk list (the riskiest).
     pub max_high_risk: Option<usize>,

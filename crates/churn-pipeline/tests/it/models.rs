@@ -487,6 +487,28 @@ fn train_evaluate_and_predict_end_to_end() {
     ] {
         assert!(predictions.column(column).is_ok(), "{column}");
     }
+    // By default the high tier is explained, and only it.
+    let tiers = predictions
+        .column("tier")
+        .expect("tier")
+        .str()
+        .expect("str");
+    let first_reasons = predictions
+        .column("reason_1")
+        .expect("r")
+        .str()
+        .expect("str");
+    assert!(
+        tiers.iter().any(|t| t == Some("low")),
+        "some customers are low risk"
+    );
+    for (tier, reason) in tiers.iter().zip(first_reasons.iter()) {
+        assert_eq!(
+            tier == Some("high"),
+            reason.is_some(),
+            "{tier:?}: {reason:?}"
+        );
+    }
     let high = read(&small_batches.join("high_risk.parquet"));
     assert_eq!(high.height() as u64, summary.high_risk);
     let probabilities: Vec<f64> = high
@@ -526,6 +548,29 @@ fn train_evaluate_and_predict_end_to_end() {
             .column("churn_probability")
             .expect("p")
             .equals(again.column("churn_probability").expect("p"))
+    );
+    // Reasons for every tier: every customer explained.
+    let everyone = dir.path().join("predictions/everyone");
+    predict(
+        &model,
+        &features,
+        &everyone,
+        &PredictOptions {
+            reasons_from: churn_core::Tier::Low,
+            ..PredictOptions::default()
+        }
+        .validate()
+        .expect("valid"),
+        &NoProgress,
+    )
+    .expect("predict");
+    let explained = read(&everyone.join("predictions.parquet"));
+    let first_reasons = explained.column("reason_1").expect("r").str().expect("str");
+    assert!(
+        first_reasons
+            .iter()
+            .all(|r| r.is_some_and(|r| !r.is_empty())),
+        "every customer has a reason"
     );
 
     // A table that does not fit the model is refused with the problem named.
