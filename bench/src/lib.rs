@@ -8,6 +8,7 @@
 #![allow(clippy::print_stdout)]
 
 pub mod reference;
+pub mod train_scale;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

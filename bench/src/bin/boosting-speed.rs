@@ -68,12 +68,10 @@ fn main() -> anyhow::Result<()> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads)
         .build_global()?;
-    let features = args.features.clone().unwrap_or_else(|| {
-        let as_of = churn_pipeline::generate::GenerateConfig::default().end_date
-            - chrono::Duration::days(89);
-        churn_pipeline::layout::features_as_of(&as_of)
-            .local(&std::env::temp_dir().join("churn-train-scale"))
-    });
+    let features = args
+        .features
+        .clone()
+        .unwrap_or_else(|| churn_bench::train_scale::features(&churn_bench::train_scale::dir()));
     let data = load_dir(&features, true).with_context(|| {
         format!(
             "{}: no feature table (run `cargo run --release -p churn-bench --bin train-scale` first, or pass --features)",

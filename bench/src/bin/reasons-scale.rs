@@ -46,13 +46,13 @@ const GOAL_SECONDS_PER_MILLION: f64 = 60.0;
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let scale = std::env::temp_dir().join("churn-train-scale");
-    let model = args.model.unwrap_or_else(|| scale.join("models/scale"));
-    let features = args.features.unwrap_or_else(|| {
-        let as_of = churn_pipeline::generate::GenerateConfig::default().end_date
-            - chrono::Duration::days(89);
-        churn_pipeline::layout::features_as_of(&as_of).local(&scale)
-    });
+    let scale = churn_bench::train_scale::dir();
+    let model = args
+        .model
+        .unwrap_or_else(|| churn_bench::train_scale::model(&scale));
+    let features = args
+        .features
+        .unwrap_or_else(|| churn_bench::train_scale::features(&scale));
     let path = model.join(BINARY_FILE);
     let bytes = std::fs::read(&path).with_context(|| {
         format!(

@@ -35,9 +35,7 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let dir = args
-        .dir
-        .unwrap_or_else(|| std::env::temp_dir().join("churn-train-scale"));
+    let dir = args.dir.unwrap_or_else(churn_bench::train_scale::dir);
     let store = Store::new(&dir);
     let config = GenerateConfig {
         customers: args.customers,
@@ -45,7 +43,7 @@ fn main() -> anyhow::Result<()> {
         overwrite: true,
         ..GenerateConfig::default()
     };
-    let as_of = config.end_date - chrono::Duration::days(89);
+    let as_of = churn_bench::train_scale::as_of(&config);
     let features = churn_pipeline::layout::features_as_of(&as_of).local(&dir);
     println!("training at scale in {}", dir.display());
     if !features.join("features.parquet").exists() {
@@ -76,7 +74,7 @@ fn main() -> anyhow::Result<()> {
         ..TrainOptions::default()
     }
     .validate()?;
-    let model_dir = dir.join("models/scale");
+    let model_dir = churn_bench::train_scale::model(&dir);
     let ((outcome, _), _) = measure(
         "train (default settings)",
         || {
