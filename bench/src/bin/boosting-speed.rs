@@ -65,6 +65,27 @@ const LAMBDA: f64 = 1.0;
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    anyhow::ensure!(
+        args.trees >= 1,
+        "--trees {}: fit at least 1 tree",
+        args.trees
+    );
+    anyhow::ensure!(
+        args.leaves >= 2,
+        "--leaves {}: a tree needs at least 2 leaves",
+        args.leaves
+    );
+    anyhow::ensure!(
+        args.depth >= 1,
+        "--depth {}: a tree needs at least 1 split",
+        args.depth
+    );
+    anyhow::ensure!(
+        args.learning_rate.is_finite() && args.learning_rate > 0.0 && args.learning_rate <= 1.0,
+        "--learning-rate {}: give a rate above 0 and at most 1",
+        args.learning_rate
+    );
+    anyhow::ensure!(args.threads >= 1, "--threads 0: give at least 1 thread");
     rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads)
         .build_global()?;
@@ -79,6 +100,16 @@ fn main() -> anyhow::Result<()> {
         )
     })?;
     let (train_rows, test_rows) = split::train_test(&data.labels, 0.2, args.seed);
+    let churners = |rows: &[usize]| rows.iter().filter(|&&r| data.labels[r]).count();
+    for (name, rows) in [("train", &train_rows), ("test", &test_rows)] {
+        anyhow::ensure!(
+            churners(rows) > 0 && churners(rows) < rows.len(),
+            "{}: the {name} split needs churners and stayers ({} rows, {} churners)",
+            features.display(),
+            rows.len(),
+            churners(rows)
+        );
+    }
     let encoded = encode::fit(&data, &train_rows, Style::Trees, args.seed);
     let width = encoded.preprocessing.width();
     let test_matrix = encode::encode(&data, &encoded.preprocessing, &test_rows);
@@ -121,7 +152,7 @@ fn main() -> anyhow::Result<()> {
             "  churn / LightGBM boosting time: {:.2}x; AUC {:+.4}: {}",
             ours.boosting / peer.boosting,
             ours.auc - peer.auc,
-            if ours.boosting <= peer.boosting && ours.auc >= peer.auc - 5e-4 {
+            if ours.boosting <= peer.boosting && ours.auc >= peer.auc {
                 "goal met"
             } else {
                 "goal MISSED"

@@ -46,6 +46,8 @@ const GOAL_SECONDS_PER_MILLION: f64 = 60.0;
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    anyhow::ensure!(args.rows != Some(0), "--rows 0: explain at least 1 row");
+    anyhow::ensure!(args.sample >= 1, "--sample 0: compare at least 1 row");
     let scale = churn_bench::train_scale::dir();
     let model = args
         .model

@@ -20,6 +20,7 @@ use std::time::Instant;
 use churn_bench::reference::REFERENCES;
 use churn_core::metrics::{Confusion, roc_auc};
 use churn_core::model::{CompiledTrees, Model, TreeEnsemble};
+use churn_pipeline::rng::sigmoid;
 use churn_pipeline::train::encode::{self, ScalingKind, Style};
 use churn_pipeline::train::family::{Config, Family};
 use churn_pipeline::train::linear::{self, LinearParams};
@@ -80,6 +81,17 @@ fn main() -> anyhow::Result<()> {
         let test: std::collections::HashSet<&str> = test_ids.iter().map(String::as_str).collect();
         let (test_rows, train_rows): (Vec<usize>, Vec<usize>) =
             (0..data.len()).partition(|&r| test.contains(data.ids[r].as_str()));
+        let churners = |rows: &[usize]| rows.iter().filter(|&&r| data.labels[r]).count();
+        for (name, rows) in [("train", &train_rows), ("test", &test_rows)] {
+            anyhow::ensure!(
+                churners(rows) > 0 && churners(rows) < rows.len(),
+                "{}: the {name} split of {} needs churners and stayers ({} rows, {} churners; do the test ids match the table's ids?)",
+                reference.name,
+                reference.test_ids,
+                rows.len(),
+                churners(rows)
+            );
+        }
         // One matrix for every model: imputed and standardised (what a linear model
         // needs; trees split the same on any monotone rescaling), with the categories
         // one-hot or target encoded as `churn train` encodes them.
@@ -268,12 +280,12 @@ fn timed<T>(work: impl FnOnce() -> T) -> (f64, T) {
 fn margins_as_probabilities(model: &Model, matrix: &[f64], width: usize) -> Vec<f64> {
     matrix
         .chunks(width)
-        .map(|row| 1.0 / (1.0 + (-model.margin(row)).exp()))
+        .map(|row| sigmoid(model.margin(row)))
         .collect()
 }
 
 /// Our forest's probabilities as the scorer computes them (compiled trees, a mean of
-/// leaf churn rates).
+/// leaf churn rates); the timing includes compiling the trees, as a scorer's start does.
 fn forest_scores(ensemble: &TreeEnsemble, matrix: &[f64], width: usize) -> Vec<f64> {
     let mut scores = vec![0.0; matrix.len() / width];
     CompiledTrees::new(ensemble, width).margins(matrix, width, &mut scores);

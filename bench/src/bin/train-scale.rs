@@ -103,7 +103,7 @@ fn main() -> anyhow::Result<()> {
     }
     let out = dir.join("predictions/bench");
     measure(
-        "predict with 3 reasons",
+        "predict, reasons for high tier",
         || {
             Ok(predict(
                 &model_dir,
