@@ -209,8 +209,8 @@ async fn ingest_and_publish(
         version: Some(version),
         data_end,
         curated_rows: sum(|s| s.curated),
-        quarantined_rows: sum(|s| s.quarantined),
-        duplicate_rows: sum(|s| s.duplicates),
+        quarantined_rows: report.quarantined(),
+        duplicate_rows: report.duplicates(),
         quarantined_objects,
     };
     platform

@@ -90,6 +90,10 @@ pub struct IngestArgs {
     /// session, a churn, a payment) is quarantined as "future". Default: today (UTC).
     #[arg(long)]
     pub reference_date: Option<String>,
+    /// Minutes without app events (raw/events/) that end a session: a customer's events
+    /// closer together than this make one session of the sessions source.
+    #[arg(long, default_value_t = churn_pipeline::ingest::events::DEFAULT_SESSION_GAP_MINUTES, value_parser = clap::value_parser!(u32).range(1..=1440))]
+    pub session_gap_minutes: u32,
 }
 
 #[derive(Debug, Args)]
@@ -346,10 +350,22 @@ pub(crate) fn ingest(args: IngestArgs, bars: &Bars) -> Result<()> {
     let options = IngestOptions {
         chunk_rows: args.chunk_rows,
         reference_date,
+        session_gap_minutes: args.session_gap_minutes,
     };
     let started = std::time::Instant::now();
     let report = churn_pipeline::ingest::ingest(&store, &options, bars).context("ingest failed")?;
-    let quarantined: u64 = report.sources.values().map(|s| s.quarantined).sum();
+    let quarantined = report.quarantined();
+    if let Some(events) = &report.events {
+        info!(
+            events = events.rows.rows_in,
+            sessionised = events.rows.curated,
+            quarantined = events.rows.quarantined,
+            duplicates = events.rows.duplicates,
+            sessions = events.sessions,
+            gap_minutes = events.session_gap_minutes,
+            "app events sessionised"
+        );
+    }
     info!(
         seconds = format!("{:.1}", started.elapsed().as_secs_f64()),
         %reference_date,

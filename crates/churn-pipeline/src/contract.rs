@@ -1,6 +1,6 @@
-//! The raw-data contract: the six sources a customer's history arrives in, and for every
-//! column its type, whether it is required, the values it may take and what ingest does
-//! when it is missing.
+//! The raw-data contract: the six sources a customer's history arrives in (and the raw
+//! app events that may stand in for sessions), and for every column its type, whether it
+//! is required, the values it may take and what ingest does when it is missing.
 //!
 //! This table is the single source of truth: ingest validates against it, the generator
 //! writes to it, and `docs/data-contract.md` is rendered from it (a test keeps the page in
@@ -8,7 +8,7 @@
 
 use std::fmt::Write as _;
 
-/// One of the six raw sources.
+/// One of the six raw sources, or the raw app events that ingest turns into sessions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Source {
     /// Demographics and contact details, one row per customer.
@@ -23,10 +23,14 @@ pub enum Source {
     Tickets,
     /// Dates on which customers churned.
     ChurnLabels,
+    /// Raw app events (one row per event): not a curated table of its own, but sessionised
+    /// into [`Source::Sessions`] at ingest (see [`crate::ingest::events`]).
+    Events,
 }
 
 impl Source {
-    /// Every source, in dependency order (customers first: the others refer to it).
+    /// Every source with a curated table, in dependency order (customers first: the others
+    /// refer to it).
     pub const ALL: [Source; 6] = [
         Source::Customers,
         Source::Accounts,
@@ -34,6 +38,17 @@ impl Source {
         Source::Sessions,
         Source::Tickets,
         Source::ChurnLabels,
+    ];
+
+    /// Every folder of `raw/` that ingest reads: the six sources and the app events.
+    pub const RAW: [Source; 7] = [
+        Source::Customers,
+        Source::Accounts,
+        Source::Billing,
+        Source::Sessions,
+        Source::Tickets,
+        Source::ChurnLabels,
+        Source::Events,
     ];
 
     /// The folder name under `raw/`, `curated/` and `quarantine/`.
@@ -45,12 +60,13 @@ impl Source {
             Source::Sessions => "sessions",
             Source::Tickets => "tickets",
             Source::ChurnLabels => "churn_labels",
+            Source::Events => "events",
         }
     }
 
-    /// Parses a folder name.
+    /// Parses a folder name of `raw/`.
     pub fn from_name(name: &str) -> Option<Source> {
-        Source::ALL.into_iter().find(|source| source.name() == name)
+        Source::RAW.into_iter().find(|source| source.name() == name)
     }
 
     /// The contract of this source.
@@ -62,6 +78,7 @@ impl Source {
             Source::Sessions => &SESSIONS,
             Source::Tickets => &TICKETS,
             Source::ChurnLabels => &CHURN_LABELS,
+            Source::Events => &EVENTS,
         }
     }
 }
@@ -649,13 +666,77 @@ static CHURN_LABELS: SourceContract = SourceContract {
     references_customers: true,
 };
 
+static EVENTS: SourceContract = SourceContract {
+    source: Source::Events,
+    row: "one app event, such as an app opened, a page viewed or a video played (several \
+          events of one customer close together in time make one session)",
+    columns: &[
+        col("customer_id", Id, Quarantine, "Customer the event is about"),
+        col(
+            "occurred_at",
+            Timestamp,
+            Quarantine,
+            "When it happened (UTC)",
+        ),
+        col("event", Text, Quarantine, "What happened: the event's name"),
+        col(
+            "duration_seconds",
+            ColumnType::Float {
+                min: 0.0,
+                max: 86_400.0,
+            },
+            KeepNull,
+            "How long it lasted, in seconds (a video played, a call); empty for an instant",
+        ),
+        col(
+            "bytes",
+            ColumnType::Float {
+                min: 0.0,
+                max: 1e12,
+            },
+            KeepNull,
+            "Mobile data it used, in bytes",
+        ),
+        col(
+            "device",
+            open(DEVICES),
+            Impute(UNKNOWN),
+            "Device it happened on",
+        ),
+    ],
+    // Every column: only an exact copy of an earlier event (a redelivery) is a duplicate;
+    // two clicks in the same second are two events.
+    primary_key: &[
+        "customer_id",
+        "occurred_at",
+        "event",
+        "duration_seconds",
+        "bytes",
+        "device",
+    ],
+    row_rules: &[],
+    events: &["occurred_at"],
+    required: false,
+    references_customers: true,
+};
+
 /// Renders the contract as the Markdown of `docs/data-contract.md`.
 pub fn render_markdown() -> String {
     let mut out = String::new();
     out.push_str(CONTRACT_PREAMBLE);
-    for source in Source::ALL {
+    for source in Source::RAW {
         let contract = source.contract();
         let _ = writeln!(out, "\n## `{}`\n", source.name());
+        if source == Source::Events {
+            let _ = writeln!(
+                out,
+                "{}",
+                EVENTS_PREAMBLE.replace(
+                    "{gap}",
+                    &crate::ingest::events::DEFAULT_SESSION_GAP_MINUTES.to_string()
+                )
+            );
+        }
         let _ = writeln!(out, "One row is {}.", contract.row);
         let _ = writeln!(
             out,
@@ -723,14 +804,33 @@ pub fn render_markdown() -> String {
     out
 }
 
+const EVENTS_PREAMBLE: &str = "\
+Usage may arrive as raw app events instead of, or beside, sessions. The files of
+`raw/events/` are read and checked like those of any source (quarantine, duplicates,
+unknown customers, `future`), and then grouped into sessions: a customer's events in time
+order, a new session whenever an event starts more than the inactivity gap after
+everything before it ended (`churn ingest --session-gap-minutes`, {gap} by default; an
+event ends `duration_seconds` after it occurred). Each session is one row of `sessions`:
+`started_at` its first event, `duration_minutes` from there to the end of its last-ending
+event, `data_used_mb` the sum of its `bytes` / 10⁶ (empty when none has bytes),
+`minutes_used` empty, `device` the first device its events name other than `unknown`.
+Those rows go through the checks of `sessions` with the rows of `raw/sessions/`, and a
+session they refuse is quarantined there naming the event file and the line of its first
+event. The ingest report's `events` entry balances the events (`rows_in = curated +
+quarantined + duplicates`, where `curated` counts the events that went into sessions) and
+counts the sessions made; each event file appears among the files of `sessions` with the
+sessions that began in it. Only an exact copy of an earlier event is a duplicate.
+";
+
 const CONTRACT_PREAMBLE: &str = "\
 # The raw-data contract
 
 <!-- Generated by `churn docs contract > docs/data-contract.md` from
      crates/churn-pipeline/src/contract.rs; a test fails when the two differ. -->
 
-Six sources describe a customer's history. Each lives in its own folder under `raw/`
-(`raw/customers/`, `raw/accounts/`, ...) as one or many files in any mix of formats:
+Six sources describe a customer's history; raw app events (`raw/events/`, the last section)
+may add to the sessions. Each lives in its own folder under `raw/` (`raw/customers/`,
+`raw/accounts/`, ...) as one or many files in any mix of formats:
 
 - **CSV** (`.csv`): UTF-8, a header row, comma-separated (`;`, tab and `|` are detected
   from the header and accepted with a warning), fields quoted with `\"` where needed.
@@ -804,19 +904,24 @@ mod tests {
 
     #[test]
     fn every_source_round_trips_its_name() {
-        for source in Source::ALL {
+        for source in Source::RAW {
             assert_eq!(Source::from_name(source.name()), Some(source));
         }
     }
 
     #[test]
     fn keys_and_rule_columns_exist() {
-        for source in Source::ALL {
+        for source in Source::RAW {
             let contract = source.contract();
             assert_eq!(contract.source, source);
             for key in contract.primary_key {
                 let column = contract.column(key).expect("key column exists");
-                assert!(column.required(), "{source}.{key} is a key, so required");
+                // A key of every column (the app events') holds exact copies only.
+                let whole_row = contract.primary_key.len() == contract.columns.len();
+                assert!(
+                    column.required() || whole_row,
+                    "{source}.{key} is a key, so required"
+                );
             }
             for rule in contract.row_rules {
                 let names = match rule {
@@ -842,7 +947,7 @@ mod tests {
 
     #[test]
     fn imputed_categories_are_allowed_values() {
-        for source in Source::ALL {
+        for source in Source::RAW {
             for column in source.contract().columns {
                 if let (MissingPolicy::Impute(value), ColumnType::Category { values, .. }) =
                     (column.missing, column.ty)
@@ -855,7 +960,7 @@ mod tests {
 
     #[test]
     fn category_values_are_already_normalised() {
-        for source in Source::ALL {
+        for source in Source::RAW {
             for column in source.contract().columns {
                 if let ColumnType::Category { values, .. } = column.ty {
                     for value in values {

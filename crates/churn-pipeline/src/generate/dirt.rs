@@ -473,6 +473,7 @@ fn conflicting_copy(contract: &SourceContract, row: &Row) -> Row {
         Source::Sessions => "duration_minutes",
         Source::Tickets => "severity",
         Source::ChurnLabels => "churn_type",
+        Source::Events => unreachable!("the generator writes no app events"),
     };
     let index = contract
         .columns

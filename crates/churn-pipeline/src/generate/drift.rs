@@ -275,6 +275,7 @@ pub(super) fn apply(drifts: &[Drift], seed: u64, index: u64, history: &mut Custo
                     Source::Sessions => &mut history.sessions,
                     Source::Tickets => &mut history.tickets,
                     Source::ChurnLabels => &mut history.churn_labels,
+                    Source::Events => unreachable!("drifts are parsed from Source::ALL"),
                 };
                 let is_after = after(*source);
                 for row in rows.iter_mut().filter(|r| is_after(r)) {

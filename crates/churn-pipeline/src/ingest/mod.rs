@@ -8,9 +8,12 @@
 //! is not read is listed with its reason. The run is as of a reference date it is given
 //! (never the clock): later events are quarantined. Outputs are staged and published as
 //! one dataset version only when every source succeeded ([`crate::dataset`]): a failed or
-//! killed run changes nothing, and two runs at once cannot both publish.
+//! killed run changes nothing, and two runs at once cannot both publish. Raw app events
+//! (`raw/events/`) are validated the same way and grouped into sessions ([`events`]),
+//! which join the rows of `raw/sessions/`.
 
 pub mod clean;
+pub mod events;
 pub mod quarantine;
 pub mod read;
 pub mod validate;
@@ -31,6 +34,7 @@ use crate::layout;
 use crate::progress::Progress;
 use crate::store::{AtomicFile, RawFile, SkippedFile, Store};
 use clean::{CustomerIds, FILE, OutlierReport, mark, outlier_fences, write_curated};
+use events::{DEFAULT_SESSION_GAP_MINUTES, EventsReport, FileSessions, sessionise};
 use quarantine::QuarantineWriter;
 use read::{FileLayout, LineTally};
 use validate::{ChunkStats, validate_chunk};
@@ -48,6 +52,8 @@ pub struct IngestOptions {
     /// clock, so a run can be repeated; and without a default, so that no caller can
     /// forget it (the CLI passes today's UTC date unless told otherwise).
     pub reference_date: NaiveDate,
+    /// Minutes without app events that end a session ([`events`]).
+    pub session_gap_minutes: u32,
 }
 
 impl IngestOptions {
@@ -56,6 +62,7 @@ impl IngestOptions {
         Self {
             chunk_rows: DEFAULT_CHUNK_ROWS,
             reference_date,
+            session_gap_minutes: DEFAULT_SESSION_GAP_MINUTES,
         }
     }
 }
@@ -75,6 +82,30 @@ pub struct IngestReport {
     pub skipped: Vec<SkippedReport>,
     /// Per source.
     pub sources: BTreeMap<&'static str, SourceReport>,
+    /// The raw app events, when `raw/events/` exists: their sessions are among the rows
+    /// of `sessions`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<EventsReport>,
+}
+
+impl IngestReport {
+    /// Rows quarantined, over every source and the app events.
+    pub fn quarantined(&self) -> u64 {
+        let events = self
+            .events
+            .as_ref()
+            .map_or(0, |events| events.rows.quarantined);
+        self.sources.values().map(|s| s.quarantined).sum::<u64>() + events
+    }
+
+    /// Exact copies dropped, over every source and the app events.
+    pub fn duplicates(&self) -> u64 {
+        let events = self
+            .events
+            .as_ref()
+            .map_or(0, |events| events.rows.duplicates);
+        self.sources.values().map(|s| s.duplicates).sum::<u64>() + events
+    }
 }
 
 /// An entry of `raw/` that was not read.
@@ -165,13 +196,25 @@ pub fn ingest(
         balanced: true,
         skipped: skipped_reports(store, &store.raw_unknown_entries()?),
         sources: BTreeMap::new(),
+        events: None,
     };
     let mut staged = Vec::new();
     let mut known_customers: Option<CustomerIds> = None;
     for source in Source::ALL {
         let listing = store.raw_files(source)?;
         let skipped = skipped_reports(store, &listing.skipped);
-        if listing.files.is_empty() {
+        // App events become sessions: they are read just before the sessions' files.
+        let mut sessionised = Vec::new();
+        if source == Source::Sessions
+            && let Some((events_report, stage, sessions)) =
+                ingest_events(store, &staging, known_customers.as_ref(), options, progress)?
+        {
+            report.balanced &= events_report.rows.balanced;
+            report.events = Some(events_report);
+            staged.push(stage);
+            sessionised = sessions;
+        }
+        if listing.files.is_empty() && sessionised.is_empty() {
             if source.contract().required {
                 return Err(PipelineError::Missing(format!(
                     "no raw files for the required source '{source}' in {} (expected .csv, \
@@ -198,6 +241,7 @@ pub fn ingest(
             &staging,
             source,
             &listing.files,
+            sessionised,
             known_customers.as_ref(),
             options,
             progress,
@@ -235,6 +279,12 @@ pub fn ingest(
                 source_report.quarantine_file =
                     Some(layout::quarantine(version, source).to_string());
             }
+        }
+        if let Some(events) = report.events.as_mut()
+            && events.rows.quarantine_file.is_some()
+        {
+            events.rows.quarantine_file =
+                Some(layout::quarantine(version, Source::Events).to_string());
         }
         report.clone()
     })?;
@@ -290,15 +340,29 @@ fn not_read(skipped: &[SkippedReport]) -> String {
     format!(" (not read: {})", entries.join("; "))
 }
 
-fn ingest_source(
+/// A source's files read and validated, before the source-wide checks.
+struct ReadSource {
+    report: SourceReport,
+    quarantine: QuarantineWriter,
+    /// The files' names (and after them, those of the app-event files sessions came
+    /// from), as the `__file` column indexes them.
+    file_names: Vec<String>,
+    valid_chunks: Vec<DataFrame>,
+    stats: ChunkStats,
+    /// Customers only: every raw id read, also of rows quarantined.
+    ids: Vec<Series>,
+}
+
+/// Reads and validates every file of a source, chunk by chunk, quarantining the rows
+/// that fail.
+fn read_source(
     store: &Store,
     staging: &Staging,
     source: Source,
     files: &[RawFile],
-    known_customers: Option<&CustomerIds>,
     options: &IngestOptions,
     progress: &dyn Progress,
-) -> Result<(SourceReport, Staged, Option<CustomerIds>)> {
+) -> Result<ReadSource> {
     let contract = source.contract();
     let reference_day = to_days(options.reference_date);
     let mut report = SourceReport {
@@ -311,18 +375,6 @@ fn ingest_source(
         .map(|file| relative(store, &file.path))
         .collect();
     let mut valid_chunks: Vec<DataFrame> = Vec::new();
-    let timer = std::time::Instant::now();
-    let lap = |step: &str| {
-        let (resident_mib, peak_mib) = crate::progress::memory_mib();
-        tracing::debug!(
-            source = source.name(),
-            step,
-            seconds = timer.elapsed().as_secs_f64(),
-            resident_mib,
-            peak_mib,
-            "ingest step done"
-        );
-    };
     let mut stats = ChunkStats::default();
     let mut ids: Vec<Series> = Vec::new();
 
@@ -368,12 +420,7 @@ fn ingest_source(
                 let validated = validate_chunk(chunk.frame, contract, reference_day)?;
                 quarantine.write_frame(&validated.quarantined, contract, &|_| file_name.clone())?;
                 merge_stats(&mut stats, validated.stats);
-                let mut valid = validated.valid;
-                let height = valid.height();
-                valid
-                    .with_column(Column::new(FILE.into(), vec![file_index as u32; height]))
-                    .context(|| "tagging rows with their file".into())?;
-                valid_chunks.push(valid);
+                valid_chunks.push(tagged(validated.valid, file_index)?);
                 progress.advance(rows);
             }
             Ok(())
@@ -406,17 +453,187 @@ fn ingest_source(
         });
     }
     progress.end();
-    lap("read and validate");
-    if report.rows_in == 0 {
-        return no_rows(source, report);
+    Ok(ReadSource {
+        report,
+        quarantine,
+        file_names,
+        valid_chunks,
+        stats,
+        ids,
+    })
+}
+
+/// Tags validated rows with the index of their file.
+fn tagged(mut valid: DataFrame, file_index: usize) -> Result<DataFrame> {
+    let height = valid.height();
+    valid
+        .with_column(Column::new(FILE.into(), vec![file_index as u32; height]))
+        .context(|| "tagging rows with their file".into())?;
+    Ok(valid)
+}
+
+impl ReadSource {
+    /// Adds the sessions made from one app-event file as if read from a file: validated
+    /// by the sessions' contract, a refused one quarantined naming the event file and
+    /// the line of its first event.
+    fn add_sessions(&mut self, sessions: FileSessions, reference_day: i32) -> Result<()> {
+        let contract = Source::Sessions.contract();
+        let rows = sessions.frame.height() as u64;
+        let file_index = self.file_names.len();
+        let validated = validate_chunk(sessions.frame, contract, reference_day)?;
+        self.quarantine
+            .write_frame(&validated.quarantined, contract, &|_| sessions.file.clone())?;
+        merge_stats(&mut self.stats, validated.stats);
+        self.valid_chunks.push(tagged(validated.valid, file_index)?);
+        self.file_names.push(sessions.file.clone());
+        self.report.rows_in += rows;
+        self.report.files.push(FileReport {
+            path: sessions.file,
+            format: "app events, sessionised",
+            compression: None,
+            rows_in: rows,
+            lines: None,
+            layout: FileLayout::default(),
+        });
+        Ok(())
     }
 
-    let all = stack(valid_chunks, contract)?;
-    lap("stack");
-    let marks = mark(&all, contract, known_customers, &file_names)?;
-    report.duplicates = marks.duplicates;
+    /// The quarantine's and validation's counts into the report, and the balance.
+    fn settle(&mut self) {
+        let report = &mut self.report;
+        report.quarantined = self.quarantine.rows();
+        report.quarantined_by_kind = self.quarantine.by_kind().clone();
+        let stats = std::mem::take(&mut self.stats);
+        report.imputed = stats.imputed;
+        report.missing_kept = stats.missing_kept;
+        report.unexpected_values = stats.unexpected;
+        report.balanced &=
+            report.rows_in == report.curated + report.quarantined + report.duplicates;
+        // Where it will be once published (the version is named then).
+        report.quarantine_file = Some(String::new());
+    }
+}
+
+/// The app events of `raw/events/`, validated, deduplicated and grouped into sessions
+/// (per event file), or `None` when there is no such folder.
+fn ingest_events(
+    store: &Store,
+    staging: &Staging,
+    known_customers: Option<&CustomerIds>,
+    options: &IngestOptions,
+    progress: &dyn Progress,
+) -> Result<Option<(EventsReport, Staged, Vec<FileSessions>)>> {
+    let source = Source::Events;
+    let contract = source.contract();
+    if !store.raw_dir(source).exists() {
+        return Ok(None);
+    }
+    if options.session_gap_minutes == 0 {
+        return Err(PipelineError::InvalidInput(
+            "the session gap must be at least one minute".into(),
+        ));
+    }
+    let listing = store.raw_files(source)?;
+    let skipped = skipped_reports(store, &listing.skipped);
+    let mut report = EventsReport {
+        session_gap_minutes: options.session_gap_minutes,
+        ..EventsReport::default()
+    };
+    if listing.files.is_empty() {
+        tracing::warn!(dir = %store.raw_dir(source).display(), "no app-event files");
+        report.rows = SourceReport {
+            skipped,
+            balanced: true,
+            ..Default::default()
+        };
+        return Ok(Some((report, Staged::none(), Vec::new())));
+    }
+    let mut read = read_source(store, staging, source, &listing.files, options, progress)?;
+    read.report.skipped = skipped;
+    if read.report.rows_in == 0 {
+        tracing::warn!(files = ?read.file_names, "the app-event files hold no rows");
+        report.rows = read.report;
+        return Ok(Some((report, Staged::none(), Vec::new())));
+    }
+    let all = stack(std::mem::take(&mut read.valid_chunks), contract)?;
+    let marks = mark(&all, contract, known_customers, &read.file_names)?;
+    read.report.duplicates = marks.duplicates;
     for rejected in &marks.rejected {
-        quarantine.write_frame(rejected, contract, &file_lookup(rejected, &file_names))?;
+        read.quarantine.write_frame(
+            rejected,
+            contract,
+            &file_lookup(rejected, &read.file_names),
+        )?;
+    }
+    let kept = all
+        .filter(&marks.keep)
+        .context(|| "selecting the app events to sessionise".into())?;
+    drop(all);
+    read.report.curated = kept.height() as u64;
+    let sessions = sessionise(&kept, &read.file_names, options.session_gap_minutes)?;
+    read.settle();
+    report.sessions = sessions.iter().map(|file| file.frame.height() as u64).sum();
+    tracing::info!(
+        events = read.report.rows_in,
+        sessionised = read.report.curated,
+        quarantined = read.report.quarantined,
+        duplicates = read.report.duplicates,
+        sessions = report.sessions,
+        "app events sessionised"
+    );
+    let quarantine = read.quarantine.finish()?;
+    report.rows = read.report;
+    Ok(Some((
+        report,
+        Staged {
+            curated: None,
+            quarantine: Some(quarantine),
+        },
+        sessions,
+    )))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn ingest_source(
+    store: &Store,
+    staging: &Staging,
+    source: Source,
+    files: &[RawFile],
+    sessionised: Vec<FileSessions>,
+    known_customers: Option<&CustomerIds>,
+    options: &IngestOptions,
+    progress: &dyn Progress,
+) -> Result<(SourceReport, Staged, Option<CustomerIds>)> {
+    let contract = source.contract();
+    let timer = std::time::Instant::now();
+    let lap = |step: &str| {
+        let (resident_mib, peak_mib) = crate::progress::memory_mib();
+        tracing::debug!(
+            source = source.name(),
+            step,
+            seconds = timer.elapsed().as_secs_f64(),
+            resident_mib,
+            peak_mib,
+            "ingest step done"
+        );
+    };
+    let mut read = read_source(store, staging, source, files, options, progress)?;
+    for sessions in sessionised {
+        read.add_sessions(sessions, to_days(options.reference_date))?;
+    }
+    lap("read and validate");
+    if read.report.rows_in == 0 {
+        return no_rows(source, read.report);
+    }
+
+    let all = stack(std::mem::take(&mut read.valid_chunks), contract)?;
+    lap("stack");
+    let file_names = std::mem::take(&mut read.file_names);
+    let marks = mark(&all, contract, known_customers, &file_names)?;
+    read.report.duplicates = marks.duplicates;
+    for rejected in &marks.rejected {
+        read.quarantine
+            .write_frame(rejected, contract, &file_lookup(rejected, &file_names))?;
     }
     lap("keys and customers");
     let fences = outlier_fences(&all, &marks.keep, contract)?;
@@ -431,26 +648,19 @@ fn ingest_source(
         curated_file.create_file()?,
     )?;
     lap("write curated");
-    report.outliers = outliers;
-    report.curated = curated_rows;
-    report.quarantined = quarantine.rows();
-    report.quarantined_by_kind = quarantine.by_kind().clone();
-    report.imputed = stats.imputed;
-    report.missing_kept = stats.missing_kept;
-    report.unexpected_values = stats.unexpected;
-    report.balanced &= report.rows_in == report.curated + report.quarantined + report.duplicates;
-    // Where they will be once published (the version is named then).
-    report.curated_file = Some(String::new());
-    report.quarantine_file = Some(String::new());
-    let quarantine_file = quarantine.finish()?;
+    read.report.outliers = outliers;
+    read.report.curated = curated_rows;
+    read.settle();
+    read.report.curated_file = Some(String::new());
+    let quarantine_file = read.quarantine.finish()?;
 
     let known = if source == Source::Customers {
-        Some(customer_ids(&all, &marks.keep, ids)?)
+        Some(customer_ids(&all, &marks.keep, read.ids)?)
     } else {
         None
     };
     Ok((
-        report,
+        read.report,
         Staged {
             curated: Some(curated_file),
             quarantine: Some(quarantine_file),

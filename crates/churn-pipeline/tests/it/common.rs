@@ -39,10 +39,7 @@ pub fn write_raw(dir: &Path, source: &str, name: &str, text: &[u8]) {
 
 /// The source named `name`.
 pub fn source(name: &str) -> churn_pipeline::contract::Source {
-    churn_pipeline::contract::Source::ALL
-        .into_iter()
-        .find(|s| s.name() == name)
-        .unwrap_or_else(|| panic!("no source {name}"))
+    churn_pipeline::contract::Source::from_name(name).unwrap_or_else(|| panic!("no source {name}"))
 }
 
 /// The published dataset version of `dir`.
@@ -73,7 +70,7 @@ pub fn ingest_on(dir: &Path, reference: &str) -> churn_pipeline::Result<IngestRe
         &Store::new(dir),
         &IngestOptions {
             chunk_rows: 4_000,
-            reference_date,
+            ..IngestOptions::new(reference_date)
         },
         &NoProgress,
     )

@@ -2,6 +2,8 @@
 
 /// The candidates of a retention plan: scores joined with values, segments and contacts.
 mod actions;
+/// Raw app events sessionised into the sessions source, bad events quarantined.
+mod app_events;
 /// Bad input of every kind: a clear error naming the file, or a quarantined row.
 mod bad_input;
 mod common;
