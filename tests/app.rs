@@ -198,9 +198,13 @@ async fn an_ingest_while_another_runs_waits_for_it() {
     event["Records"][0]["s3"]["object"]["key"] = json!("raw/customers/late.csv");
     event["Records"][0]["s3"]["object"]["sequencer"] = json!("07");
     let event = serde_json::from_value(event).expect("S3 event");
-    let error = churn_ingest::handle(&platform, event)
-        .await
-        .expect_err("the data set is busy");
+    let error = churn_ingest::handle(
+        &platform,
+        &churn_ingest::Config::new(platform.settings.clone()),
+        event,
+    )
+    .await
+    .expect_err("the data set is busy");
     assert!(
         error.is_retryable() && error.to_string().contains("another ingest"),
         "{error}"

@@ -86,9 +86,13 @@ async fn raw_uploads_become_a_champion_and_a_ranked_list_and_replays_change_noth
         json!(format!("raw/customers/export+2026+%C3%A9.csv{compressed}"));
     let s3_event: aws_lambda_events::event::s3::S3Event =
         serde_json::from_value(s3_event).expect("S3 event");
-    let ingested = churn_ingest::handle(&platform, s3_event.clone())
-        .await
-        .expect("ingest");
+    let ingested = churn_ingest::handle(
+        &platform,
+        &churn_ingest::Config::new(platform.settings.clone()),
+        s3_event.clone(),
+    )
+    .await
+    .expect("ingest");
     assert!(
         ingested.ingested && ingested.curated_rows > 0,
         "{ingested:?}"
@@ -140,9 +144,13 @@ async fn raw_uploads_become_a_champion_and_a_ranked_list_and_replays_change_noth
         "the object itself is kept"
     );
     // Delivered again: nothing is redone.
-    let again = churn_ingest::handle(&platform, s3_event)
-        .await
-        .expect("replay");
+    let again = churn_ingest::handle(
+        &platform,
+        &churn_ingest::Config::new(platform.settings.clone()),
+        s3_event,
+    )
+    .await
+    .expect("replay");
     assert_eq!((again.ingested, again.duplicates), (false, 1), "{again:?}");
 
     // DatasetIngested starts a training; the first model becomes the champion.
@@ -708,9 +716,13 @@ async fn an_ingest_that_finds_one_upload_busy_gives_back_what_it_claimed() {
     );
 
     let event = serde_json::from_value(event).expect("S3 event");
-    let error = churn_ingest::handle(&platform, event)
-        .await
-        .expect_err("busy");
+    let error = churn_ingest::handle(
+        &platform,
+        &churn_ingest::Config::new(platform.settings.clone()),
+        event,
+    )
+    .await
+    .expect_err("busy");
     assert!(error.is_retryable(), "{error}");
     // a.csv was claimed, then given back: the retry can claim it at once.
     let first = format!("ingest:{bucket}/raw/customers/a.csv:01");

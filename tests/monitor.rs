@@ -73,9 +73,13 @@ async fn predictions_are_monitored_drift_is_published_and_retrains_once_per_wind
     s3_event["Records"][0]["s3"]["bucket"]["name"] = json!(platform.settings.bucket);
     s3_event["Records"][0]["s3"]["object"]["key"] =
         json!(keys(&platform, "raw/sessions/").await[0]);
-    let ingested = churn_ingest::handle(&platform, delivered(s3_event))
-        .await
-        .expect("ingest");
+    let ingested = churn_ingest::handle(
+        &platform,
+        &churn_ingest::Config::new(platform.settings.clone()),
+        delivered(s3_event),
+    )
+    .await
+    .expect("ingest");
     assert!(ingested.ingested, "{ingested:?}");
 
     // The champion, trained months ago.

@@ -129,6 +129,20 @@ fn a_function_without_its_bucket_does_not_start() {
     assert_eq!(error.name, "CHURN_BUCKET");
 }
 
+/// The session gap is defined once: the template's default is the code's.
+#[test]
+fn the_template_session_gap_is_the_code_default() {
+    let template = template();
+    let default = &template["Parameters"]["SessionGapMinutes"]["Default"];
+    assert_eq!(
+        default.as_i64(),
+        Some(i64::from(
+            churn_pipeline::ingest::events::DEFAULT_SESSION_GAP_MINUTES
+        )),
+        "{default:?}"
+    );
+}
+
 /// The label horizon is defined once: the template's default is the code's.
 #[test]
 fn the_template_horizon_is_the_code_default() {

@@ -8,18 +8,36 @@ use churn_app::ingest::{IngestSummary, Upload, on_uploads};
 use churn_app::{AppError, Platform, Settings};
 use churn_io::store::decode_event_key;
 use churn_pipeline::ingest::IngestOptions;
+use churn_pipeline::ingest::events::DEFAULT_SESSION_GAP_MINUTES;
 
 /// The function's settings.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub settings: Settings,
+    /// `CHURN_SESSION_GAP_MINUTES`: minutes without app events that end a session (the
+    /// CLI's `--session-gap-minutes`).
+    pub session_gap_minutes: u32,
 }
 
 impl Config {
     pub fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
         Ok(Self {
             settings: Settings::read(env)?,
+            session_gap_minutes: env.checked(
+                "CHURN_SESSION_GAP_MINUTES",
+                DEFAULT_SESSION_GAP_MINUTES,
+                "a whole number of minutes from 1 to 1440",
+                |minutes| (1..=1440).contains(minutes),
+            )?,
         })
+    }
+
+    /// `settings` with every other setting at its default.
+    pub fn new(settings: Settings) -> Self {
+        Self {
+            settings,
+            session_gap_minutes: DEFAULT_SESSION_GAP_MINUTES,
+        }
     }
 }
 
@@ -45,9 +63,17 @@ pub fn uploads(event: &S3Event) -> Result<Vec<Upload>, AppError> {
 
 /// Handles one notification. The run date is the reference date: an event after it
 /// cannot have happened (the pipeline takes it as a parameter and reads no clock).
-pub async fn handle(platform: &Platform, event: S3Event) -> Result<IngestSummary, AppError> {
+pub async fn handle(
+    platform: &Platform,
+    config: &Config,
+    event: S3Event,
+) -> Result<IngestSummary, AppError> {
     let today = churn_pipeline::dates::from_days(churn_io::now_epoch().div_euclid(86_400) as i32);
-    on_uploads(platform, &uploads(&event)?, &IngestOptions::new(today)).await
+    let options = IngestOptions {
+        session_gap_minutes: config.session_gap_minutes,
+        ..IngestOptions::new(today)
+    };
+    on_uploads(platform, &uploads(&event)?, &options).await
 }
 
 #[cfg(test)]
@@ -74,6 +100,30 @@ mod tests {
         assert_eq!(
             Config::read(&env).expect_err("no bucket").name,
             "CHURN_BUCKET"
+        );
+    }
+
+    #[test]
+    fn the_session_gap_is_read_and_checked() {
+        let read = |gap: &'static str| {
+            let pairs = [("CHURN_BUCKET", "b"), ("CHURN_SESSION_GAP_MINUTES", gap)];
+            let env = Env::new(move |name| {
+                pairs
+                    .iter()
+                    .find(|(key, _)| *key == name)
+                    .map(|(_, value)| (*value).to_owned())
+            });
+            Config::read(&env).map(|config| config.session_gap_minutes)
+        };
+        assert_eq!(read("45").expect("45 minutes"), 45);
+        for bad in ["0", "1441", "half an hour"] {
+            let error = read(bad).expect_err(bad);
+            assert_eq!(error.name, "CHURN_SESSION_GAP_MINUTES", "{bad}");
+        }
+        let env = Env::new(|name| (name == "CHURN_BUCKET").then(|| "b".to_owned()));
+        assert_eq!(
+            Config::read(&env).expect("defaults").session_gap_minutes,
+            DEFAULT_SESSION_GAP_MINUTES
         );
     }
 }

@@ -12,7 +12,7 @@ async fn main() -> Result<(), Error> {
     let config = churn_ingest::Config::read(&Env::process())?;
     let platform = Platform::new(&AwsClients::from_env().await, &config.settings);
     lambda_runtime::run(service_fn(|event: LambdaEvent<S3Event>| {
-        churn_ingest::handle(&platform, event.payload)
+        churn_ingest::handle(&platform, &config, event.payload)
     }))
     .await
 }
