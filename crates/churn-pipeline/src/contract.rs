@@ -40,16 +40,16 @@ impl Source {
         Source::ChurnLabels,
     ];
 
-    /// Every folder of `raw/` that ingest reads: the six sources and the app events.
-    pub const RAW: [Source; 7] = [
-        Source::Customers,
-        Source::Accounts,
-        Source::Billing,
-        Source::Sessions,
-        Source::Tickets,
-        Source::ChurnLabels,
-        Source::Events,
-    ];
+    /// Every folder of `raw/` that ingest reads: the six sources, then the app events.
+    pub const RAW: [Source; 7] = {
+        let mut raw = [Source::Events; 7];
+        let mut index = 0;
+        while index < Source::ALL.len() {
+            raw[index] = Source::ALL[index];
+            index += 1;
+        }
+        raw
+    };
 
     /// The folder name under `raw/`, `curated/` and `quarantine/`.
     pub fn name(self) -> &'static str {
