@@ -180,6 +180,17 @@ async fn scores_by_customer_id_and_by_record_and_answers_bad_requests_with_4xx()
     .expect("infallible");
     assert_eq!(response.status(), 503);
 
+    // The champion's evaluation report, from its model folder.
+    store
+        .put(
+            &format!("models/{version}/report.html"),
+            b"<h1>the champion</h1>".to_vec(),
+        )
+        .await
+        .expect("put report");
+    let (status, report) = get(&app, "/v1/reports/model").await;
+    assert_eq!((status, report.as_str()), (200, "<h1>the champion</h1>"));
+
     // The scorer goes out as the stored bytes (base64 in the function URL's answer).
     request["rawPath"] = "/v1/model/scorer.bin".into();
     request["requestContext"]["http"]["path"] = "/v1/model/scorer.bin".into();
@@ -194,6 +205,172 @@ async fn scores_by_customer_id_and_by_record_and_answers_bad_requests_with_4xx()
         lambda_http::Body::Binary(bytes) => assert_eq!(bytes.as_slice(), MODEL),
         other => panic!("scorer.bin: {other:?}"),
     }
+}
+
+/// A GET of `path` through the function URL's envelope: (status, body text).
+async fn get(app: &axum::Router, path: &str) -> (u16, String) {
+    let mut request: Json = serde_json::from_str(
+        &std::fs::read_to_string(format!(
+            "{}/../events/healthz.json",
+            std::env::var("CARGO_MANIFEST_DIR").expect("set")
+        ))
+        .expect("event"),
+    )
+    .expect("json");
+    request["rawPath"] = path.into();
+    request["requestContext"]["http"]["path"] = path.into();
+    let response = churn_score_api::handle(
+        app,
+        lambda_http::request::from_str(&request.to_string()).expect("request"),
+    )
+    .await
+    .expect("infallible");
+    let body: &[u8] = response.body().as_ref();
+    (
+        response.status().as_u16(),
+        String::from_utf8_lossy(body).into_owned(),
+    )
+}
+
+fn planned(day: &str, customer: &str, action: &str, kind: &str, gain: f64) -> String {
+    serde_json::json!({
+        "key": format!("{day}:{customer}:{action}"),
+        "customer_id": customer,
+        "action": action,
+        "kind": kind,
+        "channel": if kind == "crm_sync" { "crm" } else { "email" },
+        "rule": "high-risk",
+        "probability": 0.8,
+        "tier": "high",
+        "customer_value": 400.0,
+        "cost": 5.0,
+        "expected_saved": gain + 5.0,
+        "expected_gain": gain,
+        "why": "high risk, month-to-month",
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn the_dashboard_routes_read_the_stacks_bucket() {
+    let Some(clients) = emulator("score api dashboard").await else {
+        return;
+    };
+    let settings = settings(&clients).await;
+    let store = S3Store::new(clients.s3.clone(), &settings.bucket);
+    let app = app(&clients, settings.clone(), Duration::ZERO);
+
+    // Nothing written yet: empty histories and 404s that say what to run, not 503s.
+    let (status, body) = get(&app, "/v1/actions").await;
+    assert_eq!((status, body.as_str()), (200, r#"{"days":[]}"#));
+    let (status, body) = get(&app, "/v1/monitoring").await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("churn monitor"), "{body}");
+
+    // Two finished action days (one sent), and one whose plan header is not written yet.
+    let put = |key: &str, text: String| {
+        let (store, key) = (store.clone(), key.to_owned());
+        async move { store.put(&key, text.into_bytes()).await.expect("put") }
+    };
+    for day in ["2026-11-23", "2026-11-24", "2026-11-25"] {
+        let lines = [
+            planned(day, "C000042", "discount-20", "discount", 60.0),
+            planned(day, "C000042", "crm-sync", "crm_sync", 0.0),
+            planned(day, "C000007", "call", "call", 40.0),
+        ];
+        put(&format!("actions/dt={day}/plan.jsonl"), lines.join("\n")).await;
+        if day != "2026-11-25" {
+            put(&format!("actions/dt={day}/plan.json"), "{}".into()).await;
+        }
+    }
+    put(
+        "actions/dt=2026-11-24/outcomes.jsonl",
+        format!(
+            "{}\n{}\n",
+            serde_json::json!({"key": "2026-11-24:C000042:discount-20", "status": "sent"}),
+            serde_json::json!({"key": "2026-11-24:C000007:call", "status": "failed"}),
+        ),
+    )
+    .await;
+
+    let (status, body) = get(&app, "/v1/actions").await;
+    assert_eq!(status, 200, "{body}");
+    let days: Json = serde_json::from_str(&body).expect("JSON");
+    let days = days["days"].as_array().expect("days");
+    let listed: Vec<&str> = days
+        .iter()
+        .map(|d| d["day"].as_str().expect("day"))
+        .collect();
+    assert_eq!(
+        listed,
+        ["2026-11-24", "2026-11-23"],
+        "newest first, unfinished left out"
+    );
+    assert_eq!(days[0]["actions"], 2);
+    assert_eq!(days[0]["crm_syncs"], 1);
+    assert_eq!(
+        days[0]["statuses"],
+        serde_json::json!({"failed": 1, "sent": 1})
+    );
+    assert_eq!(days[0]["expected_gain"], 100.0);
+    assert_eq!(
+        days[1]["statuses"],
+        serde_json::json!({"planned (not sent)": 2})
+    );
+
+    let (status, body) = get(&app, "/v1/customers/C000042/actions").await;
+    assert_eq!(status, 200, "{body}");
+    let history: Json = serde_json::from_str(&body).expect("JSON");
+    let statuses: Vec<(&str, &str, &str)> = history["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .map(|a| {
+            (
+                a["day"].as_str().expect("day"),
+                a["action"].as_str().expect("action"),
+                a["status"].as_str().expect("status"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("2026-11-24", "discount-20", "sent"),
+            ("2026-11-24", "crm-sync", "planned (not sent)"),
+            ("2026-11-23", "discount-20", "planned (not sent)"),
+            ("2026-11-23", "crm-sync", "planned (not sent)"),
+        ]
+    );
+
+    // The monitoring day with its report (written last) is the one served.
+    put(
+        "monitoring/dt=2026-11-24/monitor.json",
+        r#"{"day":"2026-11-24"}"#.into(),
+    )
+    .await;
+    put("monitoring/dt=2026-11-24/report.html", "<h1>24</h1>".into()).await;
+    put(
+        "monitoring/dt=2026-11-25/monitor.json",
+        r#"{"day":"2026-11-25"}"#.into(),
+    )
+    .await;
+    let (status, body) = get(&app, "/v1/monitoring").await;
+    assert_eq!((status, body.as_str()), (200, r#"{"day":"2026-11-24"}"#));
+    let (status, body) = get(&app, "/v1/reports/monitoring").await;
+    assert_eq!((status, body.as_str()), (200, "<h1>24</h1>"));
+    // No champion: no model report.
+    let (status, body) = get(&app, "/v1/reports/model").await;
+    assert_eq!(status, 404, "{body}");
+
+    // A plan line that is not an action: a 503 naming the object and the line.
+    put("actions/dt=2026-11-24/plan.jsonl", "{\"key\": 1}\n".into()).await;
+    let (status, body) = get(&app, "/v1/actions").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.contains("actions/dt=2026-11-24/plan.jsonl") && body.contains("line 1"),
+        "{body}"
+    );
 }
 
 fn app(clients: &AwsClients, settings: Settings, refresh: Duration) -> axum::Router {

@@ -19,7 +19,7 @@ pub fn as_of(config: &GenerateConfig) -> NaiveDate {
 
 /// Its feature folder under `dir`.
 pub fn features(dir: &Path) -> PathBuf {
-    churn_pipeline::layout::features_as_of(&as_of(&GenerateConfig::default())).local(dir)
+    churn_core::layout::features_as_of(&as_of(&GenerateConfig::default())).local(dir)
 }
 
 /// Its model folder under `dir`.

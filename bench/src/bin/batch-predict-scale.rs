@@ -118,13 +118,13 @@ fn main() -> anyhow::Result<()> {
         let started = Instant::now();
         // The published version's folder, then its pointer, as the ingest function does.
         let version = churn_pipeline::dataset::Dataset::current(&store)?.published.version;
-        let folder = churn_pipeline::layout::version_folder(churn_pipeline::layout::CURATED, &version);
+        let folder = churn_core::layout::version_folder(churn_core::layout::CURATED, &version);
         upload_dir(&platform.store, &data, folder.as_str(), &[]).await?;
-        let pointer = churn_pipeline::layout::dataset_pointer();
+        let pointer = churn_core::layout::dataset_pointer();
         platform.store.upload(&pointer.local(&data), pointer.as_str()).await?;
         let bytes = std::fs::read(model.join(BINARY_FILE))?;
         let artifact = churn_core::ModelArtifact::from_binary(&bytes)?;
-        let key = churn_pipeline::layout::model_binary(&artifact.model_id).to_string();
+        let key = churn_core::layout::model_binary(&artifact.model_id).to_string();
         platform.store.put(&key, bytes).await?;
         let version = ModelVersion {
             version: artifact.model_id.clone(),

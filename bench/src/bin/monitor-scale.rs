@@ -127,10 +127,7 @@ fn main() -> anyhow::Result<()> {
         std::thread::available_parallelism().map_or(1, |n| n.get()),
         dir.display()
     );
-    if store
-        .at(&churn_pipeline::layout::dataset_pointer())
-        .exists()
-    {
+    if store.at(&churn_core::layout::dataset_pointer()).exists() {
         println!(
             "  (reusing the curated data of {}; --customers does not apply)",
             dir.display()

@@ -44,7 +44,7 @@ fn main() -> anyhow::Result<()> {
         ..GenerateConfig::default()
     };
     let as_of = churn_bench::train_scale::as_of(&config);
-    let features = churn_pipeline::layout::features_as_of(&as_of).local(&dir);
+    let features = churn_core::layout::features_as_of(&as_of).local(&dir);
     println!("training at scale in {}", dir.display());
     if !features.join("features.parquet").exists() {
         measure(

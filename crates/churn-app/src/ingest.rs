@@ -11,12 +11,12 @@
 
 use std::time::Instant;
 
+use churn_core::layout;
 use churn_io::events::{DatasetIngested, domain_event};
 use churn_io::ledger::Claim;
 use churn_io::store::{ObjectDelete, ObjectList, ObjectPut};
 use churn_io::sync::upload_dir;
 use churn_pipeline::ingest::{IngestOptions, SourceReport, ingest};
-use churn_pipeline::layout;
 use churn_pipeline::progress::NoProgress;
 use serde::Serialize;
 

@@ -14,11 +14,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use churn_core::drift::Level;
 use churn_core::estimate::Degradation;
+use churn_core::layout;
 use churn_io::IoError;
 use churn_io::events::{DriftDetected, PerformanceDegraded, domain_event};
 use churn_io::store::{ObjectGet, ObjectList};
 use churn_io::sync::upload_dir;
-use churn_pipeline::layout;
 use churn_pipeline::monitor::{
     self, DayAccuracy, MonitorReport, MonitorRequest, ShadowDay, Thresholds,
 };

@@ -4,11 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
+use churn_core::layout::{self, Key};
 use churn_io::IoError;
 use churn_io::store::{ObjectGet, ObjectList};
 use churn_io::sync::download_prefix;
 use churn_pipeline::dataset::Published;
-use churn_pipeline::layout::{self, Key};
 
 use crate::AppError;
 

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use churn_app::push::{DayReport, DispatchOptions, Dispatcher, run_day};
+use churn_core::layout;
 use churn_core::playbook::Day;
 use churn_io::action_ledger::{ACTION_LEASE_SECONDS, LocalActionLedger};
 use churn_io::connections::{Connections, parse_playbook};
@@ -14,7 +15,6 @@ use churn_io::secrets::Secrets;
 use churn_io::store::LocalStore;
 use churn_pipeline::actions::{CandidateSources, load_candidates};
 use churn_pipeline::contract::Source;
-use churn_pipeline::layout;
 use churn_pipeline::store::Store;
 use clap::Args;
 use tracing::{info, warn};

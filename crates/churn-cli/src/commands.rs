@@ -3,12 +3,12 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use churn_core::layout;
 use churn_pipeline::dates::parse_date;
 use churn_pipeline::evaluate::Evaluation;
 use churn_pipeline::features::{self, FeatureSummary};
 use churn_pipeline::generate::{self, GenerateConfig};
 use churn_pipeline::ingest::IngestOptions;
-use churn_pipeline::layout;
 use churn_pipeline::models;
 use churn_pipeline::predict::{PredictOptions, PredictSummary, ValidPredictOptions};
 use churn_pipeline::store::Store;

@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use churn_core::layout;
 use churn_pipeline::features;
 use churn_pipeline::generate::{self, GenerateConfig};
 use churn_pipeline::ingest::IngestOptions;
-use churn_pipeline::layout;
 use churn_pipeline::store::Store;
 use churn_pipeline::train::family::Family;
 use clap::Args;

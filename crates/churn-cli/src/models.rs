@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use churn_app::registry::Signed;
+use churn_core::layout;
 use churn_io::registry::{
     Champion, ChampionChange, LocalRegistry, ModelRegistry, ModelVersion, Registry,
 };
-use churn_pipeline::layout;
 use churn_pipeline::store::Store;
 use clap::{Args, Subcommand};
 

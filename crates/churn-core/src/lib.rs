@@ -4,7 +4,8 @@
 //! pipeline, a Lambda or a browser: the feature-row schema ([`FeatureSpec`]), the
 //! normalisation of categorical values ([`normalize_category`]), the model artifact
 //! ([`ModelArtifact`]: fitted preprocessing, model, calibration, decision) and scoring with
-//! reason codes ([`Scorer`]), and the metrics every report uses ([`metrics`]).
+//! reason codes ([`Scorer`]), and the metrics every report uses ([`metrics`]). It also
+//! holds the storage [`layout`], so that every host builds the same keys.
 //!
 //! It must stay pure: no polars, no tokio, no AWS, no clocks and no OS randomness, so that
 //! it builds for `wasm32-unknown-unknown` (the test command checks this).
@@ -34,6 +35,7 @@ mod error;
 pub mod estimate;
 mod feature_spec;
 mod hash;
+pub mod layout;
 pub mod metrics;
 pub mod model;
 pub mod playbook;

@@ -89,6 +89,13 @@ impl std::fmt::Display for Source {
     }
 }
 
+/// A source names its folder in the storage layout (`layout::curated(version, source)`).
+impl AsRef<str> for Source {
+    fn as_ref(&self) -> &str {
+        self.name()
+    }
+}
+
 /// The logical type of a raw column.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ColumnType {

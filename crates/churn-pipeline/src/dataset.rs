@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::contract::Source;
 use crate::error::{PipelineError, Result};
-use crate::layout::{self, Key};
 use crate::store::{Store, write_json};
+use churn_core::layout::{self, Key};
 
 /// The published version's pointer, `curated/_current.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,7 +8,7 @@
 //!
 //! It knows nothing of Lambda events, environment variables or terminals: progress goes
 //! through the [`progress::Progress`] trait, storage through [`store::Store`], and every
-//! storage key is built by [`layout`].
+//! storage key is built by `churn_core::layout`.
 
 pub mod actions;
 pub mod contract;
@@ -19,7 +19,6 @@ pub mod evaluate;
 pub mod features;
 pub mod generate;
 pub mod ingest;
-pub mod layout;
 pub mod models;
 pub mod monitor;
 pub mod predict;

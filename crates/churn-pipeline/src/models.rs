@@ -23,7 +23,7 @@ use crate::train::{TrainOutcome, ValidTrainOptions, train};
 /// The champion artifact, JSON.
 pub const MODEL_FILE: &str = "model.json";
 /// The champion artifact, binary (named by the storage layout, where scorers find it).
-pub const BINARY_FILE: &str = crate::layout::MODEL_BINARY_FILE;
+pub const BINARY_FILE: &str = churn_core::layout::MODEL_BINARY_FILE;
 /// The training summary.
 pub const TRAINING_FILE: &str = "training.json";
 /// The model's reference (features and scores), for monitoring.

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::contract::Source;
 use crate::error::{PipelineError, Result};
-use crate::layout::{self, Key};
+use churn_core::layout::{self, Key};
 
 /// A data directory laid out by key prefix.
 #[derive(Debug, Clone)]

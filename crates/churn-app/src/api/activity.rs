@@ -1,33 +1,266 @@
-//! What a data directory says beyond the day's scores, for the dashboard: the actions
-//! planned for each customer over the action days (`actions/dt=<day>/plan.jsonl`, with
-//! what sending made of them from `outcomes.jsonl`), the latest monitoring report, and the
-//! champion's evaluation report. Read from files on demand, with the action index
-//! rebuilt only when the set of finished action days changes.
+//! What a store says beyond the day's scores, for the dashboard: the actions planned for
+//! each customer over the action days (`actions/dt=<day>/plan.jsonl`, with what sending
+//! made of them from `outcomes.jsonl`), the latest monitoring report, and the champion's
+//! evaluation report. The same code reads a data directory (`churn serve`) and the
+//! stack's bucket (`churn-score-api`), through the store ports; the action index is
+//! rebuilt only when the action days' files change.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use churn_core::layout;
 use churn_core::playbook::{ActionKind, PlannedAction};
-use churn_pipeline::layout;
+use churn_io::IoError;
+use churn_io::store::{ObjectGet, ObjectInfo, ObjectList};
 use serde_json::Value as Json;
+use tokio::sync::Mutex;
 
 use super::backend::{ActionDay, CustomerAction, Report};
+use crate::AppError;
 
 /// Action days kept in a customer's history (the newest ones).
 pub const HISTORY_DAYS: usize = 180;
 
+/// The activity of one store, with the action index cached for `refresh`.
+#[derive(Debug)]
+pub struct Activity<S> {
+    store: S,
+    refresh: Duration,
+    index: Mutex<Option<(Arc<ActionIndex>, Instant)>>,
+}
+
+impl<S: ObjectGet + ObjectList + Send + Sync> Activity<S> {
+    pub fn new(store: S, refresh: Duration) -> Self {
+        Self {
+            store,
+            refresh,
+            index: Mutex::new(None),
+        }
+    }
+
+    /// The actions planned for a customer, newest day first.
+    pub async fn actions(&self, customer_id: &str) -> Result<Vec<CustomerAction>, AppError> {
+        Ok(self.index().await?.of(customer_id))
+    }
+
+    /// Each kept action day's totals, newest first.
+    pub async fn action_days(&self) -> Result<Vec<ActionDay>, AppError> {
+        Ok(self.index().await?.totals.clone())
+    }
+
+    /// The action index, rebuilt when the files of the finished action days change.
+    async fn index(&self) -> Result<Arc<ActionIndex>, AppError> {
+        let mut cached = self.index.lock().await;
+        if let Some((index, checked)) = cached.as_ref()
+            && checked.elapsed() < self.refresh
+        {
+            return Ok(index.clone());
+        }
+        let days = self.action_days_listed().await?;
+        let index = match cached.as_ref() {
+            Some((index, _)) if index.days == days => index.clone(),
+            _ => Arc::new(self.read_actions(days).await?),
+        };
+        *cached = Some((index.clone(), Instant::now()));
+        Ok(index)
+    }
+
+    /// The action days whose plan is complete (its header, written last, is there), oldest
+    /// first, at most [`HISTORY_DAYS`], with their files.
+    async fn action_days_listed(&self) -> Result<Vec<DayFiles>, AppError> {
+        let mut days = self.days_of(layout::ACTIONS).await?;
+        days.retain(|day| day.has(layout::PLAN_FILE));
+        let excess = days.len().saturating_sub(HISTORY_DAYS);
+        days.drain(..excess);
+        Ok(days)
+    }
+
+    /// The `<folder>/dt=<day>/` days of the store, oldest first, each with its files
+    /// (shards' and challengers' folders left out).
+    async fn days_of(&self, folder: &str) -> Result<Vec<DayFiles>, AppError> {
+        // `dt=` in the prefix keeps other folders (the local action ledger) unlisted.
+        let prefix = format!("{folder}/{}", layout::DAY_PREFIX);
+        let mut days: BTreeMap<String, Vec<ObjectInfo>> = BTreeMap::new();
+        for object in self.store.list(&prefix).await? {
+            if let Some((day, file)) = layout::parse_day(folder, &object.key)
+                && !day.is_empty()
+                && !file.is_empty()
+                && !file.contains('/')
+            {
+                days.entry(day.to_owned()).or_default().push(object);
+            }
+        }
+        Ok(days
+            .into_iter()
+            .map(|(day, files)| DayFiles { day, files })
+            .collect())
+    }
+
+    /// Reads the plans of `days`. A line that does not parse is an error naming the
+    /// object and line: a history with holes would mislead.
+    async fn read_actions(&self, days: Vec<DayFiles>) -> Result<ActionIndex, AppError> {
+        let mut by_customer: HashMap<String, Vec<CustomerAction>> = HashMap::new();
+        let mut totals = Vec::with_capacity(days.len());
+        for day in days.iter().rev() {
+            let mut total = ActionDay {
+                day: day.day.clone(),
+                ..ActionDay::default()
+            };
+            let statuses = match day.key(layout::OUTCOMES_FILE) {
+                Some(key) => outcome_statuses(key, &self.text(key).await?.unwrap_or_default())?,
+                None => HashMap::new(),
+            };
+            let Some(plan) = day.key(layout::ACTIONS_FILE) else {
+                totals.push(total);
+                continue;
+            };
+            let text = self.text(plan).await?.unwrap_or_default();
+            for (number, line) in text.lines().enumerate() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let planned: PlannedAction = serde_json::from_str(line).map_err(|e| {
+                    corrupt(
+                        plan,
+                        format!("line {}: not a planned action ({e})", number + 1),
+                    )
+                })?;
+                let status = statuses
+                    .get(&planned.key)
+                    .cloned()
+                    .unwrap_or_else(|| "planned (not sent)".to_owned());
+                if planned.kind == ActionKind::CrmSync {
+                    total.crm_syncs += 1;
+                } else {
+                    total.actions += 1;
+                    *total.statuses.entry(status.clone()).or_default() += 1;
+                    total.expected_gain += planned.expected_gain;
+                    total.cost += planned.cost;
+                }
+                by_customer
+                    .entry(planned.customer_id.clone())
+                    .or_default()
+                    .push(CustomerAction {
+                        day: day.day.clone(),
+                        action: planned.action,
+                        kind: serde_plain(&planned.kind),
+                        channel: serde_plain(&planned.channel),
+                        rule: planned.rule,
+                        probability: planned.probability,
+                        tier: planned.tier.as_str().to_owned(),
+                        cost: planned.cost,
+                        expected_gain: planned.expected_gain,
+                        why: planned.why,
+                        status,
+                    });
+            }
+            totals.push(total);
+        }
+        Ok(ActionIndex {
+            days,
+            by_customer,
+            totals,
+        })
+    }
+
+    /// The latest `monitor.json`, as written, of the newest monitoring day whose report
+    /// (written last) is there.
+    pub async fn monitoring(&self) -> Result<Option<Json>, AppError> {
+        let Some(key) = self
+            .latest_monitoring()
+            .await?
+            .and_then(|day| day.key(layout::MONITOR_FILE).map(str::to_owned))
+        else {
+            return Ok(None);
+        };
+        let Some(text) = self.text(&key).await? else {
+            return Ok(None);
+        };
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| corrupt(&key, format!("not JSON: {e}")))
+    }
+
+    /// A report's HTML: the champion's evaluation (`models/<champion>/report.html`) or
+    /// the latest monitoring day's; `None` when it was not written.
+    /// The model report is the champion's (`None` without one).
+    pub async fn report(
+        &self,
+        which: Report,
+        champion: Option<&str>,
+    ) -> Result<Option<String>, AppError> {
+        let key = match which {
+            Report::Model => match champion {
+                Some(version) => layout::model(version)
+                    .join(layout::MODEL_REPORT_FILE)
+                    .to_string(),
+                None => return Ok(None),
+            },
+            Report::Monitoring => match self.latest_monitoring().await? {
+                Some(day) => match day.key(layout::MONITOR_REPORT_FILE) {
+                    Some(key) => key.to_owned(),
+                    None => return Ok(None),
+                },
+                None => return Ok(None),
+            },
+        };
+        self.text(&key).await
+    }
+
+    async fn latest_monitoring(&self) -> Result<Option<DayFiles>, AppError> {
+        let days = self.days_of(layout::MONITORING).await?;
+        Ok(days
+            .into_iter()
+            .rev()
+            .find(|day| day.has(layout::MONITOR_REPORT_FILE)))
+    }
+
+    /// An object as text; `None` when it is not there.
+    async fn text(&self, key: &str) -> Result<Option<String>, AppError> {
+        match self.store.get(key).await {
+            Ok(bytes) => String::from_utf8(bytes)
+                .map(Some)
+                .map_err(|_| corrupt(key, "not UTF-8 text".to_owned())),
+            Err(IoError::NotFound(_)) => Ok(None),
+            Err(error) => Err(error.into()),
+        }
+    }
+}
+
+/// One `dt=<day>` folder and the files directly in it, as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct DayFiles {
+    day: String,
+    files: Vec<ObjectInfo>,
+}
+
+impl DayFiles {
+    /// The key of the day's file `name`, if it is there.
+    fn key(&self, name: &str) -> Option<&str> {
+        self.files
+            .iter()
+            .map(|file| file.key.as_str())
+            .find(|key| key.rsplit('/').next() == Some(name))
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.key(name).is_some()
+    }
+}
+
 /// Every planned action of the kept days, by customer, newest day first.
 #[derive(Debug, Default)]
-pub struct ActionIndex {
-    /// The day folders it was built from: a change means a rebuild.
-    pub days: Vec<PathBuf>,
+struct ActionIndex {
+    /// The days and files it was built from (with their sizes): a change means a rebuild.
+    days: Vec<DayFiles>,
     by_customer: HashMap<String, Vec<CustomerAction>>,
     /// Each day's totals, newest first.
-    pub totals: Vec<ActionDay>,
+    totals: Vec<ActionDay>,
 }
 
 impl ActionIndex {
-    pub fn of(&self, customer_id: &str) -> Vec<CustomerAction> {
+    fn of(&self, customer_id: &str) -> Vec<CustomerAction> {
         self.by_customer
             .get(customer_id)
             .cloned()
@@ -35,78 +268,10 @@ impl ActionIndex {
     }
 }
 
-/// The action days whose plan is complete (its header, written last, is there), oldest
-/// first, at most [`HISTORY_DAYS`].
-pub fn action_days(root: &Path) -> churn_pipeline::Result<Vec<PathBuf>> {
-    let mut days: Vec<PathBuf> =
-        churn_pipeline::store::subfolders(&root.join(layout::ACTIONS), layout::DAY_PREFIX)?
-            .into_iter()
-            .filter(|folder| folder.join(layout::PLAN_FILE).exists())
-            .collect();
-    let excess = days.len().saturating_sub(HISTORY_DAYS);
-    days.drain(..excess);
-    Ok(days)
-}
-
-/// Reads the plans of `days` (from [`action_days`]). A line that does not parse is an
-/// error naming the file and line: a history with holes would mislead.
-pub fn index_actions(days: Vec<PathBuf>) -> churn_pipeline::Result<ActionIndex> {
-    let mut by_customer: HashMap<String, Vec<CustomerAction>> = HashMap::new();
-    let mut totals = Vec::with_capacity(days.len());
-    for folder in days.iter().rev() {
-        let day = layout::parse_day_folder(folder).unwrap_or_default();
-        let mut total = ActionDay {
-            day: day.clone(),
-            ..ActionDay::default()
-        };
-        let statuses = outcome_statuses(&folder.join(layout::OUTCOMES_FILE))?;
-        let plan = folder.join(layout::ACTIONS_FILE);
-        let text = read_optional(&plan)?.unwrap_or_default();
-        for (number, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let planned: PlannedAction = serde_json::from_str(line).map_err(|e| {
-                churn_pipeline::PipelineError::bad_file(
-                    &plan,
-                    format!("line {}: not a planned action ({e})", number + 1),
-                )
-            })?;
-            let status = statuses
-                .get(&planned.key)
-                .cloned()
-                .unwrap_or_else(|| "planned (not sent)".to_owned());
-            if planned.kind == ActionKind::CrmSync {
-                total.crm_syncs += 1;
-            } else {
-                total.actions += 1;
-                *total.statuses.entry(status.clone()).or_default() += 1;
-                total.expected_gain += planned.expected_gain;
-                total.cost += planned.cost;
-            }
-            by_customer
-                .entry(planned.customer_id.clone())
-                .or_default()
-                .push(CustomerAction {
-                    day: day.clone(),
-                    action: planned.action,
-                    kind: serde_plain(&planned.kind),
-                    channel: serde_plain(&planned.channel),
-                    rule: planned.rule,
-                    probability: planned.probability,
-                    tier: planned.tier.as_str().to_owned(),
-                    cost: planned.cost,
-                    expected_gain: planned.expected_gain,
-                    why: planned.why,
-                    status,
-                });
-        }
-        totals.push(total);
-    }
-    Ok(ActionIndex {
-        days,
-        by_customer,
-        totals,
+fn corrupt(key: &str, message: String) -> AppError {
+    AppError::from(IoError::Corrupt {
+        target: key.to_owned(),
+        message,
     })
 }
 
@@ -119,77 +284,18 @@ fn serde_plain(value: &impl serde::Serialize) -> String {
     }
 }
 
-/// `key -> status` of a sending run's outcomes (none for a dry run).
-fn outcome_statuses(path: &Path) -> churn_pipeline::Result<HashMap<String, String>> {
+/// `key -> status` of a sending run's outcomes.
+fn outcome_statuses(object: &str, text: &str) -> Result<HashMap<String, String>, AppError> {
     let mut statuses = HashMap::new();
-    let Some(text) = read_optional(path)? else {
-        return Ok(statuses);
-    };
     for (number, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let outcome: Json = serde_json::from_str(line).map_err(|e| {
-            churn_pipeline::PipelineError::bad_file(
-                path,
-                format!("line {}: not JSON ({e})", number + 1),
-            )
-        })?;
+        let outcome: Json = serde_json::from_str(line)
+            .map_err(|e| corrupt(object, format!("line {}: not JSON ({e})", number + 1)))?;
         if let (Some(key), Some(status)) = (outcome["key"].as_str(), outcome["status"].as_str()) {
             statuses.insert(key.to_owned(), status.replace('_', " "));
         }
     }
     Ok(statuses)
-}
-
-fn read_optional(path: &Path) -> churn_pipeline::Result<Option<String>> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok(Some(text)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(churn_pipeline::PipelineError::io(path, e)),
-    }
-}
-
-/// The newest monitoring day with a finished report (`report.html` is written last).
-fn latest_monitoring(root: &Path) -> churn_pipeline::Result<Option<PathBuf>> {
-    let folders =
-        churn_pipeline::store::subfolders(&root.join(layout::MONITORING), layout::DAY_PREFIX)?;
-    Ok(folders
-        .into_iter()
-        .rev()
-        .find(|folder| folder.join(churn_pipeline::monitor::REPORT_FILE).exists()))
-}
-
-/// The latest `monitor.json`, as written.
-pub fn monitoring(root: &Path) -> churn_pipeline::Result<Option<Json>> {
-    let Some(folder) = latest_monitoring(root)? else {
-        return Ok(None);
-    };
-    let path = folder.join(churn_pipeline::monitor::MONITOR_FILE);
-    let Some(text) = read_optional(&path)? else {
-        return Ok(None);
-    };
-    serde_json::from_str(&text)
-        .map(Some)
-        .map_err(|e| churn_pipeline::PipelineError::bad_file(&path, format!("not JSON: {e}")))
-}
-
-/// A report's HTML: the champion's evaluation (`models/<champion>/report.html`) or the
-/// latest monitoring day's.
-pub fn report(
-    root: &Path,
-    which: Report,
-    champion: &str,
-) -> churn_pipeline::Result<Option<String>> {
-    let path = match which {
-        Report::Model => root
-            .join(layout::MODELS)
-            .join(champion)
-            .join(churn_pipeline::evaluate::REPORT_FILE),
-        Report::Monitoring => match latest_monitoring(root)? {
-            Some(folder) => folder.join(churn_pipeline::monitor::REPORT_FILE),
-            None => return Ok(None),
-        },
-    };
-    read_optional(&path)
 }

@@ -13,6 +13,7 @@ use churn_io::registry::ModelRegistry;
 use churn_io::store::S3Store;
 use serde_json::Value as Json;
 
+use super::activity::Activity;
 use super::list::RankedList;
 use crate::AppError;
 use crate::champion::{ChampionCache, Loaded};
@@ -121,6 +122,7 @@ pub struct AwsBackend {
     store: S3Store,
     online: OnlineFeatures,
     champion: ChampionCache,
+    activity: Activity<S3Store>,
 }
 
 impl AwsBackend {
@@ -132,6 +134,7 @@ impl AwsBackend {
             store: S3Store::new(clients.s3.clone(), &settings.bucket),
             online: OnlineFeatures::new(clients.dynamodb.clone(), &settings.online_table),
             champion: ChampionCache::new(refresh),
+            activity: Activity::new(S3Store::new(clients.s3.clone(), &settings.bucket), refresh),
         }
     }
 }
@@ -158,25 +161,21 @@ impl Backend for AwsBackend {
         Ok(())
     }
 
-    async fn actions(&self, _customer_id: &str) -> Result<Vec<CustomerAction>, AppError> {
-        Err(local_only(
-            "a customer's action history",
-            "actions/dt=<day>/plan.jsonl",
-        ))
+    async fn actions(&self, customer_id: &str) -> Result<Vec<CustomerAction>, AppError> {
+        self.activity.actions(customer_id).await
     }
 
     async fn action_days(&self) -> Result<Vec<ActionDay>, AppError> {
-        Err(local_only("the action days", "actions/dt=<day>/plan.json"))
+        self.activity.action_days().await
     }
 
     async fn monitoring(&self) -> Result<Option<Json>, AppError> {
-        Err(local_only("monitoring", "monitoring/dt=<day>/monitor.json"))
+        self.activity.monitoring().await
     }
 
-    async fn report(&self, _which: Report) -> Result<Option<String>, AppError> {
-        Err(local_only(
-            "a report",
-            "models/<version>/report.html or monitoring/dt=<day>/report.html",
-        ))
+    async fn report(&self, which: Report) -> Result<Option<String>, AppError> {
+        let champion = self.champion().await?;
+        let version = champion.as_deref().map(|loaded| loaded.version.as_str());
+        self.activity.report(which, version).await
     }
 }

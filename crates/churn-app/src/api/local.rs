@@ -12,15 +12,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use churn_core::layout;
 use churn_io::online::OnlineRow;
 use churn_io::registry::LocalRegistry;
 use churn_io::store::LocalStore;
 use churn_pipeline::features::data::{Dataset, load_file};
-use churn_pipeline::layout;
 use churn_pipeline::predict::shards::read_scores;
 use tokio::sync::Mutex;
 
-use super::activity::{self, ActionIndex};
+use super::activity::Activity;
 use super::backend::{ActionDay, Backend, CustomerAction, Report};
 use super::list::{Listed, RankedList};
 use crate::AppError;
@@ -42,7 +42,7 @@ pub struct LocalBackend {
     refresh: Duration,
     segment_feature: String,
     day: Mutex<Option<(Option<Arc<Day>>, Instant)>>,
-    actions: Mutex<Option<(Arc<ActionIndex>, Instant)>>,
+    activity: Activity<LocalStore>,
 }
 
 /// One prediction day in memory.
@@ -65,12 +65,12 @@ impl LocalBackend {
         Self {
             registry: LocalRegistry::new(root.join(layout::model_registry().as_str())),
             store: LocalStore::new(&root),
+            activity: Activity::new(LocalStore::new(&root), refresh),
             champion: ChampionCache::new(refresh),
             refresh,
             segment_feature: segment_feature.to_owned(),
             root,
             day: Mutex::new(None),
-            actions: Mutex::new(None),
         }
     }
 
@@ -119,28 +119,6 @@ impl LocalBackend {
         *cached = Some((day.clone(), Instant::now()));
         Ok(day)
     }
-
-    /// The action index, rebuilt when the finished action days change.
-    async fn action_index(&self) -> Result<Arc<ActionIndex>, AppError> {
-        let mut cached = self.actions.lock().await;
-        if let Some((index, checked)) = cached.as_ref()
-            && checked.elapsed() < self.refresh
-        {
-            return Ok(index.clone());
-        }
-        let days = activity::action_days(&self.root)?;
-        let index = match cached.as_ref() {
-            Some((index, _)) if index.days == days => index.clone(),
-            _ => Arc::new(
-                blocking("reading the action days", move || {
-                    activity::index_actions(days)
-                })
-                .await?,
-            ),
-        };
-        *cached = Some((index.clone(), Instant::now()));
-        Ok(index)
-    }
 }
 
 impl Backend for LocalBackend {
@@ -172,34 +150,21 @@ impl Backend for LocalBackend {
     }
 
     async fn actions(&self, customer_id: &str) -> Result<Vec<CustomerAction>, AppError> {
-        Ok(self.action_index().await?.of(customer_id))
+        self.activity.actions(customer_id).await
     }
 
     async fn action_days(&self) -> Result<Vec<ActionDay>, AppError> {
-        Ok(self.action_index().await?.totals.clone())
+        self.activity.action_days().await
     }
 
     async fn monitoring(&self) -> Result<Option<serde_json::Value>, AppError> {
-        let root = self.root.clone();
-        blocking("reading the monitoring report", move || {
-            activity::monitoring(&root)
-        })
-        .await
+        self.activity.monitoring().await
     }
 
     async fn report(&self, which: Report) -> Result<Option<String>, AppError> {
-        let champion = match which {
-            Report::Model => match self.champion().await? {
-                Some(loaded) => loaded.version.clone(),
-                None => return Ok(None),
-            },
-            Report::Monitoring => String::new(),
-        };
-        let root = self.root.clone();
-        blocking("reading a report", move || {
-            activity::report(&root, which, &champion)
-        })
-        .await
+        let champion = self.champion().await?;
+        let version = champion.as_deref().map(|loaded| loaded.version.as_str());
+        self.activity.report(which, version).await
     }
 }
 

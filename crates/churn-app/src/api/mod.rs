@@ -45,7 +45,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value as Json, json};
 
-#[cfg(feature = "pipeline")]
 mod activity;
 pub mod backend;
 pub mod list;

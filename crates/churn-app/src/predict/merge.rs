@@ -3,9 +3,9 @@
 //! (`summary.json` last) and the day's `PredictionsReady`. Shards still running make it
 //! fail retryably, so Step Functions tries again; a replay after success does nothing.
 
+use churn_core::layout::{self, Key};
 use churn_io::events::SnapshotReady;
 use churn_io::store::{ObjectGet, ObjectList, ObjectPut};
-use churn_pipeline::layout::{self, Key};
 use churn_pipeline::predict::shards::merge_shards;
 use churn_pipeline::predict::{HIGH_RISK_CSV, HIGH_RISK_PARQUET, SUMMARY_FILE};
 

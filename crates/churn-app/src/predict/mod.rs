@@ -23,12 +23,12 @@ pub mod merge;
 
 use std::path::Path;
 
+use churn_core::layout::{self, Key};
 use churn_io::events::{PredictionsReady, SnapshotReady, domain_event};
 use churn_io::online::OnlineRow;
 use churn_io::store::ObjectGet;
 use churn_io::sync::upload_dir;
 use churn_pipeline::features::{SPEC_FILE, SUMMARY_FILE, TABLE_FILE};
-use churn_pipeline::layout::{self, Key};
 use churn_pipeline::predict::{PredictOptions, PredictSummary};
 use churn_pipeline::progress::NoProgress;
 use serde::Serialize;

@@ -9,15 +9,15 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use churn_core::layout::{
+    self, ACTIONS_FILE, OUTCOMES_FILE, PLAN_FILE, SKIPPED_FILE, SUMMARY_FILE,
+};
 use churn_core::playbook::{
     Candidate, Day, Plan, PlanHeader, PlanSummary, PlannedAction, Playbook, Skip,
 };
 use churn_io::IoError;
 use churn_io::action_ledger::ActionLedger;
 use churn_io::store::{ObjectGet, ObjectPut};
-use churn_pipeline::layout::{
-    self, ACTIONS_FILE, OUTCOMES_FILE, PLAN_FILE, SKIPPED_FILE, SUMMARY_FILE,
-};
 use serde::{Deserialize, Serialize};
 
 use super::dispatch::{Dispatcher, Outcome};

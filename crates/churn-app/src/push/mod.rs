@@ -16,6 +16,7 @@ pub mod dispatch;
 
 use std::path::PathBuf;
 
+use churn_core::layout;
 use churn_core::playbook::Day;
 use churn_io::IoError;
 use churn_io::connections::{Connections, parse_playbook};
@@ -24,7 +25,6 @@ use churn_io::secrets::Secrets;
 use churn_io::store::{ObjectGet, ObjectList};
 use churn_pipeline::actions::{CandidateSources, load_candidates};
 use churn_pipeline::contract::Source;
-use churn_pipeline::layout;
 use churn_pipeline::predict::PREDICTIONS_FILE;
 use serde::Serialize;
 
@@ -195,7 +195,7 @@ pub async fn run(
         expected_saved = summary.plan.expected_saved,
         "actions pushed"
     );
-    let outcomes = report.folder.join(churn_pipeline::layout::OUTCOMES_FILE);
+    let outcomes = report.folder.join(churn_core::layout::OUTCOMES_FILE);
     if !summary.settled() {
         return Err(AppError::retryable(format!(
             "{date}: {} action(s) throttled, unreachable or busy; a retry sends them",

@@ -11,10 +11,10 @@
 pub mod promotion;
 
 use chrono::NaiveDate;
+use churn_core::layout;
 use churn_io::now_epoch;
 use churn_io::registry::{ModelVersion, Registry};
 use churn_io::sync::upload_dir;
-use churn_pipeline::layout;
 use churn_pipeline::progress::NoProgress;
 use churn_pipeline::train::TrainOptions;
 use serde::Serialize;

@@ -7,7 +7,7 @@
 //! how real accuracy after deployment is measured.
 
 /// The evaluation report in a model's folder: self-contained HTML.
-pub const REPORT_FILE: &str = "report.html";
+pub const REPORT_FILE: &str = churn_core::layout::MODEL_REPORT_FILE;
 
 pub mod plots;
 

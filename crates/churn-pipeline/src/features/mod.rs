@@ -196,7 +196,7 @@ pub fn horizon_end(as_of: i32, horizon_days: u32) -> i32 {
 
 /// `features/as_of=<date>/`.
 pub fn as_of_dir(store: &Store, as_of: NaiveDate) -> PathBuf {
-    store.at(&crate::layout::features_as_of(&as_of))
+    store.at(&churn_core::layout::features_as_of(&as_of))
 }
 
 /// Builds the as-of feature table from the curated sources and writes it to `out`

@@ -238,7 +238,10 @@ pub fn generate(
             }
         }
     }
-    write_json(store.at(&crate::layout::generator_manifest()), &manifest)?;
+    write_json(
+        store.at(&churn_core::layout::generator_manifest()),
+        &manifest,
+    )?;
     Ok(manifest)
 }
 

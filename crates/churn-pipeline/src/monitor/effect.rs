@@ -26,7 +26,7 @@ use crate::dates::{from_days, to_days};
 use crate::error::{PipelineError, Result};
 use crate::features::asof::{Cutoff, Sources};
 use crate::features::horizon_end;
-use crate::layout::{ACTIONS_FILE, PLAN_FILE, SKIPPED_FILE};
+use churn_core::layout::{ACTIONS_FILE, PLAN_FILE, SKIPPED_FILE};
 
 /// One day of actions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

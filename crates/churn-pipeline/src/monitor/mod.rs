@@ -41,9 +41,9 @@ use crate::store::Store;
 /// The version of `monitor.json`'s layout; bumped when a field changes meaning.
 pub const SCHEMA_VERSION: u32 = 1;
 /// The figures, for programs.
-pub const MONITOR_FILE: &str = "monitor.json";
+pub const MONITOR_FILE: &str = churn_core::layout::MONITOR_FILE;
 /// The report, for people.
-pub const REPORT_FILE: &str = "report.html";
+pub const REPORT_FILE: &str = churn_core::layout::MONITOR_REPORT_FILE;
 /// Without a configured floor, accuracy is degraded this far below the ROC-AUC the test
 /// split measured at training.
 pub const DEFAULT_AUC_DROP: f64 = 0.05;
@@ -365,7 +365,9 @@ pub fn monitor(request: &MonitorRequest) -> Result<MonitorReport> {
         request
             .features
             .as_ref()
-            .and_then(|f| crate::layout::parse_as_of(&f.display().to_string()).map(str::to_owned))
+            .and_then(|f| {
+                churn_core::layout::parse_as_of(&f.display().to_string()).map(str::to_owned)
+            })
             .or_else(|| Some(actions.as_ref()?.days.last()?.date.clone()))
     });
     Ok(MonitorReport {

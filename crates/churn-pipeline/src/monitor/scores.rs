@@ -9,10 +9,10 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{PipelineError, PolarsContext, Result};
-use crate::layout::{self, SHARD_PREFIX};
 use crate::predict::{PREDICTIONS_FILE, PredictSummary, SUMMARY_FILE};
 use crate::reference::ScoreReference;
 use crate::store::scan_parquet_file;
+use churn_core::layout::{self, SHARD_PREFIX};
 
 /// Bins of the score histograms (of `[0, 1]`).
 pub const HISTOGRAM_BINS: usize = 20;

@@ -31,7 +31,7 @@ pub const HIGH_RISK_CSV: &str = "high_risk.csv";
 /// The same list, for programs.
 pub const HIGH_RISK_PARQUET: &str = "high_risk.parquet";
 /// What the run did; written last, so a folder with it is complete.
-pub const SUMMARY_FILE: &str = "summary.json";
+pub const SUMMARY_FILE: &str = churn_core::layout::PREDICTIONS_SUMMARY_FILE;
 
 /// Options of a prediction run.
 #[derive(Debug, Clone)]
@@ -419,7 +419,10 @@ pub fn shadow(
     progress: &dyn Progress,
 ) -> Result<(PathBuf, PredictSummary)> {
     let model_id = read_artifact(model)?.model_id;
-    let out = day_out.join(format!("{}{model_id}", crate::layout::CHALLENGER_PREFIX));
+    let out = day_out.join(format!(
+        "{}{model_id}",
+        churn_core::layout::CHALLENGER_PREFIX
+    ));
     let summary = shadow_into(model, features, &out, progress)?;
     Ok((out, summary))
 }

@@ -12,7 +12,7 @@ use super::{
 use crate::error::{PipelineError, PolarsContext, Result};
 use crate::store::{scan_parquet_file, write_json};
 
-pub use crate::layout::SHARD_PREFIX;
+pub use churn_core::layout::SHARD_PREFIX;
 
 /// The scores of a prediction folder: its `predictions.parquet`, or those of its
 /// shards, in order.

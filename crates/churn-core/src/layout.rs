@@ -21,12 +21,13 @@
 //! config/playbook.toml, config/connections.toml   the deployed playbook and connections
 //! ```
 //!
-//! It builds strings only: it reads no files and no settings.
+//! It builds strings only: it reads no files, no settings and no clock, so it lives in
+//! the pure core, below the pipeline and the adapters: hosts without the pipeline (the
+//! scoring API's Lambda) read the same keys. A source is named by its folder
+//! (`churn_pipeline::contract::Source` is one).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-
-use crate::contract::Source;
 
 /// A storage key (or the prefix of a folder of keys), without a leading or trailing
 /// slash: `predictions/dt=2026-11-01`.
@@ -76,8 +77,9 @@ impl AsRef<str> for Key {
 /// A calendar day as it appears in keys (`2026-11-01`): chrono's dates and the
 /// playbook's `Day` both print that way.
 pub trait DayKey: fmt::Display {}
+#[cfg(feature = "chrono")]
 impl DayKey for chrono::NaiveDate {}
-impl DayKey for churn_core::playbook::Day {}
+impl DayKey for crate::playbook::Day {}
 
 /// `raw/`.
 pub const RAW: &str = "raw";
@@ -126,8 +128,8 @@ pub fn root(folder: &str) -> Key {
 }
 
 /// `raw/<source>`.
-pub fn raw_source(source: Source) -> Key {
-    root(RAW).join(source.name())
+pub fn raw_source(source: impl AsRef<str>) -> Key {
+    root(RAW).join(source.as_ref())
 }
 
 /// `raw/_generator.json`.
@@ -155,15 +157,15 @@ pub fn dataset_pointer() -> Key {
 }
 
 /// `curated/v=<version>/<source>/data.parquet`.
-pub fn curated(version: &str, source: Source) -> Key {
+pub fn curated(version: &str, source: impl AsRef<str>) -> Key {
     version_folder(CURATED, version)
-        .join(source.name())
+        .join(source.as_ref())
         .join(CURATED_FILE)
 }
 
 /// `quarantine/v=<version>/<source>.jsonl`.
-pub fn quarantine(version: &str, source: Source) -> Key {
-    version_folder(QUARANTINE, version).join(&format!("{}.jsonl", source.name()))
+pub fn quarantine(version: &str, source: impl AsRef<str>) -> Key {
+    version_folder(QUARANTINE, version).join(&format!("{}.jsonl", source.as_ref()))
 }
 
 /// `.ingest`: where a running ingest keeps its lock and stages its outputs (a local
@@ -222,6 +224,8 @@ pub fn model(version: &str) -> Key {
 
 /// A model folder's artifact in the binary encoding, which every scorer loads.
 pub const MODEL_BINARY_FILE: &str = "model.bin";
+/// A model folder's evaluation report (`churn evaluate`).
+pub const MODEL_REPORT_FILE: &str = "report.html";
 
 /// `models/<version>/model.bin`.
 pub fn model_binary(version: &str) -> Key {
@@ -248,7 +252,7 @@ pub fn actions(day: &impl DayKey) -> Key {
     root(ACTIONS).join(&format!("{DAY_PREFIX}{day}"))
 }
 
-/// In `actions/dt=<day>/`: the plan's header ([`churn_core::playbook::PlanHeader`]),
+/// In `actions/dt=<day>/`: the plan's header ([`crate::playbook::PlanHeader`]),
 /// written last of the plan.
 pub const PLAN_FILE: &str = "plan.json";
 /// In `actions/dt=<day>/`: the planned actions, one per line.
@@ -264,6 +268,13 @@ pub const SUMMARY_FILE: &str = "summary.json";
 pub fn monitoring(day: &impl DayKey) -> Key {
     root(MONITORING).join(&format!("{DAY_PREFIX}{day}"))
 }
+
+/// In `monitoring/dt=<day>/`: the monitor's figures.
+pub const MONITOR_FILE: &str = "monitor.json";
+/// In `monitoring/dt=<day>/`: the monitor's report, written last.
+pub const MONITOR_REPORT_FILE: &str = "report.html";
+/// In `predictions/dt=<day>/` (and each shard's folder): the run's summary, written last.
+pub const PREDICTIONS_SUMMARY_FILE: &str = "summary.json";
 
 /// `actions/ledger`: the local action ledger (in AWS it is a DynamoDB table).
 pub fn action_ledger() -> Key {
@@ -327,18 +338,18 @@ pub fn key_of(root: &Path, path: &Path) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn day() -> chrono::NaiveDate {
-        chrono::NaiveDate::from_ymd_opt(2026, 11, 1).expect("date")
+    fn day() -> crate::playbook::Day {
+        crate::playbook::Day::parse("2026-11-01").expect("date")
     }
 
     #[test]
     fn keys_follow_the_documented_layout() {
         assert_eq!(
-            curated("3f2a", Source::Accounts).as_str(),
+            curated("3f2a", "accounts").as_str(),
             "curated/v=3f2a/accounts/data.parquet"
         );
         assert_eq!(
-            quarantine("3f2a", Source::Tickets).as_str(),
+            quarantine("3f2a", "tickets").as_str(),
             "quarantine/v=3f2a/tickets.jsonl"
         );
         assert_eq!(
@@ -354,8 +365,7 @@ mod tests {
             prediction_shard(&day(), "part-00001").as_str(),
             "predictions/dt=2026-11-01/shard=part-00001"
         );
-        let playbook_day = churn_core::playbook::Day::parse("2026-11-01").expect("day");
-        assert_eq!(actions(&playbook_day).as_str(), "actions/dt=2026-11-01");
+        assert_eq!(actions(&day()).as_str(), "actions/dt=2026-11-01");
         assert_eq!(
             quarantined_object_reason("raw/accounts/x.csv").as_str(),
             "quarantine/objects/raw/accounts/x.csv.reason.txt"
