@@ -363,6 +363,73 @@ async fn the_dashboard_routes_read_the_stacks_bucket() {
     let (status, body) = get(&app, "/v1/reports/model").await;
     assert_eq!(status, 404, "{body}");
 
+    // The ranked list: the newest day whose summary is written, from every shard's
+    // list (not the challenger's); an unfinished newer day is left out.
+    let (status, body) = get(&app, "/v1/customers").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("churn predict"), "{body}");
+    let listed = |id: &str, probability: f64, tier: &str, segment: &str, charge: f64| {
+        serde_json::json!({"customer_id": id, "probability": probability, "tier": tier,
+            "segment": segment, "monthly_charge": charge})
+        .to_string()
+    };
+    let day = "predictions/dt=2026-11-24";
+    put(
+        &format!("{day}/shard=part-00000/customers.jsonl"),
+        [
+            listed("C000007", 0.2, "low", "two-year", 20.0),
+            listed("C000042", 0.9, "high", "month-to-month", 99.5),
+        ]
+        .join("\n"),
+    )
+    .await;
+    put(
+        &format!("{day}/shard=part-00001/customers.jsonl"),
+        listed("C000100", 0.6, "medium", "month-to-month", 50.0) + "\n",
+    )
+    .await;
+    put(
+        &format!("{day}/challenger=m2/customers.jsonl"),
+        listed("C999999", 1.0, "high", "month-to-month", 1.0),
+    )
+    .await;
+    put(
+        &format!("{day}/summary.json"),
+        r#"{"model_id": "m1"}"#.into(),
+    )
+    .await;
+    put(
+        "predictions/dt=2026-11-25/customers.jsonl",
+        listed("C555555", 1.0, "high", "month-to-month", 1.0),
+    )
+    .await;
+    let (status, body) = get(&app, "/v1/customers?segment=month-to-month").await;
+    assert_eq!(status, 200, "{body}");
+    let page: Json = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(
+        (page["day"].as_str(), page["model"].as_str()),
+        (Some("2026-11-24"), Some("m1"))
+    );
+    assert_eq!(page["total"], 2, "{body}");
+    let ids: Vec<&str> = page["customers"]
+        .as_array()
+        .expect("customers")
+        .iter()
+        .map(|c| c["customer_id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(ids, ["C000042", "C000100"], "riskiest first, across shards");
+    put(
+        &format!("{day}/shard=part-00001/customers.jsonl"),
+        "{\"customer_id\": 1}\n".into(),
+    )
+    .await;
+    let (status, body) = get(&app, "/v1/customers").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.contains("shard=part-00001/customers.jsonl") && body.contains("line 1"),
+        "{body}"
+    );
+
     // A plan line that is not an action: a 503 naming the object and the line.
     put("actions/dt=2026-11-24/plan.jsonl", "{\"key\": 1}\n".into()).await;
     let (status, body) = get(&app, "/v1/actions").await;

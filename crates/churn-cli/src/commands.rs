@@ -301,6 +301,10 @@ pub struct PredictArgs {
     /// Rows scored per slice (bounds memory).
     #[arg(long, default_value_t = predict_defaults().batch_rows)]
     pub batch_rows: usize,
+    /// The column whose value is a customer's segment in the day's customer list (the
+    /// dashboard's segment filter); a table without it lists no segments.
+    #[arg(long, default_value_t = predict_defaults().segment_feature)]
+    pub segment_feature: String,
     /// A challenger's model folder, scored in shadow into OUT/challenger=MODEL_ID/
     /// (scores only; the high-risk list is --model's); `churn monitor` compares the two
     /// once the labels mature. Repeatable.
@@ -710,6 +714,7 @@ pub(crate) fn predict(args: PredictArgs, bars: &Bars) -> Result<PredictSummary> 
         reasons: args.reasons,
         reasons_from: args.reasons_from.into(),
         max_high_risk: args.top,
+        segment_feature: args.segment_feature.clone(),
     }
     .validate()
     .map_err(flag_error)?;

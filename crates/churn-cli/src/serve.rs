@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use churn_app::api::local::{LocalBackend, SEGMENT_FEATURE};
+use churn_app::api::local::LocalBackend;
 use churn_app::api::{ApiOptions, MAX_BODY_BYTES, Token};
 
 /// The variable a token may come in (a flag would show it in `ps`).
@@ -35,9 +35,6 @@ pub struct ServeArgs {
     /// Seconds between looks for a new champion or prediction day.
     #[arg(long, default_value_t = 60, env = "CHURN_MODEL_REFRESH_SECONDS")]
     pub refresh_seconds: u64,
-    /// The feature the customer list's segment filter reads.
-    #[arg(long, default_value = SEGMENT_FEATURE)]
-    pub segment_feature: String,
     /// The largest request body read, in bytes.
     #[arg(long, default_value_t = MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
@@ -134,11 +131,7 @@ pub async fn serve(
             args.dir.display()
         );
     }
-    let backend = LocalBackend::new(
-        &args.dir,
-        Duration::from_secs(args.refresh_seconds),
-        &args.segment_feature,
-    );
+    let backend = LocalBackend::new(&args.dir, Duration::from_secs(args.refresh_seconds));
     // What the first request will need, now: a broken directory shows at start.
     match backend.warm().await {
         Ok(day) => eprintln!(

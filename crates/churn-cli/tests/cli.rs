@@ -312,6 +312,7 @@ async fn demo_runs_every_stage_and_the_plan_is_sent_once() {
         .arg("0")
         .arg("--shadow")
         .arg(&model)
+        .args(["--segment-feature", "region"])
         .arg("--out")
         .arg(&shadowed);
     let output = run(command).await;
@@ -329,6 +330,41 @@ async fn demo_runs_every_stage_and_the_plan_is_sent_once() {
         shadowed
             .join(format!("challenger={model_id}/predictions.parquet"))
             .exists()
+    );
+    assert!(
+        !shadowed
+            .join(format!("challenger={model_id}/customers.jsonl"))
+            .exists(),
+        "the list is the champion's only"
+    );
+    // --segment-feature names the column the customer list's segment is read from.
+    let listed = std::fs::read_to_string(shadowed.join("customers.jsonl")).expect("list");
+    let regions: std::collections::BTreeSet<String> = listed
+        .lines()
+        .map(|line| {
+            let entry: serde_json::Value = serde_json::from_str(line).expect("JSON");
+            entry["segment"].as_str().expect("a segment").to_owned()
+        })
+        .collect();
+    assert!(
+        regions.len() > 1 && !regions.iter().any(|r| r.contains("month")),
+        "regions, not contracts: {regions:?}"
+    );
+    let mut command = churn();
+    command
+        .arg("predict")
+        .arg("--model")
+        .arg(&model)
+        .arg("--features")
+        .arg(&features_now)
+        .args(["--segment-feature", " "])
+        .arg("--out")
+        .arg(dir.path().join("shadow/refused"));
+    let output = run(command).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success() && stderr.contains("segment"),
+        "{stderr}"
     );
     let mut command = churn();
     command

@@ -304,11 +304,7 @@ async fn serve_scores_the_demo_and_answers_as_the_lambda_does() {
 
     // The same router behind the Lambda adapter gives the same bytes.
     let lambda = churn_app::api::router(
-        churn_app::api::local::LocalBackend::new(
-            dir.path(),
-            Duration::from_secs(60),
-            churn_app::api::local::SEGMENT_FEATURE,
-        ),
+        churn_app::api::local::LocalBackend::new(dir.path(), Duration::from_secs(60)),
         churn_app::api::ApiOptions::default(),
     )
     .expect("router");

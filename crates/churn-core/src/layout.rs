@@ -14,7 +14,7 @@
 //! features/as_of=<day>/                    a feature table as of a day (features_as_of)
 //! features/table=<name>/                   a feature table from a flat table (features_table)
 //! models/<version>/                        a model folder (model)
-//! predictions/dt=<day>/[shard=<part>/]     a day's scores (predictions, prediction_shard)
+//! predictions/dt=<day>/[shard=<part>/]     a day's scores and customer list (predictions, prediction_shard)
 //! actions/dt=<day>/                        a day's retention plan and outcomes (actions)
 //! actions/ledger/                          the local action ledger (action_ledger)
 //! registry/                                the local model registry (model_registry)
@@ -275,6 +275,9 @@ pub const MONITOR_FILE: &str = "monitor.json";
 pub const MONITOR_REPORT_FILE: &str = "report.html";
 /// In `predictions/dt=<day>/` (and each shard's folder): the run's summary, written last.
 pub const PREDICTIONS_SUMMARY_FILE: &str = "summary.json";
+/// In `predictions/dt=<day>/` (or in each shard's folder): every customer scored, one
+/// [`crate::listing::Listed`] a line, for hosts that read no Parquet.
+pub const CUSTOMER_LIST_FILE: &str = "customers.jsonl";
 
 /// `actions/ledger`: the local action ledger (in AWS it is a DynamoDB table).
 pub fn action_ledger() -> Key {

@@ -36,6 +36,7 @@ pub mod estimate;
 mod feature_spec;
 mod hash;
 pub mod layout;
+pub mod listing;
 pub mod metrics;
 pub mod model;
 pub mod playbook;

@@ -1,33 +1,46 @@
-//! What a store says beyond the day's scores, for the dashboard: the actions planned for
-//! each customer over the action days (`actions/dt=<day>/plan.jsonl`, with what sending
-//! made of them from `outcomes.jsonl`), the latest monitoring report, and the champion's
+//! What a store says for the dashboard: the latest prediction day's ranked list
+//! (`predictions/dt=<day>/[shard=<part>/]customers.jsonl`), the actions planned for each
+//! customer over the action days (`actions/dt=<day>/plan.jsonl`, with what sending made
+//! of them from `outcomes.jsonl`), the latest monitoring report, and the champion's
 //! evaluation report. The same code reads a data directory (`churn serve`) and the
-//! stack's bucket (`churn-score-api`), through the store ports; the action index is
-//! rebuilt only when the action days' files change.
+//! stack's bucket (`churn-score-api`), through the store ports; the list and the action
+//! index are read again only when their files change.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use churn_core::layout;
-use churn_core::playbook::{ActionKind, PlannedAction};
+use churn_core::playbook::{ActionKind, Day, PlannedAction};
 use churn_io::IoError;
 use churn_io::store::{ObjectGet, ObjectInfo, ObjectList};
 use serde_json::Value as Json;
 use tokio::sync::Mutex;
 
 use super::backend::{ActionDay, CustomerAction, Report};
+use super::list::{Listed, RankedList};
 use crate::AppError;
 
 /// Action days kept in a customer's history (the newest ones).
 pub const HISTORY_DAYS: usize = 180;
 
-/// The activity of one store, with the action index cached for `refresh`.
+/// The activity of one store, with the ranked list and the action index cached for
+/// `refresh`.
 #[derive(Debug)]
 pub struct Activity<S> {
     store: S,
     refresh: Duration,
     index: Mutex<Option<(Arc<ActionIndex>, Instant)>>,
+    ranked: Mutex<Option<ListRead>>,
+}
+
+/// The ranked list as last read, the files it was read from (with their sizes: a change
+/// means a new read) and when they were last listed.
+#[derive(Debug)]
+struct ListRead {
+    list: Option<Arc<RankedList>>,
+    files: Vec<ObjectInfo>,
+    checked: Instant,
 }
 
 impl<S: ObjectGet + ObjectList + Send + Sync> Activity<S> {
@@ -36,7 +49,115 @@ impl<S: ObjectGet + ObjectList + Send + Sync> Activity<S> {
             store,
             refresh,
             index: Mutex::new(None),
+            ranked: Mutex::new(None),
         }
+    }
+
+    /// The newest prediction day whose run finished (its `summary.json`, written last,
+    /// is there), ranked; `None` before the first. A day scored in shards is read from
+    /// every shard's list; challengers' folders are left out.
+    pub async fn ranked(&self) -> Result<Option<Arc<RankedList>>, AppError> {
+        let mut cached = self.ranked.lock().await;
+        if let Some(read) = cached.as_ref()
+            && read.checked.elapsed() < self.refresh
+        {
+            return Ok(read.list.clone());
+        }
+        let latest = self.latest_prediction_day().await?;
+        let (list, files) = match (latest, cached.as_ref()) {
+            (None, _) => (None, Vec::new()),
+            (Some((_, files)), Some(read)) if read.files == files => (read.list.clone(), files),
+            (Some((day, files)), _) => {
+                let started = Instant::now();
+                let list = self.read_list(&day, &files).await?;
+                tracing::info!(
+                    day = list.day,
+                    customers = list.len(),
+                    seconds = started.elapsed().as_secs_f64(),
+                    "prediction day loaded"
+                );
+                (Some(Arc::new(list)), files)
+            }
+        };
+        *cached = Some(ListRead {
+            list: list.clone(),
+            files,
+            checked: Instant::now(),
+        });
+        Ok(list)
+    }
+
+    /// The newest finished prediction day and its customer lists (the day's own, or
+    /// else every shard's), with their sizes.
+    async fn latest_prediction_day(&self) -> Result<Option<(Day, Vec<ObjectInfo>)>, AppError> {
+        let prefix = format!("{}/{}", layout::PREDICTIONS, layout::DAY_PREFIX);
+        let mut days: BTreeMap<Day, (bool, Vec<ObjectInfo>, Vec<ObjectInfo>)> = BTreeMap::new();
+        for object in self.store.list(&prefix).await? {
+            let Some((day, rest)) = layout::parse_predictions(&object.key) else {
+                continue;
+            };
+            let Some(day) = Day::parse(day) else {
+                continue;
+            };
+            let (finished, whole, shards) = days.entry(day).or_default();
+            match rest.split_once('/') {
+                None if rest == layout::PREDICTIONS_SUMMARY_FILE => *finished = true,
+                None if rest == layout::CUSTOMER_LIST_FILE => whole.push(object),
+                Some((folder, file))
+                    if folder.starts_with(layout::SHARD_PREFIX)
+                        && file == layout::CUSTOMER_LIST_FILE =>
+                {
+                    shards.push(object)
+                }
+                _ => {}
+            }
+        }
+        let Some((day, (_, whole, shards))) =
+            days.into_iter().rev().find(|(_, (finished, ..))| *finished)
+        else {
+            return Ok(None);
+        };
+        let files = if whole.is_empty() { shards } else { whole };
+        if files.is_empty() {
+            return Err(AppError::permanent(format!(
+                "{}: no {} (nor in its shards): the day was scored by a churn that did not write it; run `churn predict` for the day again",
+                layout::predictions(&day),
+                layout::CUSTOMER_LIST_FILE
+            )));
+        }
+        Ok(Some((day, files)))
+    }
+
+    /// Reads a day's customer lists and the model from its summary. A line that does not
+    /// parse is an error naming the object and line: a list with holes would mislead.
+    async fn read_list(&self, day: &Day, files: &[ObjectInfo]) -> Result<RankedList, AppError> {
+        let summary = layout::predictions(day).join(layout::PREDICTIONS_SUMMARY_FILE);
+        let summary = summary.as_str();
+        let model = match self.text(summary).await? {
+            Some(text) => serde_json::from_str::<Json>(&text)
+                .map_err(|e| corrupt(summary, format!("not JSON: {e}")))?["model_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            None => String::new(),
+        };
+        let mut entries = Vec::new();
+        for file in files {
+            let text = self.text(&file.key).await?.unwrap_or_default();
+            for (number, line) in text.lines().enumerate() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let listed: Listed = serde_json::from_str(line).map_err(|e| {
+                    corrupt(
+                        &file.key,
+                        format!("line {}: not a listed customer ({e})", number + 1),
+                    )
+                })?;
+                entries.push(listed);
+            }
+        }
+        Ok(RankedList::new(day.to_string(), model, entries))
     }
 
     /// The actions planned for a customer, newest day first.

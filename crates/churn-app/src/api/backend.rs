@@ -108,13 +108,6 @@ impl Report {
     }
 }
 
-/// What only `churn serve` answers for now, and where to look in the stack instead.
-fn local_only(what: &str, instead: &str) -> AppError {
-    AppError::permanent(format!(
-        "{what} is served by `churn serve` only for now: in the stack, read {instead} from the bucket"
-    ))
-}
-
 /// The stack's registry (DynamoDB), bucket (S3) and online table (DynamoDB).
 #[derive(Debug)]
 pub struct AwsBackend {
@@ -149,10 +142,7 @@ impl Backend for AwsBackend {
     }
 
     async fn ranked(&self) -> Result<Option<Arc<RankedList>>, AppError> {
-        Err(local_only(
-            "the ranked list",
-            "predictions/dt=<day>/high_risk.csv",
-        ))
+        self.activity.ranked().await
     }
 
     async fn check_store(&self) -> Result<(), AppError> {

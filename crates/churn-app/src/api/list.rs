@@ -11,19 +11,7 @@ use serde_json::{Value as Json, json};
 pub const PAGE_SIZE: usize = 50;
 pub const MAX_PAGE_SIZE: usize = 1_000;
 
-/// One scored customer of the day.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Listed {
-    pub customer_id: String,
-    pub probability: f64,
-    pub tier: Tier,
-    /// The value of the segment feature (`contract_type` by default), if the table has it.
-    pub segment: Option<String>,
-    /// The monthly charge, if the table has it: what the customer is worth a month.
-    pub monthly_charge: Option<f64>,
-    /// The top reasons in plain words (batch prediction explains the high tier).
-    pub reasons: Vec<String>,
-}
+pub use churn_core::listing::Listed;
 
 /// The day's predictions, riskiest first.
 #[derive(Debug, Clone)]

@@ -1,8 +1,8 @@
 //! The API on a local data directory, for `churn serve`: the registry in `registry/`,
-//! artifacts in `models/`, and the latest prediction day (`predictions/dt=<day>/`) with
-//! the feature snapshot it scored (`features/as_of=<day>/`), held in memory: the
-//! snapshot column by column (a million customers' rows in a few hundred megabytes, a
-//! row turned into JSON only when asked for), the day ranked once.
+//! artifacts in `models/`, and the feature snapshot the latest prediction day scored
+//! (`features/as_of=<day>/`), held in memory column by column (a million customers'
+//! rows in a few hundred megabytes, a row turned into JSON only when asked for). The
+//! ranked list and the dashboard's other files are read as in the stack (`Activity`).
 //!
 //! A newer day is picked up within the refresh interval, loaded beside the one being
 //! served and swapped in whole: a request never sees half a day.
@@ -17,20 +17,14 @@ use churn_io::online::OnlineRow;
 use churn_io::registry::LocalRegistry;
 use churn_io::store::LocalStore;
 use churn_pipeline::features::data::{Dataset, load_file};
-use churn_pipeline::predict::shards::read_scores;
 use tokio::sync::Mutex;
 
 use super::activity::Activity;
 use super::backend::{ActionDay, Backend, CustomerAction, Report};
-use super::list::{Listed, RankedList};
+use super::list::RankedList;
 use crate::AppError;
 use crate::champion::{ChampionCache, Loaded};
 use crate::work::blocking;
-
-/// The feature whose value is a customer's segment in the list, unless told otherwise.
-pub const SEGMENT_FEATURE: &str = "contract_type";
-/// The feature that says what a customer pays a month (the revenue at risk).
-const CHARGE_FEATURE: &str = "monthly_charge";
 
 /// A data directory served.
 #[derive(Debug)]
@@ -40,7 +34,6 @@ pub struct LocalBackend {
     store: LocalStore,
     champion: ChampionCache,
     refresh: Duration,
-    segment_feature: String,
     day: Mutex<Option<(Option<Arc<Day>>, Instant)>>,
     activity: Activity<LocalStore>,
 }
@@ -55,12 +48,11 @@ struct Day {
     parts: Vec<Dataset>,
     /// Customer id to (part, row).
     index: HashMap<String, (u32, u32)>,
-    ranked: Arc<RankedList>,
 }
 
 impl LocalBackend {
     /// The backend on `root`, looking for a new champion or day every `refresh`.
-    pub fn new(root: impl Into<PathBuf>, refresh: Duration, segment_feature: &str) -> Self {
+    pub fn new(root: impl Into<PathBuf>, refresh: Duration) -> Self {
         let root = root.into();
         Self {
             registry: LocalRegistry::new(root.join(layout::model_registry().as_str())),
@@ -68,7 +60,6 @@ impl LocalBackend {
             activity: Activity::new(LocalStore::new(&root), refresh),
             champion: ChampionCache::new(refresh),
             refresh,
-            segment_feature: segment_feature.to_owned(),
             root,
             day: Mutex::new(None),
         }
@@ -78,14 +69,16 @@ impl LocalBackend {
     /// directory is reported at start: the champion and the latest day.
     pub async fn warm(&self) -> Result<Option<String>, AppError> {
         self.champion().await?;
-        Ok(self.current_day().await?.map(|day| {
-            format!(
-                "{} customers of {} (features as of {})",
-                day.ranked.len(),
-                day.ranked.day,
-                day.as_of
-            )
-        }))
+        let Some(day) = self.current_day().await? else {
+            return Ok(None);
+        };
+        let ranked = self.ranked().await?;
+        Ok(Some(format!(
+            "{} customers of {} (features as of {})",
+            ranked.as_deref().map_or(0, RankedList::len),
+            ranked.as_deref().map_or("no day", |list| list.day.as_str()),
+            day.as_of
+        )))
     }
 
     async fn current_day(&self) -> Result<Option<Arc<Day>>, AppError> {
@@ -101,17 +94,16 @@ impl LocalBackend {
             (Some(folder), Some(day)) if day.folder == folder => Some(day),
             (Some(folder), _) => {
                 let root = self.root.clone();
-                let segment = self.segment_feature.clone();
                 let started = Instant::now();
-                let day = blocking("loading the prediction day", move || {
-                    load_day(&root, folder, &segment)
+                let day = blocking("loading the feature snapshot", move || {
+                    load_day(&root, folder)
                 })
                 .await?;
                 tracing::info!(
-                    day = day.ranked.day,
-                    customers = day.ranked.len(),
+                    as_of = day.as_of,
+                    customers = day.index.len(),
                     seconds = started.elapsed().as_secs_f64(),
-                    "prediction day loaded"
+                    "feature snapshot loaded"
                 );
                 Some(Arc::new(day))
             }
@@ -138,7 +130,7 @@ impl Backend for LocalBackend {
     }
 
     async fn ranked(&self) -> Result<Option<Arc<RankedList>>, AppError> {
-        Ok(self.current_day().await?.map(|day| day.ranked.clone()))
+        self.activity.ranked().await
     }
 
     async fn check_store(&self) -> Result<(), AppError> {
@@ -179,7 +171,7 @@ fn latest_day(predictions: &Path) -> Result<Option<PathBuf>, AppError> {
         .find(|folder| folder.join(churn_pipeline::predict::SUMMARY_FILE).exists()))
 }
 
-fn load_day(root: &Path, folder: PathBuf, segment_feature: &str) -> churn_pipeline::Result<Day> {
+fn load_day(root: &Path, folder: PathBuf) -> churn_pipeline::Result<Day> {
     let day = layout::parse_day_folder(&folder).unwrap_or_default();
     let date = chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d").map_err(|_| {
         churn_pipeline::PipelineError::bad_file(&folder, "not a dt=YYYY-MM-DD folder")
@@ -196,51 +188,10 @@ fn load_day(root: &Path, folder: PathBuf, segment_feature: &str) -> churn_pipeli
             index.insert(id.clone(), (part as u32, row as u32));
         }
     }
-    let column_of = |dataset: &Dataset, name: &str| {
-        dataset
-            .spec
-            .features
-            .iter()
-            .position(|feature| feature.name == name)
-    };
-    let (model, scores) = read_scores(&folder)?;
-    let entries = scores
-        .into_iter()
-        .map(|score| {
-            let (segment, monthly_charge) = match index.get(&score.customer_id) {
-                Some(&(part, row)) => {
-                    let dataset = &parts[part as usize];
-                    let values = dataset.row_values(row as usize);
-                    let value = |name: &str| column_of(dataset, name).map(|p| values[p]);
-                    (
-                        match value(segment_feature) {
-                            Some(churn_core::Value::Text(text)) => Some(text.to_owned()),
-                            _ => None,
-                        },
-                        match value(CHARGE_FEATURE) {
-                            Some(churn_core::Value::Number(x)) => Some(x),
-                            _ => None,
-                        },
-                    )
-                }
-                None => (None, None),
-            };
-            Listed {
-                customer_id: score.customer_id,
-                probability: score.probability,
-                tier: score.tier,
-                segment,
-                monthly_charge,
-                reasons: score.reasons,
-            }
-        })
-        .collect();
-    let as_of = day.clone();
     Ok(Day {
         folder,
-        as_of,
+        as_of: day,
         parts,
         index,
-        ranked: Arc::new(RankedList::new(day, model, entries)),
     })
 }

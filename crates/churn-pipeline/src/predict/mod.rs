@@ -1,5 +1,7 @@
 //! Batch prediction: `churn predict`. Scores every row of a feature table with a model
-//! artifact, with tiers and reason codes, and writes a ranked high-risk list for a CRM.
+//! artifact, with tiers and reason codes, and writes a ranked high-risk list for a CRM
+//! and every customer's line of the list the API ranks (`customers.jsonl`: score, tier,
+//! segment, monthly charge, reasons), streamed like the scores.
 //!
 //! The table is read and scored in slices (`batch_rows` at a time, on all cores), and
 //! predictions are appended to the output as each slice finishes: ten million rows never
@@ -8,6 +10,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -32,6 +35,13 @@ pub const HIGH_RISK_CSV: &str = "high_risk.csv";
 pub const HIGH_RISK_PARQUET: &str = "high_risk.parquet";
 /// What the run did; written last, so a folder with it is complete.
 pub const SUMMARY_FILE: &str = churn_core::layout::PREDICTIONS_SUMMARY_FILE;
+/// Every customer scored, a JSON line each, for the API's ranked list.
+pub const CUSTOMER_LIST_FILE: &str = churn_core::layout::CUSTOMER_LIST_FILE;
+/// The feature whose value is a customer's segment in the customer list, unless told
+/// otherwise.
+pub const SEGMENT_FEATURE: &str = "contract_type";
+/// The feature the customer list reads as what a customer pays a month.
+pub const CHARGE_FEATURE: &str = "monthly_charge";
 
 /// Options of a prediction run.
 #[derive(Debug, Clone)]
@@ -47,6 +57,9 @@ pub struct PredictOptions {
     pub reasons_from: Tier,
     /// Keep at most this many customers in the high-risk list (the riskiest).
     pub max_high_risk: Option<usize>,
+    /// The column of the table whose value is a customer's segment in the customer list
+    /// (the dashboard's segment filter). A table without it lists no segments.
+    pub segment_feature: String,
 }
 
 impl Default for PredictOptions {
@@ -56,6 +69,7 @@ impl Default for PredictOptions {
             reasons: 3,
             reasons_from: Tier::High,
             max_high_risk: None,
+            segment_feature: SEGMENT_FEATURE.to_owned(),
         }
     }
 }
@@ -81,6 +95,12 @@ impl PredictOptions {
             return Err(OptionError::new(
                 "batch_rows",
                 "0: score at least 1 row per slice",
+            ));
+        }
+        if self.segment_feature.trim().is_empty() {
+            return Err(OptionError::new(
+                "segment_feature",
+                "empty: name a column of the feature table (contract_type by default)",
             ));
         }
         Ok(ValidPredictOptions(self))
@@ -204,6 +224,31 @@ fn table_paths(features: &Path) -> Result<(Vec<PathBuf>, Option<PathBuf>)> {
     }
 }
 
+/// The names the customer list's segment and charge are read under in a batch (apart
+/// from the model's own columns, which the projection casts for scoring).
+const LIST_SEGMENT: &str = "__list_segment";
+const LIST_CHARGE: &str = "__list_charge";
+
+/// The table's segment and charge columns for the customer list, when it has them with
+/// a type they can be read as.
+fn listing_columns(schema: &Schema, options: &PredictOptions) -> Vec<Expr> {
+    let mut columns = Vec::new();
+    if matches!(schema.get(&options.segment_feature), Some(DataType::String)) {
+        columns.push(col(options.segment_feature.as_str()).alias(LIST_SEGMENT));
+    }
+    if schema
+        .get(CHARGE_FEATURE)
+        .is_some_and(|dtype| dtype.is_primitive_numeric())
+    {
+        columns.push(
+            col(CHARGE_FEATURE)
+                .cast(DataType::Float64)
+                .alias(LIST_CHARGE),
+        );
+    }
+    columns
+}
+
 /// Checks the table's columns against the model's spec.
 fn check_schema(schema: &Schema, spec: &FeatureSpec, table: &Path, id_column: &str) -> Result<()> {
     let mut problems = Vec::new();
@@ -284,7 +329,9 @@ pub fn predict(
         check_schema(&schema, &spec, table, &spec.id_column)?;
         let rows = crate::store::row_count(scan.clone())
             .context(|| format!("counting {}", table.display()))?;
-        frames.push((table, scan.select(projection.clone()), rows));
+        let mut columns = projection.clone();
+        columns.extend(listing_columns(&schema, options));
+        frames.push((table, scan.select(columns), rows));
     }
     let rows: u64 = frames.iter().map(|(_, _, rows)| rows).sum();
 
@@ -299,6 +346,8 @@ pub fn predict(
         .collect();
     let mut high_risk: BinaryHeap<Reverse<HighRisk>> = BinaryHeap::new();
     let mut high_list: Vec<HighRisk> = Vec::new();
+    let list_file = AtomicFile::new(out.join(CUSTOMER_LIST_FILE))?;
+    let mut list = list_file.create_writer()?;
     progress.begin("predict", Some(rows), "customers");
     for (table, frame, table_rows) in &frames {
         let mut offset = 0u64;
@@ -345,10 +394,24 @@ pub fn predict(
                     },
                 )
                 .collect();
+            let segments = batch.column(LIST_SEGMENT).ok().and_then(|c| c.str().ok());
+            let charges = batch.column(LIST_CHARGE).ok().and_then(|c| c.f64().ok());
             let mut columns = PredictionColumns::new(height, reasons);
             for (row, result) in scored.into_iter().enumerate() {
                 let scored = result.map_err(PipelineError::InvalidInput)?;
                 let id = ids.get(row).unwrap_or("").to_owned();
+                let listed = churn_core::listing::Listed {
+                    customer_id: id.clone(),
+                    probability: scored.probability,
+                    tier: scored.tier,
+                    segment: segments.and_then(|s| s.get(row)).map(str::to_owned),
+                    monthly_charge: charges.and_then(|c| c.get(row)).filter(|x| x.is_finite()),
+                    reasons: scored.labels.clone(),
+                };
+                serde_json::to_writer(&mut list, &listed)
+                    .map_err(std::io::Error::from)
+                    .and_then(|()| list.write_all(b"\n"))
+                    .map_err(|e| PipelineError::io(list_file.temp_path(), e))?;
                 *tiers.entry(scored.tier.as_str().to_owned()).or_default() += 1;
                 if scored.tier == Tier::High {
                     let entry = HighRisk {
@@ -381,6 +444,7 @@ pub fn predict(
         .context(|| "finishing predictions.parquet".into())?;
     drop(writer);
     predictions_file.commit_file()?;
+    list_file.commit_writer(list)?;
 
     high_list.extend(high_risk.into_iter().map(|Reverse(entry)| entry));
     let high_risk = write_high_risk(out, &spec.id_column, high_list)?;
@@ -394,6 +458,7 @@ pub fn predict(
         horizon_days: scorer.artifact().lineage.horizon_days,
         files: [
             PREDICTIONS_FILE,
+            CUSTOMER_LIST_FILE,
             HIGH_RISK_CSV,
             HIGH_RISK_PARQUET,
             SUMMARY_FILE,
@@ -442,7 +507,7 @@ pub fn shadow_into(
     }
     .validate()?;
     let mut summary = predict(model, features, out, &options, progress)?;
-    for name in [HIGH_RISK_CSV, HIGH_RISK_PARQUET] {
+    for name in [CUSTOMER_LIST_FILE, HIGH_RISK_CSV, HIGH_RISK_PARQUET] {
         let path = out.join(name);
         std::fs::remove_file(&path).map_err(|e| PipelineError::io(&path, e))?;
     }

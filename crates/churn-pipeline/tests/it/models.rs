@@ -527,6 +527,48 @@ fn train_evaluate_and_predict_end_to_end() {
     let csv = std::fs::read_to_string(small_batches.join("high_risk.csv")).expect("csv");
     assert_eq!(csv.lines().count() as u64, summary.high_risk + 1);
 
+    // The customer list holds every customer in the scores' order, with the same score,
+    // tier and reasons, and the table's segment and monthly charge.
+    let list = std::fs::read_to_string(small_batches.join("customers.jsonl")).expect("list");
+    let listed: Vec<churn_core::listing::Listed> = list
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a listed customer"))
+        .collect();
+    assert_eq!(listed.len() as u64, table_rows);
+    let table = read(&features.join("features.parquet"));
+    let contract = table
+        .column("contract_type")
+        .expect("c")
+        .str()
+        .expect("str");
+    let charge = table
+        .column("monthly_charge")
+        .expect("m")
+        .f64()
+        .expect("f64");
+    let ids = predictions
+        .column("customer_id")
+        .expect("id")
+        .str()
+        .expect("str");
+    let scores = predictions
+        .column("churn_probability")
+        .expect("p")
+        .f64()
+        .expect("f64");
+    for (row, entry) in listed.iter().enumerate() {
+        assert_eq!(Some(entry.customer_id.as_str()), ids.get(row));
+        assert_eq!(Some(entry.probability), scores.get(row), "bit for bit");
+        assert_eq!(Some(entry.tier.as_str()), tiers.get(row));
+        assert_eq!(entry.reasons.is_empty(), first_reasons.get(row).is_none());
+        assert_eq!(entry.segment.as_deref(), contract.get(row));
+        assert_eq!(
+            entry.monthly_charge,
+            charge.get(row).filter(|x| x.is_finite())
+        );
+    }
+    assert!(listed.iter().any(|entry| entry.segment.is_some()));
+
     // One big batch and no reasons give the same probabilities.
     let one_batch = dir.path().join("predictions/one");
     predict(
